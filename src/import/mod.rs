@@ -1,0 +1,4 @@
+//! The import pipeline.
+
+pub mod format;
+pub mod normalize;
