@@ -2,3 +2,5 @@
 
 pub mod format;
 pub mod normalize;
+pub mod reader;
+pub mod source;
