@@ -1,0 +1,336 @@
+//! The progress tracker: one session per import, weighted phases, throttled delivery with a
+//! trailing edge, ETA, cancellation and cleanup.
+//!
+//! An import reports through a [`ProgressReporter`]; the tracker turns reports into
+//! [`ProgressEvent`]s and hands them to a [`ProgressSink`] (a terminal progress bar, or Socket.IO
+//! rooms). Within a session progress never goes down. At most one event per throttle window
+//! (500 ms) is delivered; a report inside the window is kept and delivered when the window ends,
+//! so the newest state is never lost. Terminal events (`complete`, `error`) and cancellations are
+//! delivered at once. A finished session stays queryable for the retention time (5 minutes), then
+//! it is dropped; the import's record in the database outlives it.
+
+mod eta;
+mod event;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use eta::{EtaEstimator, LinearEta};
+pub use event::{Phase, ProgressEvent};
+
+/// Where delivered events go.
+pub trait ProgressSink: Send + Sync + 'static {
+    fn deliver(&self, event: &ProgressEvent);
+    /// The import has stopped after a cancel request and its partial data is gone.
+    fn cancelled(&self, session_id: Uuid);
+}
+
+/// What an import calls as it works.
+pub trait ProgressReporter: Send + Sync {
+    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>);
+    fn cancelled(&self);
+}
+
+/// A reporter that reports nowhere (benchmarks compare against it).
+pub struct NoProgress;
+
+impl ProgressReporter for NoProgress {
+    fn report(&self, _: Phase, _: u8, _: String, _: Option<Value>) {}
+    fn cancelled(&self) {}
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TrackerSettings {
+    /// Minimum time between two delivered non-terminal events of one session.
+    pub throttle: Duration,
+    /// How long a finished session stays in memory.
+    pub retention: Duration,
+}
+
+impl Default for TrackerSettings {
+    fn default() -> Self {
+        TrackerSettings {
+            throttle: Duration::from_millis(500),
+            retention: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("no import with this session id is known")]
+    Unknown,
+    #[error("this import has already finished")]
+    Finished,
+    #[error("this session id is already in use")]
+    InUse,
+}
+
+#[derive(Clone)]
+pub struct ProgressTracker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sessions: Mutex<HashMap<Uuid, Arc<Mutex<Session>>>>,
+    sink: Arc<dyn ProgressSink>,
+    eta: Box<dyn EtaEstimator>,
+    settings: TrackerSettings,
+    runtime: Handle,
+}
+
+/// One import's progress state.
+pub struct Session {
+    pub id: Uuid,
+    pub started: Instant,
+    latest: Option<ProgressEvent>,
+    last_delivery: Option<Instant>,
+    undelivered: bool,
+    timer_armed: bool,
+    finished: bool,
+    cancel: CancellationToken,
+}
+
+impl ProgressTracker {
+    /// Must be created inside a Tokio runtime: trailing deliveries and cleanup run on it.
+    pub fn new(sink: Arc<dyn ProgressSink>, settings: TrackerSettings) -> Self {
+        Self::with_estimator(sink, settings, Box::new(LinearEta))
+    }
+
+    pub fn with_estimator(
+        sink: Arc<dyn ProgressSink>,
+        settings: TrackerSettings,
+        eta: Box<dyn EtaEstimator>,
+    ) -> Self {
+        ProgressTracker {
+            inner: Arc::new(Inner {
+                sessions: Mutex::default(),
+                sink,
+                eta,
+                settings,
+                runtime: Handle::current(),
+            }),
+        }
+    }
+
+    /// Registers a session; its token is cancelled when someone asks to cancel the import.
+    pub fn create_session(&self, id: Uuid) -> Result<CancellationToken, SessionError> {
+        let mut sessions = lock(&self.inner.sessions);
+        if sessions.contains_key(&id) {
+            return Err(SessionError::InUse);
+        }
+        let cancel = CancellationToken::new();
+        sessions.insert(
+            id,
+            Arc::new(Mutex::new(Session {
+                id,
+                started: Instant::now(),
+                latest: None,
+                last_delivery: None,
+                undelivered: false,
+                timer_armed: false,
+                finished: false,
+                cancel: cancel.clone(),
+            })),
+        );
+        tracing::debug!(session = %id, "progress session created");
+        Ok(cancel)
+    }
+
+    /// Records a progress update and delivers it, subject to the throttle. `complete` and
+    /// `error` end the session and are delivered at once. Updates to unknown or finished
+    /// sessions are ignored.
+    pub fn emit_progress(
+        &self,
+        id: Uuid,
+        phase: Phase,
+        progress: u8,
+        message: String,
+        data: Option<Value>,
+    ) {
+        let Some(entry) = self.session(id) else {
+            return;
+        };
+        let mut session = lock(&entry);
+        if session.finished {
+            return;
+        }
+        let previous = session.latest.as_ref().map_or(0, |event| event.progress);
+        let progress = progress.min(100).max(previous);
+        let eta = match phase {
+            Phase::Complete => Some(0),
+            Phase::Error => None,
+            _ => self.calculate_eta(&session, progress),
+        };
+        session.latest = Some(ProgressEvent::new(
+            id, phase, progress, message, eta, data,
+        ));
+        let now = Instant::now();
+        if phase.is_terminal() {
+            self.deliver(&mut session, now);
+            drop(session);
+            self.finish(id, &entry);
+            return;
+        }
+        let window_open = session
+            .last_delivery
+            .is_none_or(|last| now >= last + self.inner.settings.throttle);
+        if window_open {
+            self.deliver(&mut session, now);
+        } else {
+            session.undelivered = true;
+            if !session.timer_armed {
+                session.timer_armed = true;
+                let due = session.last_delivery.unwrap_or(now) + self.inner.settings.throttle;
+                let tracker = self.clone();
+                let entry = Arc::clone(&entry);
+                self.inner.runtime.spawn(async move {
+                    tokio::time::sleep_until(due).await;
+                    let mut session = lock(&entry);
+                    session.timer_armed = false;
+                    if session.undelivered && !session.finished {
+                        tracker.deliver(&mut session, Instant::now());
+                    }
+                });
+            }
+        }
+    }
+
+    /// Seconds left, by the configured estimator (`None` before any progress).
+    pub fn calculate_eta(&self, session: &Session, progress: u8) -> Option<u64> {
+        self.inner.eta.estimate(session.started.elapsed(), progress)
+    }
+
+    /// Ends a session that did not end with a terminal event of its own, then schedules its
+    /// removal after the retention time.
+    pub fn complete_session(&self, id: Uuid, success: bool) {
+        let Some(entry) = self.session(id) else {
+            return;
+        };
+        if lock(&entry).finished {
+            return;
+        }
+        let (phase, message) = if success {
+            (Phase::Complete, "Import complete")
+        } else {
+            (Phase::Error, "Import failed")
+        };
+        self.emit_progress(id, phase, 100, message.into(), None);
+    }
+
+    /// Asks a running import to stop.
+    pub fn request_cancel(&self, id: Uuid) -> Result<(), SessionError> {
+        let entry = self.session(id).ok_or(SessionError::Unknown)?;
+        let session = lock(&entry);
+        if session.finished {
+            return Err(SessionError::Finished);
+        }
+        session.cancel.cancel();
+        tracing::info!(session = %id, "cancel requested");
+        Ok(())
+    }
+
+    /// The import stopped on a cancel request and rolled back: tell the watchers, end the session.
+    pub fn session_cancelled(&self, id: Uuid) {
+        let Some(entry) = self.session(id) else {
+            return;
+        };
+        {
+            let mut session = lock(&entry);
+            if session.finished {
+                return;
+            }
+            session.undelivered = false;
+            self.inner.sink.cancelled(id);
+        }
+        self.finish(id, &entry);
+    }
+
+    /// The newest event of a session still in memory, and whether it has finished.
+    pub fn latest(&self, id: Uuid) -> Option<(Option<ProgressEvent>, bool)> {
+        let entry = self.session(id)?;
+        let session = lock(&entry);
+        Some((session.latest.clone(), session.finished))
+    }
+
+    /// Sessions in memory that have not finished.
+    pub fn active_sessions(&self) -> usize {
+        let sessions: Vec<_> = lock(&self.inner.sessions).values().cloned().collect();
+        sessions.iter().filter(|entry| !lock(entry).finished).count()
+    }
+
+    /// Sessions in memory, finished or not.
+    pub fn session_count(&self) -> usize {
+        lock(&self.inner.sessions).len()
+    }
+
+    /// A reporter bound to one session, for the import to use.
+    pub fn reporter(&self, id: Uuid) -> SessionReporter {
+        SessionReporter {
+            tracker: self.clone(),
+            id,
+        }
+    }
+
+    fn session(&self, id: Uuid) -> Option<Arc<Mutex<Session>>> {
+        lock(&self.inner.sessions).get(&id).cloned()
+    }
+
+    fn deliver(&self, session: &mut Session, now: Instant) {
+        if let Some(event) = &session.latest {
+            self.inner.sink.deliver(event);
+        }
+        session.last_delivery = Some(now);
+        session.undelivered = false;
+    }
+
+    fn finish(&self, id: Uuid, entry: &Arc<Mutex<Session>>) {
+        lock(entry).finished = true;
+        tracing::debug!(session = %id, "progress session finished");
+        let inner = Arc::clone(&self.inner);
+        let entry = Arc::clone(entry);
+        self.inner.runtime.spawn(async move {
+            tokio::time::sleep(inner.settings.retention).await;
+            let mut sessions = lock(&inner.sessions);
+            if sessions
+                .get(&id)
+                .is_some_and(|current| Arc::ptr_eq(current, &entry))
+            {
+                sessions.remove(&id);
+                tracing::debug!(session = %id, "progress session dropped");
+            }
+        });
+    }
+}
+
+/// A [`ProgressReporter`] for one session of a tracker.
+pub struct SessionReporter {
+    tracker: ProgressTracker,
+    id: Uuid,
+}
+
+impl ProgressReporter for SessionReporter {
+    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>) {
+        self.tracker
+            .emit_progress(self.id, phase, progress, message, data);
+    }
+
+    fn cancelled(&self) {
+        self.tracker.session_cancelled(self.id);
+    }
+}
+
+/// Locks a mutex, tolerating poisoning: progress state stays usable after a panicking sink.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests;
