@@ -8,6 +8,8 @@
 //! - [`progress`] is the progress tracker: sessions, weighted phases, throttling, ETA, cleanup.
 //! - [`generate`] writes realistic synthetic exports for tests, demos and benchmarks.
 
+pub mod cli;
 pub mod generate;
 pub mod import;
 pub mod progress;
+pub mod store;

@@ -1,1 +1,99 @@
-fn main() {}
+//! The `vulnimport` command: parses arguments and calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use vulnimport::cli::{self, ImportOptions};
+use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
+
+#[derive(Parser)]
+#[command(version, about = "Imports vulnerability-scanner exports and shows their progress live")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import a scanner export (Tenable.io, Nessus, Qualys or generic CSV).
+    Import {
+        /// The CSV file to import.
+        file: PathBuf,
+        /// The date of the scan (YYYY-MM-DD); today when not given.
+        #[arg(long)]
+        scan_date: Option<NaiveDate>,
+        /// `full`: the file is the whole estate; `hosts`: only its hosts' findings can be resolved.
+        #[arg(long, default_value = "full")]
+        scope: Scope,
+        /// Database URL (sqlite://PATH); the embedded SQLite file by default.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database: String,
+        /// Print one JSON summary on standard output instead of the progress bar.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a synthetic Tenable.io export (for demos, tests and benchmarks).
+    Generate {
+        /// Where to write it.
+        output: PathBuf,
+        /// Data rows to write.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// The same seed writes the same file.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Import {
+            file,
+            scan_date,
+            scope,
+            database,
+            json,
+        } => {
+            let options = ImportOptions {
+                file,
+                scan_date,
+                scope,
+                database_url: database,
+                json,
+            };
+            cli::import(options).await.map(|summary| {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&summary).expect("a summary serialises")
+                    );
+                } else {
+                    println!("{}", cli::describe(&summary));
+                }
+                match summary.outcome {
+                    Outcome::Completed => ExitCode::SUCCESS,
+                    Outcome::Cancelled => ExitCode::from(130),
+                    _ => ExitCode::FAILURE,
+                }
+            })
+        }
+        Command::Generate { output, rows, seed } => {
+            cli::generate(rows, seed, &output).map(|()| ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}

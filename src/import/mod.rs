@@ -1,6 +1,16 @@
-//! The import pipeline.
+//! The import pipeline: a scanner export, read as a stream, becomes normalised and keyed finding
+//! records that a [`crate::store::Store`] applies atomically.
+//!
+//! - [`source`] decides the file's encoding and hands out UTF-8 text;
+//! - [`reader`] splits it into rows with line numbers, rejecting malformed ones;
+//! - [`format`] recognises the export's columns from its header;
+//! - [`normalize`] turns a row into records (one per CVE) with their deduplication keys;
+//! - [`pipeline`] runs an import through its phases, reporting progress.
 
 pub mod format;
 pub mod normalize;
+pub mod pipeline;
 pub mod reader;
 pub mod source;
+
+pub use pipeline::{ImportRequest, ImportSummary, run_import};

@@ -1,0 +1,478 @@
+//! One import from file to final tables, through the design's phases:
+//!
+//! | phase      | share  | work                                                        |
+//! |------------|--------|-------------------------------------------------------------|
+//! | parsing    | 0–5    | one pass deciding the encoding; the header's columns       |
+//! | loading    | 5–70   | rows parsed on a thread of their own, staged in batches    |
+//! | processing | 70–95  | deduplicated records applied: new, updated, reopened, resolved |
+//! | finalizing | 95–100 | the import's record written and everything committed       |
+//!
+//! Progress within a phase follows bytes read or rows applied. The cancellation token is checked
+//! between batches of a few thousand records and, inside the database, every few thousand steps,
+//! so a cancel takes effect within well under a second; nothing is applied unless the import
+//! completes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::format::{ColumnMap, Format};
+use super::normalize::Record;
+use super::reader::{CsvReader, Item, Malformed};
+use super::source::{self, TextEncoding};
+use crate::progress::{Phase, ProgressReporter};
+use crate::store::{
+    Applied, ImportCounts, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings, Problems,
+    Scope, Store, StoreError,
+};
+
+const BATCH_RECORDS: usize = 4096;
+const KEPT_PROBLEMS: usize = 100;
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub path: PathBuf,
+    /// The name shown in the history (the uploaded name, or the file's own).
+    pub file_name: String,
+    pub session_id: Uuid,
+    pub scan_date: NaiveDate,
+    pub scope: Scope,
+    /// Who or what started it (`cli`, `web`…).
+    pub started_by: String,
+    /// The import fails when more than this share of rows is rejected.
+    pub max_rejected_share: f64,
+}
+
+impl ImportRequest {
+    pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.10;
+}
+
+/// How an import ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSummary {
+    pub session_id: Uuid,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub counts: ImportCounts,
+    pub backfill: bool,
+    pub duration_ms: u64,
+    pub timings: PhaseTimings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<TextEncoding>,
+    pub rejected_rows: Vec<Malformed>,
+}
+
+/// Why an import did not complete.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Cancelled => Stop::Cancelled,
+            other => Stop::Store(other),
+        }
+    }
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(error: std::io::Error) -> Self {
+        Stop::Invalid(format!("cannot read the file: {error}"))
+    }
+}
+
+/// Runs one import to its end and reports how it went. Never panics on bad input; every
+/// outcome is recorded in the import history when the database is reachable.
+pub fn run_import(
+    store: &dyn Store,
+    request: &ImportRequest,
+    progress: &dyn ProgressReporter,
+    cancel: &CancellationToken,
+) -> ImportSummary {
+    let mut import = Import {
+        request,
+        progress,
+        cancel,
+        started: Instant::now(),
+        report: ImportReport::default(),
+        applied: Applied::default(),
+        format: None,
+        encoding: None,
+    };
+    let outcome = import.run(store);
+    import.finish(outcome)
+}
+
+struct Import<'a> {
+    request: &'a ImportRequest,
+    progress: &'a dyn ProgressReporter,
+    cancel: &'a CancellationToken,
+    started: Instant,
+    report: ImportReport,
+    applied: Applied,
+    format: Option<Format>,
+    encoding: Option<TextEncoding>,
+}
+
+/// The batches the parsing thread hands to the loading loop.
+struct Batch {
+    records: Vec<Record>,
+    rows: u64,
+    rejected: u64,
+}
+
+/// What the parsing thread found besides records.
+#[derive(Default)]
+struct ParseTotals {
+    rows: u64,
+    records: u64,
+    rejected: u64,
+    warnings: u64,
+    problems: Problems,
+}
+
+impl Import<'_> {
+    fn run(&mut self, store: &dyn Store) -> Result<(), (Option<Box<dyn ImportRun>>, Stop)> {
+        let request = self.request;
+        let file_size = std::fs::metadata(&request.path)
+            .map(|meta| meta.len())
+            .unwrap_or(0);
+        self.progress
+            .report(Phase::Parsing, 0, "Starting the import".into(), None);
+        let new_import = NewImport {
+            session_id: request.session_id,
+            file_name: request.file_name.clone(),
+            file_size,
+            scan_date: request.scan_date,
+            scope: request.scope,
+            started_by: request.started_by.clone(),
+        };
+        let mut run = store
+            .begin_import(&new_import, self.cancel)
+            .map_err(|e| (None, e.into()))?;
+        match self.stages(run.as_mut(), file_size) {
+            Ok(()) => {}
+            Err(stop) => return Err((Some(run), stop)),
+        }
+        let finalizing = Instant::now();
+        self.progress.report(
+            Phase::Finalizing,
+            Phase::Finalizing.percent(0, 1),
+            "Saving the import".into(),
+            None,
+        );
+        if self.cancel.is_cancelled() {
+            return Err((Some(run), Stop::Cancelled));
+        }
+        self.report.timings.finalizing = finalizing.elapsed().as_millis() as u64;
+        self.fill_report(None);
+        run.commit(&self.report, &self.applied)
+            .map_err(|e| (None, e.into()))?;
+        self.report.timings.finalizing = finalizing.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    fn stages(&mut self, run: &mut dyn ImportRun, file_size: u64) -> Result<(), Stop> {
+        let request = self.request;
+        // Parsing: decide the encoding over the whole file, then read the header.
+        let phase = Instant::now();
+        let inspection = source::inspect(&request.path, |bytes| {
+            self.progress.report(
+                Phase::Parsing,
+                Phase::Parsing.percent(bytes, file_size.max(1)),
+                "Checking the file".into(),
+                Some(json!({ "bytesRead": bytes, "totalBytes": file_size })),
+            );
+            !self.cancel.is_cancelled()
+        })
+        .map_err(|e| Stop::Invalid(e.to_string()))?
+        .ok_or(Stop::Cancelled)?;
+        self.encoding = Some(inspection.encoding);
+        let consumed = Arc::new(AtomicU64::new(0));
+        let text = source::open_text(&request.path, inspection.encoding, consumed.clone())?;
+        let mut reader = CsvReader::new(text)?;
+        let header = reader
+            .read_header()?
+            .ok_or_else(|| Stop::Invalid("the file has no header line".into()))?;
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        let columns = ColumnMap::from_headers(&header).map_err(|e| Stop::Invalid(e.to_string()))?;
+        self.format = Some(columns.format());
+        self.report.timings.parsing = phase.elapsed().as_millis() as u64;
+
+        // Loading: rows parsed and normalised on their own thread, staged here.
+        let phase = Instant::now();
+        self.progress.report(
+            Phase::Loading,
+            Phase::Loading.percent(0, 1),
+            "Loading rows".into(),
+            None,
+        );
+        let cancel = self.cancel.clone();
+        let totals = std::thread::scope(|scope| -> Result<ParseTotals, Stop> {
+            let (sender, batches) = sync_channel::<Batch>(4);
+            let parser = scope.spawn(move || parse_rows(reader, &columns, sender, &cancel));
+            let loaded = self.load(run, batches, &consumed, file_size);
+            let totals = parser
+                .join()
+                .map_err(|_| Stop::Invalid("the file could not be parsed".into()))?;
+            loaded?;
+            totals.map_err(Stop::from)
+        })?;
+        if self.cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        self.report.counts.rows = totals.rows;
+        self.report.counts.records = totals.records;
+        self.report.counts.rejected = totals.rejected;
+        self.report.counts.warnings = totals.warnings;
+        self.report.problems = totals.problems;
+        self.report.timings.loading = phase.elapsed().as_millis() as u64;
+        self.check_rejected_share()?;
+
+        // Processing: deduplicated records applied to the final tables.
+        let phase = Instant::now();
+        let progress = self.progress;
+        progress.report(
+            Phase::Processing,
+            Phase::Processing.percent(0, 1),
+            "Applying findings".into(),
+            None,
+        );
+        self.applied = run.apply(&mut |done, total| {
+            progress.report(
+                Phase::Processing,
+                Phase::Processing.percent(done, total),
+                format!("Applying findings: {done} of {total}"),
+                Some(json!({ "applied": done, "total": total })),
+            );
+        })?;
+        self.report.timings.processing = phase.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    fn load(
+        &mut self,
+        run: &mut dyn ImportRun,
+        batches: Receiver<Batch>,
+        consumed: &AtomicU64,
+        file_size: u64,
+    ) -> Result<(), Stop> {
+        let (mut rows, mut records, mut rejected) = (0u64, 0u64, 0u64);
+        for batch in batches {
+            if self.cancel.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
+            run.stage(&batch.records)?;
+            rows += batch.rows;
+            rejected += batch.rejected;
+            records += batch.records.len() as u64;
+            let bytes = consumed.load(Ordering::Relaxed);
+            self.progress.report(
+                Phase::Loading,
+                Phase::Loading.percent(bytes, file_size.max(1)),
+                format!("Loading rows: {rows} read"),
+                Some(json!({
+                    "rowsRead": rows,
+                    "records": records,
+                    "rejected": rejected,
+                    "bytesRead": bytes,
+                    "totalBytes": file_size,
+                })),
+            );
+        }
+        Ok(())
+    }
+
+    fn check_rejected_share(&self) -> Result<(), Stop> {
+        let counts = &self.report.counts;
+        if counts.rows == 0 {
+            return Err(Stop::Invalid(
+                "the file has a header but no data rows; export the scan with its results".into(),
+            ));
+        }
+        let allowed = self.request.max_rejected_share * counts.rows as f64;
+        if counts.rejected as f64 > allowed {
+            let examples: Vec<String> = self
+                .report
+                .problems
+                .rejected_rows
+                .iter()
+                .take(3)
+                .map(|bad| format!("line {}: {}", bad.line, bad.reason))
+                .collect();
+            return Err(Stop::Invalid(format!(
+                "{} of {} rows could not be read (more than {}% allowed), e.g. {}; \
+                 the import history lists the first {KEPT_PROBLEMS}",
+                counts.rejected,
+                counts.rows,
+                (self.request.max_rejected_share * 100.0).round(),
+                examples.join("; ")
+            )));
+        }
+        Ok(())
+    }
+
+    fn fill_report(&mut self, error: Option<String>) {
+        let counts = &mut self.report.counts;
+        counts.duplicates = counts.records.saturating_sub(self.applied.distinct);
+        counts.new = self.applied.new;
+        counts.updated = self.applied.updated;
+        counts.reopened = self.applied.reopened;
+        counts.resolved = self.applied.resolved;
+        self.report.format = self.format.map(|format| {
+            serde_json::to_value(format)
+                .ok()
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
+        self.report.encoding = self.encoding.map(|encoding| encoding.as_str().to_owned());
+        self.report.error = error;
+    }
+
+    fn finish(mut self, result: Result<(), (Option<Box<dyn ImportRun>>, Stop)>) -> ImportSummary {
+        let (outcome, error) = match result {
+            Ok(()) => (Outcome::Completed, None),
+            Err((run, stop)) => {
+                let (outcome, message) = match &stop {
+                    Stop::Cancelled => (Outcome::Cancelled, "the import was cancelled".into()),
+                    Stop::Invalid(message) => (Outcome::Failed, message.clone()),
+                    Stop::Store(error) => {
+                        tracing::error!(%error, session = %self.request.session_id, "import failed in the database");
+                        (
+                            Outcome::Failed,
+                            "the database failed while applying the import; nothing was changed"
+                                .to_owned(),
+                        )
+                    }
+                };
+                self.applied = Applied::default();
+                self.fill_report(Some(message.clone()));
+                if let Some(run) = run
+                    && let Err(error) = run.abandon(outcome, &self.report)
+                {
+                    tracing::error!(%error, "could not record the import's outcome");
+                }
+                (outcome, Some(message))
+            }
+        };
+        let summary = ImportSummary {
+            session_id: self.request.session_id,
+            outcome,
+            error: error.clone(),
+            counts: self.report.counts,
+            backfill: self.applied.backfill,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            timings: self.report.timings,
+            format: self.format,
+            encoding: self.encoding,
+            rejected_rows: self.report.problems.rejected_rows.clone(),
+        };
+        let data = serde_json::to_value(&summary).ok();
+        match outcome {
+            Outcome::Completed => self.progress.report(
+                Phase::Complete,
+                100,
+                format!(
+                    "Import complete: {} new, {} updated, {} reopened, {} resolved",
+                    summary.counts.new,
+                    summary.counts.updated,
+                    summary.counts.reopened,
+                    summary.counts.resolved
+                ),
+                data,
+            ),
+            Outcome::Cancelled => self.progress.cancelled(),
+            _ => self.progress.report(
+                Phase::Error,
+                0,
+                error.unwrap_or_default(),
+                data,
+            ),
+        }
+        summary
+    }
+}
+
+/// Reads rows, normalises them into records and sends them in batches. Stops early when the
+/// loading side goes away or the import is cancelled.
+fn parse_rows<R: std::io::Read>(
+    mut reader: CsvReader<R>,
+    columns: &ColumnMap,
+    sender: SyncSender<Batch>,
+    cancel: &CancellationToken,
+) -> Result<ParseTotals, std::io::Error> {
+    let mut totals = ParseTotals::default();
+    let mut batch = Batch::new();
+    while let Some(item) = reader.next_item()? {
+        totals.rows += 1;
+        batch.rows += 1;
+        let rejection = match item {
+            Item::Row(row) => match columns.normalize(&row.fields, &mut batch.records) {
+                Ok(warnings) => {
+                    totals.warnings += warnings.len() as u64;
+                    for reason in warnings {
+                        keep(&mut totals.problems.warnings, row.line, reason);
+                    }
+                    None
+                }
+                Err(reason) => Some(Malformed {
+                    line: row.line,
+                    reason: reason.to_string(),
+                }),
+            },
+            Item::Malformed(bad) => Some(bad),
+        };
+        if let Some(bad) = rejection {
+            totals.rejected += 1;
+            batch.rejected += 1;
+            keep(&mut totals.problems.rejected_rows, bad.line, bad.reason);
+        }
+        if batch.records.len() >= BATCH_RECORDS {
+            totals.records += batch.records.len() as u64;
+            if cancel.is_cancelled() || sender.send(std::mem::replace(&mut batch, Batch::new())).is_err() {
+                return Ok(totals);
+            }
+        }
+    }
+    totals.records += batch.records.len() as u64;
+    // The loading side may have stopped already; its own error then tells why.
+    let _ = sender.send(batch);
+    Ok(totals)
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            records: Vec::with_capacity(BATCH_RECORDS + 16),
+            rows: 0,
+            rejected: 0,
+        }
+    }
+}
+
+fn keep(list: &mut Vec<Malformed>, line: u64, reason: String) {
+    if list.len() < KEPT_PROBLEMS {
+        list.push(Malformed { line, reason });
+    }
+}

@@ -1,0 +1,243 @@
+//! Storage: the interface an import needs from a database, and its backends.
+//!
+//! An import runs as an [`ImportRun`]: records are staged, then applied to the final tables in
+//! one transaction (deduplication and lifecycle), then committed together with the import's
+//! record. Until that commit nothing is visible; a cancel, an error or a crash leaves the final
+//! tables as they were. One import applies at a time per database: [`Store::begin_import`] waits
+//! for the database's import lock.
+
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::import::normalize::Record;
+use crate::import::reader::Malformed;
+
+/// Which open findings an import may resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// A full export of the estate: every open finding it lacks is resolved.
+    #[default]
+    Full,
+    /// A partial export: only findings of the hosts in the file can be resolved.
+    Hosts,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Full => "full",
+            Scope::Hosts => "hosts",
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Ok(Scope::Full),
+            "hosts" => Ok(Scope::Hosts),
+            other => Err(format!(
+                "unknown scope \"{other}\"; use \"full\" or \"hosts\""
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Running => "running",
+            Outcome::Completed => "completed",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::Running,
+            Outcome::Completed,
+            Outcome::Failed,
+            Outcome::Cancelled,
+            Outcome::Interrupted,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == s)
+    }
+}
+
+/// What is known about an import when it starts.
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub session_id: Uuid,
+    pub file_name: String,
+    pub file_size: u64,
+    pub scan_date: NaiveDate,
+    pub scope: Scope,
+    pub started_by: String,
+}
+
+/// Milliseconds spent in each phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTimings {
+    pub parsing: u64,
+    pub loading: u64,
+    pub processing: u64,
+    pub finalizing: u64,
+}
+
+/// The counts of an import's summary (import-semantics §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportCounts {
+    pub rows: u64,
+    pub records: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub new: u64,
+    pub updated: u64,
+    pub reopened: u64,
+    pub resolved: u64,
+    pub warnings: u64,
+}
+
+/// Rows that were rejected and values that were dropped, with their lines (the first 100 each).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problems {
+    pub rejected_rows: Vec<Malformed>,
+    pub warnings: Vec<Malformed>,
+}
+
+/// How an import went, as written to its record when it ends.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    pub counts: ImportCounts,
+    pub timings: PhaseTimings,
+    pub problems: Problems,
+    pub format: Option<String>,
+    pub encoding: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What applying the staged records did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub distinct: u64,
+    pub new: u64,
+    pub updated: u64,
+    pub reopened: u64,
+    pub resolved: u64,
+    pub backfill: bool,
+}
+
+/// An import as recorded in the database.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportRecord {
+    pub id: i64,
+    pub session_id: Uuid,
+    pub file_name: String,
+    pub file_size: u64,
+    pub scan_date: NaiveDate,
+    pub scope: Scope,
+    pub started_by: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub format: Option<String>,
+    pub encoding: Option<String>,
+    pub backfill: bool,
+    pub counts: ImportCounts,
+    pub timings: PhaseTimings,
+    pub problems: Problems,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the import was cancelled")]
+    Cancelled,
+    #[error("unsupported database URL \"{0}\"; use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("database file error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("corrupt import record: {0}")]
+    Corrupt(String),
+}
+
+/// A database that vulnimport imports into.
+pub trait Store: Send + Sync {
+    /// Waits for the database's import lock (giving up when `cancel` fires), marks imports left
+    /// running by a dead process as interrupted, and records this import as running.
+    fn begin_import(
+        &self,
+        import: &NewImport,
+        cancel: &CancellationToken,
+    ) -> Result<Box<dyn ImportRun>, StoreError>;
+
+    /// Marks imports that a stopped process left running as interrupted (when no import is
+    /// running now). Returns how many.
+    fn recover_interrupted(&self) -> Result<u64, StoreError>;
+
+    /// The recorded import of a session, if any.
+    fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError>;
+}
+
+/// One import in progress. Dropping it without [`ImportRun::commit`] applies nothing.
+pub trait ImportRun: Send {
+    /// Adds records to the staging area; within one import the last record of a key wins.
+    fn stage(&mut self, records: &[Record]) -> Result<(), StoreError>;
+
+    /// Applies the staging area to the final tables inside the import's transaction, reporting
+    /// `(done, total)` as it goes. Nothing is visible to others until [`ImportRun::commit`].
+    fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError>;
+
+    /// Commits the applied changes together with the import's record.
+    fn commit(self: Box<Self>, report: &ImportReport, applied: &Applied)
+    -> Result<(), StoreError>;
+
+    /// Discards everything staged or applied and records the import as failed or cancelled.
+    fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError>;
+}
+
+/// The embedded default: a SQLite file under `./data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/vulnimport.db";
+
+/// Opens the store a database URL names (`sqlite://PATH`, `sqlite:PATH` or a plain path).
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let path = if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        PathBuf::from(path)
+    } else if url.contains("://") {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    } else {
+        PathBuf::from(url)
+    };
+    Ok(Arc::new(sqlite::SqliteStore::open(&path)?))
+}

@@ -1,0 +1,578 @@
+//! The SQLite backend, the embedded default.
+//!
+//! - Schema migrations are embedded and applied on open; pages are 16 KiB (set before the first
+//!   table), the journal is WAL, and the page cache is bounded so memory stays flat.
+//! - Staging lives in TEMP tables of the import's own connection: they vanish with the
+//!   connection, so a killed process leaves no staging rows behind. Duplicates collapse as they
+//!   are staged (an upsert on the key keeps the last row).
+//! - The apply runs in one `BEGIN IMMEDIATE` transaction, in chunks so progress and cancel are
+//!   live; a progress handler aborts a statement within milliseconds of a cancel.
+//! - An exclusive lock on `<database>.lock` serialises imports across processes, and tells a
+//!   starting import that any record still `running` belongs to a dead process.
+
+use std::collections::HashSet;
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome,
+    PhaseTimings, Problems, Scope, Store, StoreError,
+};
+use crate::import::normalize::Record;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const CACHE_KIB: i64 = 24 * 1024;
+const APPLY_CHUNK: i64 = 20_000;
+const INTERRUPTED: &str = "the process stopped before the import finished";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+    reader: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its folder when missing) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            lock_path: lock_path.into(),
+            reader: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_file(&self) -> Result<File, StoreError> {
+        Ok(File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)?)
+    }
+}
+
+impl Store for SqliteStore {
+    fn begin_import(
+        &self,
+        import: &NewImport,
+        cancel: &CancellationToken,
+    ) -> Result<Box<dyn ImportRun>, StoreError> {
+        let lock = self.lock_file()?;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if !cancel.is_cancelled() => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(TryLockError::WouldBlock) => return Err(StoreError::Cancelled),
+                Err(TryLockError::Error(e)) => return Err(e.into()),
+            }
+        }
+        let conn = connect(&self.path)?;
+        mark_interrupted(&conn)?;
+        conn.execute(
+            "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
+                                  started_at, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')",
+            params![
+                import.session_id.to_string(),
+                import.file_name,
+                import.file_size as i64,
+                import.scan_date.to_string(),
+                import.scope.as_str(),
+                import.started_by,
+                now(),
+            ],
+        )?;
+        let import_id = conn.last_insert_rowid();
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE staging (
+                 key TEXT NOT NULL UNIQUE, tier INTEGER NOT NULL, host TEXT NOT NULL,
+                 asset_id TEXT, hostname TEXT, ip TEXT, cve TEXT, plugin_id TEXT,
+                 definition BLOB NOT NULL, severity TEXT NOT NULL, vpr REAL, cvss REAL,
+                 port INTEGER, protocol TEXT, os TEXT);
+             CREATE TEMP TABLE staging_definitions (
+                 hash BLOB PRIMARY KEY, plugin_id TEXT, title TEXT, description TEXT,
+                 solution TEXT, family TEXT, published TEXT) WITHOUT ROWID;
+             PRAGMA temp.cache_size = -{CACHE_KIB};
+             BEGIN;"
+        ))?;
+        let token = cancel.clone();
+        conn.progress_handler(10_000, Some(move || token.is_cancelled()));
+        Ok(Box::new(SqliteRun {
+            conn,
+            _lock: lock,
+            import_id,
+            scan_date: import.scan_date,
+            scope: import.scope,
+            staged_definitions: HashSet::new(),
+            applied_id_range: None,
+        }))
+    }
+
+    fn recover_interrupted(&self) -> Result<u64, StoreError> {
+        let lock = self.lock_file()?;
+        match lock.try_lock() {
+            Ok(()) => mark_interrupted(&self.reader()),
+            Err(TryLockError::WouldBlock) => Ok(0),
+            Err(TryLockError::Error(e)) => Err(e.into()),
+        }
+    }
+
+    fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {IMPORT_COLUMNS} FROM imports WHERE session_id = ?1"
+        ))?;
+        let raw = statement
+            .query_row([session_id.to_string()], RawImport::from_row)
+            .optional()?;
+        raw.map(RawImport::into_record).transpose()
+    }
+}
+
+struct SqliteRun {
+    conn: Connection,
+    _lock: File,
+    import_id: i64,
+    scan_date: NaiveDate,
+    scope: Scope,
+    staged_definitions: HashSet<[u8; 16]>,
+    applied_id_range: Option<(i64, i64)>,
+}
+
+impl ImportRun for SqliteRun {
+    fn stage(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO temp.staging (key, tier, host, asset_id, hostname, ip, cve, plugin_id,
+                                       definition, severity, vpr, cvss, port, protocol, os)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT (key) DO UPDATE SET
+                 tier = excluded.tier, host = excluded.host, asset_id = excluded.asset_id,
+                 hostname = excluded.hostname, ip = excluded.ip, cve = excluded.cve,
+                 plugin_id = excluded.plugin_id, definition = excluded.definition,
+                 severity = excluded.severity, vpr = excluded.vpr, cvss = excluded.cvss,
+                 port = excluded.port, protocol = excluded.protocol, os = excluded.os",
+        )?;
+        let mut insert_definition = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO temp.staging_definitions
+                 (hash, plugin_id, title, description, solution, family, published)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for record in records {
+            let definition = &record.definition;
+            if self.staged_definitions.insert(definition.hash) {
+                insert_definition
+                    .execute(params![
+                        &definition.hash[..],
+                        definition.plugin_id,
+                        definition.title,
+                        definition.description,
+                        definition.solution,
+                        definition.family,
+                        definition.published,
+                    ])
+                    .map_err(cancelled_or)?;
+            }
+            insert
+                .execute(params![
+                    record.key,
+                    record.tier as i64,
+                    record.host,
+                    record.asset_id,
+                    record.hostname,
+                    record.ip,
+                    record.cve,
+                    record.plugin_id,
+                    &definition.hash[..],
+                    record.severity.as_str(),
+                    record.vpr,
+                    record.cvss,
+                    record.port,
+                    record.protocol,
+                    record.os,
+                ])
+                .map_err(cancelled_or)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError> {
+        self.apply_inner(on_progress).map_err(cancelled_or)
+    }
+
+    fn commit(
+        self: Box<Self>,
+        report: &ImportReport,
+        applied: &Applied,
+    ) -> Result<(), StoreError> {
+        let finalizing = Instant::now();
+        let (added_from, added_to) = self.applied_id_range.unzip();
+        self.write_record(Outcome::Completed, report, Some(applied), added_from, added_to)?;
+        self.conn.execute_batch("COMMIT")?;
+        let mut timings = report.timings;
+        timings.finalizing += finalizing.elapsed().as_millis() as u64;
+        self.conn.execute(
+            "UPDATE imports SET timings = ?1 WHERE id = ?2",
+            params![json(&timings), self.import_id],
+        )?;
+        Ok(())
+    }
+
+    fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError> {
+        self.conn.progress_handler(0, None::<fn() -> bool>);
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        self.conn
+            .execute_batch("DROP TABLE temp.staging; DROP TABLE temp.staging_definitions;")?;
+        self.write_record(outcome, report, None, None, None)
+    }
+}
+
+impl SqliteRun {
+    fn apply_inner(
+        &mut self,
+        on_progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Applied, rusqlite::Error> {
+        let conn = &self.conn;
+        // Staging was filled in a deferred transaction that touched only TEMP tables; the apply
+        // takes the write lock for the final tables.
+        conn.execute_batch("COMMIT; BEGIN IMMEDIATE")?;
+        let scan_date = self.scan_date.to_string();
+        let newest: Option<String> = conn.query_row(
+            "SELECT max(scan_date) FROM imports WHERE outcome = 'completed'",
+            [],
+            |row| row.get(0),
+        )?;
+        let backfill = newest.is_some_and(|newest| scan_date < newest);
+        let max_id_before: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) FROM findings", [], |row| {
+                row.get(0)
+            })?;
+        let distinct: i64 = conn.query_row("SELECT count(*) FROM temp.staging", [], |row| {
+            row.get(0)
+        })?;
+        let last_rowid: i64 =
+            conn.query_row("SELECT coalesce(max(rowid), 0) FROM temp.staging", [], |row| {
+                row.get(0)
+            })?;
+        conn.execute(
+            "INSERT OR IGNORE INTO definitions SELECT * FROM temp.staging_definitions",
+            [],
+        )?;
+        let known_resolved = if backfill {
+            conn.query_row(
+                "SELECT count(*) FROM temp.staging s JOIN findings f ON f.key = s.key
+                 WHERE f.state = 'resolved'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )? as u64
+        } else {
+            conn.execute(
+                "INSERT INTO import_changes (import_id, change, finding_id)
+                 SELECT ?1, 'reopened', f.id FROM temp.staging s JOIN findings f ON f.key = s.key
+                 WHERE f.state = 'resolved'",
+                [self.import_id],
+            )? as u64
+        };
+        let mut upsert = conn.prepare(if backfill {
+            UPSERT_BACKFILL
+        } else {
+            UPSERT_REGULAR
+        })?;
+        let total = last_rowid as u64 + 1;
+        let mut first = 1;
+        while first <= last_rowid {
+            let last = first + APPLY_CHUNK - 1;
+            upsert.execute(params![scan_date, self.import_id, first, last])?;
+            on_progress(last.min(last_rowid) as u64, total);
+            first = last + 1;
+        }
+        let new: i64 = conn.query_row(
+            "SELECT count(*) FROM findings WHERE id > ?1",
+            [max_id_before],
+            |row| row.get(0),
+        )?;
+        if new > 0 {
+            self.applied_id_range = Some((max_id_before + 1, max_id_before + new));
+        }
+        let new = new as u64;
+        let updated = distinct as u64 - new - known_resolved;
+        let resolved = if backfill {
+            0
+        } else {
+            let in_scope = match self.scope {
+                Scope::Full => "",
+                Scope::Hosts => "AND host IN (SELECT host FROM temp.staging)",
+            };
+            let open_and_absent = format!(
+                "FROM findings WHERE state <> 'resolved' AND last_import_id <> ?1 {in_scope}"
+            );
+            let resolved = conn.execute(
+                &format!(
+                    "INSERT INTO import_changes (import_id, change, finding_id)
+                     SELECT ?1, 'resolved', id {open_and_absent}"
+                ),
+                [self.import_id],
+            )?;
+            conn.execute(
+                &format!(
+                    "UPDATE findings SET state = 'resolved', resolved_date = ?2
+                     WHERE id IN (SELECT id {open_and_absent})"
+                ),
+                params![self.import_id, scan_date],
+            )?;
+            resolved as u64
+        };
+        on_progress(total, total);
+        Ok(Applied {
+            distinct: distinct as u64,
+            new,
+            updated,
+            reopened: if backfill { 0 } else { known_resolved },
+            resolved,
+            backfill,
+        })
+    }
+
+    fn write_record(
+        &self,
+        outcome: Outcome,
+        report: &ImportReport,
+        applied: Option<&Applied>,
+        added_from: Option<i64>,
+        added_to: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let counts = &report.counts;
+        self.conn.execute(
+            "UPDATE imports SET outcome = ?2, error = ?3, finished_at = ?4, format = ?5,
+                 encoding = ?6, backfill = ?7, rows = ?8, records = ?9, rejected = ?10,
+                 duplicates = ?11, new = ?12, updated = ?13, reopened = ?14, resolved = ?15,
+                 warnings = ?16, timings = ?17, problems = ?18, added_from_id = ?19,
+                 added_to_id = ?20
+             WHERE id = ?1",
+            params![
+                self.import_id,
+                outcome.as_str(),
+                report.error,
+                now(),
+                report.format,
+                report.encoding,
+                applied.is_some_and(|applied| applied.backfill),
+                counts.rows as i64,
+                counts.records as i64,
+                counts.rejected as i64,
+                counts.duplicates as i64,
+                counts.new as i64,
+                counts.updated as i64,
+                counts.reopened as i64,
+                counts.resolved as i64,
+                counts.warnings as i64,
+                json(&report.timings),
+                json(&report.problems),
+                added_from,
+                added_to,
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+const UPSERT_REGULAR: &str = "
+    INSERT INTO findings (key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition,
+                          severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
+                          resolved_date, last_import_id)
+    SELECT key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
+           cvss, port, protocol, os, 'active', ?1, ?1, NULL, ?2
+    FROM temp.staging WHERE rowid BETWEEN ?3 AND ?4
+    ON CONFLICT (key) DO UPDATE SET
+        tier = excluded.tier, host = excluded.host, asset_id = excluded.asset_id,
+        hostname = excluded.hostname, ip = excluded.ip, cve = excluded.cve,
+        plugin_id = excluded.plugin_id, definition = excluded.definition,
+        severity = excluded.severity, vpr = excluded.vpr, cvss = excluded.cvss,
+        port = excluded.port, protocol = excluded.protocol, os = excluded.os,
+        state = CASE state WHEN 'resolved' THEN 'reopened' ELSE state END,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen),
+        resolved_date = NULL,
+        last_import_id = excluded.last_import_id";
+
+/// A backfill inserts what is new and only widens the dates of what is known.
+const UPSERT_BACKFILL: &str = "
+    INSERT INTO findings (key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition,
+                          severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
+                          resolved_date, last_import_id)
+    SELECT key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
+           cvss, port, protocol, os, 'active', ?1, ?1, NULL, ?2
+    FROM temp.staging WHERE rowid BETWEEN ?3 AND ?4
+    ON CONFLICT (key) DO UPDATE SET
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen)";
+
+const IMPORT_COLUMNS: &str = "id, session_id, file_name, file_size, scan_date, scope, started_by,
+    started_at, finished_at, outcome, error, format, encoding, backfill, rows, records, rejected,
+    duplicates, new, updated, reopened, resolved, warnings, timings, problems";
+
+/// An `imports` row as stored, before its text columns are parsed.
+struct RawImport {
+    id: i64,
+    session_id: String,
+    file_name: String,
+    file_size: i64,
+    scan_date: String,
+    scope: String,
+    started_by: String,
+    started_at: String,
+    finished_at: Option<String>,
+    outcome: String,
+    error: Option<String>,
+    format: Option<String>,
+    encoding: Option<String>,
+    backfill: bool,
+    counts: [i64; 9],
+    timings: String,
+    problems: String,
+}
+
+impl RawImport {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let mut counts = [0i64; 9];
+        for (i, count) in counts.iter_mut().enumerate() {
+            *count = row.get(14 + i)?;
+        }
+        Ok(RawImport {
+            id: row.get(0)?,
+            session_id: row.get(1)?,
+            file_name: row.get(2)?,
+            file_size: row.get(3)?,
+            scan_date: row.get(4)?,
+            scope: row.get(5)?,
+            started_by: row.get(6)?,
+            started_at: row.get(7)?,
+            finished_at: row.get(8)?,
+            outcome: row.get(9)?,
+            error: row.get(10)?,
+            format: row.get(11)?,
+            encoding: row.get(12)?,
+            backfill: row.get(13)?,
+            counts,
+            timings: row.get(23)?,
+            problems: row.get(24)?,
+        })
+    }
+
+    fn into_record(self) -> Result<ImportRecord, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("import {}: {what}", self.id));
+        let [rows, records, rejected, duplicates, new, updated, reopened, resolved, warnings] =
+            self.counts.map(|count| count as u64);
+        Ok(ImportRecord {
+            id: self.id,
+            session_id: self
+                .session_id
+                .parse()
+                .map_err(|_| corrupt("session id"))?,
+            scan_date: self.scan_date.parse().map_err(|_| corrupt("scan date"))?,
+            scope: self.scope.parse().map_err(|_| corrupt("scope"))?,
+            outcome: Outcome::parse(&self.outcome).ok_or_else(|| corrupt("outcome"))?,
+            timings: serde_json::from_str::<PhaseTimings>(&self.timings)
+                .map_err(|_| corrupt("timings"))?,
+            problems: serde_json::from_str::<Problems>(&self.problems).unwrap_or_default(),
+            counts: ImportCounts {
+                rows,
+                records,
+                rejected,
+                duplicates,
+                new,
+                updated,
+                reopened,
+                resolved,
+                warnings,
+            },
+            file_name: self.file_name,
+            file_size: self.file_size as u64,
+            started_by: self.started_by,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            error: self.error,
+            format: self.format,
+            encoding: self.encoding,
+            backfill: self.backfill,
+        })
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.execute_batch(&format!(
+        "PRAGMA page_size = 16384;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA cache_size = -{CACHE_KIB};"
+    ))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Imports still `running` while their database's import lock is free were left by a process
+/// that stopped; their TEMP staging vanished with it.
+fn mark_interrupted(conn: &Connection) -> Result<u64, StoreError> {
+    let marked = conn.execute(
+        "UPDATE imports SET outcome = 'interrupted', error = ?1, finished_at = ?2
+         WHERE outcome = 'running'",
+        params![INTERRUPTED, now()],
+    )?;
+    if marked > 0 {
+        tracing::warn!(imports = marked, "marked imports left running as interrupted");
+    }
+    Ok(marked as u64)
+}
+
+fn cancelled_or(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::OperationInterrupted) => StoreError::Cancelled,
+        _ => StoreError::Database(error),
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+}
