@@ -1,0 +1,121 @@
+//! An import is applied whole or not at all: cancel, a database error, a killed process.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vulnimport::progress::Phase;
+use vulnimport::store::{self, Outcome, Scope};
+
+use crate::helpers::{Recorder, TestDb, large_export, sample};
+
+fn cancel_during(phase: Phase, percent: u8) {
+    let db = TestDb::new();
+    db.import(&sample("test-dates-small.csv"), "2026-01-05");
+    let before = db.snapshot();
+    let recorder = Recorder::cancelling_at(phase, percent);
+    let request = db.request(&large_export(), "2026-01-12", Scope::Full);
+    let summary = db.import_with(request, &recorder);
+    let stopped_after = recorder.cancel_requested.lock().unwrap().unwrap().elapsed();
+
+    assert_eq!(summary.outcome, Outcome::Cancelled, "{summary:?}");
+    assert!(*recorder.cancelled.lock().unwrap(), "watchers told of the cancel");
+    assert!(
+        stopped_after < Duration::from_secs(1),
+        "took {stopped_after:?} to stop"
+    );
+    assert_eq!(db.snapshot(), before, "final tables changed");
+    assert_eq!(db.outcome(summary.session_id).0, "cancelled");
+    assert!(
+        !recorder.phases().contains(&Phase::Complete),
+        "{:?}",
+        recorder.phases()
+    );
+    let next = db.import(&sample("test-import.csv"), "2026-01-12");
+    assert_eq!(next.outcome, Outcome::Completed, "the database is usable after");
+}
+
+#[test]
+fn cancel_while_loading_applies_nothing() {
+    cancel_during(Phase::Loading, 30);
+}
+
+#[test]
+fn cancel_while_processing_applies_nothing() {
+    cancel_during(Phase::Processing, 70);
+}
+
+#[test]
+fn a_database_error_mid_apply_applies_nothing() {
+    let db = TestDb::new();
+    db.import(&sample("test-dates-small.csv"), "2026-01-05");
+    db.conn()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON findings WHEN NEW.hostname = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+        )
+        .unwrap();
+    let before = db.snapshot();
+    let mut text = String::from("hostname,cve\n");
+    for i in 0..5_000 {
+        text.push_str(&format!("host{i},CVE-2024-{i:04}\n"));
+    }
+    text.push_str("poison,CVE-2024-9999\n");
+    let summary = db.import_text(&text, "2026-01-12");
+    assert_eq!(summary.outcome, Outcome::Failed);
+    let error = summary.error.unwrap();
+    assert!(error.contains("nothing was changed"), "{error}");
+    assert!(!error.contains("disk says no"), "internal details stay in the log");
+    assert_eq!(db.snapshot(), before);
+    assert_eq!(db.outcome(summary.session_id).0, "failed");
+}
+
+#[test]
+fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
+    let db = TestDb::new();
+    db.import(&sample("test-dates-small.csv"), "2026-01-05");
+    let before = db.snapshot();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vulnimport"))
+        .args(["import", "--json", "--scan-date", "2026-01-12", "--database"])
+        .arg(db.url())
+        .arg(large_export())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let running: i64 = db
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM imports WHERE outcome = 'running'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        if running == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "finished before the kill");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(db.snapshot(), before, "final tables changed");
+    let reopened = store::open(&db.url()).unwrap();
+    assert_eq!(reopened.recover_interrupted().unwrap(), 1);
+    let outcomes: Vec<String> = {
+        let conn = db.conn();
+        let mut statement = conn.prepare("SELECT outcome FROM imports ORDER BY id").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(outcomes, ["completed", "interrupted"]);
+    let next = db.import(&sample("test-import.csv"), "2026-01-12");
+    assert_eq!(next.outcome, Outcome::Completed);
+}

@@ -1,0 +1,99 @@
+//! Bad files fail with an actionable message and change nothing; bad rows are reported.
+
+use vulnimport::store::Outcome;
+
+use crate::helpers::{TestDb, sample};
+
+/// Imports `bytes` into a database holding a sample, expects failure, and checks nothing changed.
+fn fails_with(bytes: &[u8], expected: &str) {
+    let db = TestDb::new();
+    db.import(&sample("test-dates-small.csv"), "2026-01-05");
+    let before = db.snapshot();
+    let path = db.write("bad.csv", bytes);
+    let summary = db.import(&path, "2026-01-12");
+    assert_eq!(summary.outcome, Outcome::Failed, "{summary:?}");
+    let error = summary.error.unwrap();
+    assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    assert_eq!(db.snapshot(), before, "final tables changed");
+    let (outcome, recorded) = db.outcome(summary.session_id);
+    assert_eq!((outcome.as_str(), recorded.as_deref()), ("failed", Some(error.as_str())));
+}
+
+#[test]
+fn empty_file() {
+    fails_with(b"", "the file is empty");
+    fails_with(b"\n\r\n  \n", "the file is empty");
+}
+
+#[test]
+fn header_only() {
+    fails_with(b"hostname,cve,severity\n", "header but no data rows");
+}
+
+#[test]
+fn binary_file() {
+    fails_with(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "binary, not CSV");
+}
+
+#[test]
+fn excel_workbook() {
+    fails_with(b"PK\x03\x04\x14\0\x06\0", "Excel workbook");
+}
+
+#[test]
+fn no_recognisable_columns_lists_the_headers_found() {
+    fails_with(b"colour,size\nred,2\n", "\"colour\", \"size\"");
+    fails_with(b"colour,size\nred,2\n", "no host column");
+}
+
+#[test]
+fn too_many_malformed_rows_fail_with_their_lines() {
+    let mut text = String::from("hostname,cve\n");
+    for i in 0..8 {
+        text.push_str(&format!("host{i},CVE-2024-000{i}\n"));
+    }
+    text.push_str("broken\n,CVE-2024-9999\n");
+    let db = TestDb::new();
+    let summary = db.import_text(&text, "2026-01-05");
+    assert_eq!(summary.outcome, Outcome::Failed);
+    let error = summary.error.unwrap();
+    assert!(error.contains("2 of 10 rows"), "{error}");
+    assert!(error.contains("line 10: expected 2 fields, found 1"), "{error}");
+    assert!(error.contains("line 11: no host"), "{error}");
+    assert!(db.findings().is_empty());
+    let problems: String = db
+        .conn()
+        .query_row("SELECT problems FROM imports", [], |row| row.get(0))
+        .unwrap();
+    assert!(problems.contains("\"line\":10"), "{problems}");
+    assert!(problems.contains("\"line\":11"), "{problems}");
+}
+
+#[test]
+fn exactly_ten_percent_bad_rows_still_completes() {
+    let mut text = String::from("hostname,cve\n");
+    for i in 0..8 {
+        text.push_str(&format!("host{i},CVE-2024-000{i}\n"));
+    }
+    text.push_str("host9,\"CVE-2024-1\nhost10,CVE-2024-0010\n");
+    let db = TestDb::new();
+    let summary = db.import_text(&text, "2026-01-05");
+    assert_eq!(summary.outcome, Outcome::Completed, "{summary:?}");
+    assert_eq!((summary.counts.rows, summary.counts.rejected), (10, 1));
+    assert_eq!(summary.rejected_rows[0].line, 10);
+    assert!(summary.rejected_rows[0].reason.contains("never closed"));
+    assert_eq!(db.findings().len(), 9, "the row after the bad quote is kept");
+}
+
+#[test]
+fn unreadable_file() {
+    let db = TestDb::new();
+    let summary = db.import(&db.dir.path().join("missing.csv"), "2026-01-05");
+    assert_eq!(summary.outcome, Outcome::Failed);
+    assert!(summary.error.unwrap().contains("cannot read the file"));
+}
+
+#[test]
+fn utf32_is_refused_clearly() {
+    fails_with(&[0xFF, 0xFE, 0, 0, b'h', 0, 0, 0], "UTF-32");
+}

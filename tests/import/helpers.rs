@@ -1,0 +1,242 @@
+//! A fresh database per test, importing helpers and views of the final tables.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use rusqlite::Connection;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use vulnimport::generate::{GenerateOptions, write_tenable_export};
+use vulnimport::import::{ImportRequest, ImportSummary, run_import};
+use vulnimport::progress::{Phase, ProgressReporter};
+use vulnimport::store::{self, Scope, Store};
+
+pub const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples/hextrackr");
+
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(SAMPLES).join(name)
+}
+
+/// A generated Tenable.io export of 40,000 rows (~28 MB), written once and kept with the build.
+pub fn large_export() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tenable-40000-seed7.csv");
+        if !path.exists() {
+            let partial = path.with_extension("partial");
+            let file = std::fs::File::create(&partial).unwrap();
+            write_tenable_export(file, &GenerateOptions::new(40_000, 7)).unwrap();
+            std::fs::rename(&partial, &path).unwrap();
+        }
+        path
+    })
+    .clone()
+}
+
+pub fn date(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+pub struct TestDb {
+    pub dir: TempDir,
+    pub path: PathBuf,
+    pub store: Arc<dyn Store>,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vulnimport.db");
+        let store = store::open(path.to_str().unwrap()).unwrap();
+        TestDb { dir, path, store }
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    pub fn request(&self, path: &Path, scan_date: &str, scope: Scope) -> ImportRequest {
+        ImportRequest {
+            path: path.to_owned(),
+            file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
+            session_id: Uuid::new_v4(),
+            scan_date: date(scan_date),
+            scope,
+            started_by: "test".into(),
+            max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+        }
+    }
+
+    pub fn import(&self, path: &Path, scan_date: &str) -> ImportSummary {
+        self.import_with(self.request(path, scan_date, Scope::Full), &Recorder::default())
+    }
+
+    pub fn import_text(&self, text: &str, scan_date: &str) -> ImportSummary {
+        let path = self.write(&format!("{}.csv", Uuid::new_v4()), text);
+        self.import(&path, scan_date)
+    }
+
+    pub fn import_with(&self, request: ImportRequest, reporter: &Recorder) -> ImportSummary {
+        run_import(&*self.store, &request, reporter, &reporter.cancel)
+    }
+
+    pub fn conn(&self) -> Connection {
+        Connection::open(&self.path).unwrap()
+    }
+
+    /// Every finding, by key.
+    pub fn findings(&self) -> Vec<Finding> {
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(
+                "SELECT key, host, cve, severity, state, first_seen, last_seen, resolved_date,
+                        hostname, ip, vpr, cvss
+                 FROM findings ORDER BY key",
+            )
+            .unwrap();
+        statement
+            .query_map([], |row| {
+                Ok(Finding {
+                    key: row.get(0)?,
+                    host: row.get(1)?,
+                    cve: row.get(2)?,
+                    severity: row.get(3)?,
+                    state: row.get(4)?,
+                    first_seen: row.get(5)?,
+                    last_seen: row.get(6)?,
+                    resolved_date: row.get(7)?,
+                    hostname: row.get(8)?,
+                    ip: row.get(9)?,
+                    vpr: row.get(10)?,
+                    cvss: row.get(11)?,
+                })
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    pub fn finding(&self, key: &str) -> Finding {
+        self.findings()
+            .into_iter()
+            .find(|finding| finding.key == key)
+            .unwrap_or_else(|| panic!("no finding {key}"))
+    }
+
+    /// The final tables, every column of every row, in a stable order.
+    pub fn snapshot(&self) -> String {
+        let conn = self.conn();
+        let mut dump = String::new();
+        for (table, order) in [
+            ("findings", "id"),
+            ("definitions", "hash"),
+            ("import_changes", "import_id, change, finding_id"),
+        ] {
+            let mut statement = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                .unwrap();
+            let columns = statement.column_count();
+            let mut rows = statement.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                dump.push_str(table);
+                for i in 0..columns {
+                    let value: rusqlite::types::Value = row.get(i).unwrap();
+                    dump.push_str(&format!("|{value:?}"));
+                }
+                dump.push('\n');
+            }
+        }
+        dump
+    }
+
+    /// `(outcome, error)` of the import recorded for a session.
+    pub fn outcome(&self, session_id: Uuid) -> (String, Option<String>) {
+        self.conn()
+            .query_row(
+                "SELECT outcome, error FROM imports WHERE session_id = ?1",
+                [session_id.to_string()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub key: String,
+    pub host: String,
+    pub cve: Option<String>,
+    pub severity: String,
+    pub state: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub resolved_date: Option<String>,
+    pub hostname: Option<String>,
+    pub ip: Option<String>,
+    pub vpr: Option<f64>,
+    pub cvss: Option<f64>,
+}
+
+/// Records every report, unthrottled; optionally cancels once a phase reaches a percentage.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: Mutex<Vec<(Phase, u8, String, Option<Value>)>>,
+    pub cancelled: Mutex<bool>,
+    pub cancel: CancellationToken,
+    pub cancel_at: Option<(Phase, u8)>,
+    pub cancel_requested: Mutex<Option<Instant>>,
+}
+
+impl Recorder {
+    pub fn cancelling_at(phase: Phase, percent: u8) -> Self {
+        Recorder {
+            cancel_at: Some((phase, percent)),
+            ..Recorder::default()
+        }
+    }
+
+    pub fn phases(&self) -> Vec<Phase> {
+        let mut phases: Vec<Phase> = Vec::new();
+        for (phase, ..) in self.events.lock().unwrap().iter() {
+            if phases.last() != Some(phase) {
+                phases.push(*phase);
+            }
+        }
+        phases
+    }
+
+    pub fn progress(&self) -> Vec<u8> {
+        self.events.lock().unwrap().iter().map(|e| e.1).collect()
+    }
+}
+
+impl ProgressReporter for Recorder {
+    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>) {
+        if !self.cancel.is_cancelled()
+            && self
+                .cancel_at
+                .is_some_and(|(at_phase, at)| phase == at_phase && progress >= at)
+        {
+            *self.cancel_requested.lock().unwrap() = Some(Instant::now());
+            self.cancel.cancel();
+        }
+        self.events
+            .lock()
+            .unwrap()
+            .push((phase, progress, message, data));
+    }
+
+    fn cancelled(&self) {
+        *self.cancelled.lock().unwrap() = true;
+    }
+}

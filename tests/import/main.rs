@@ -1,0 +1,8 @@
+//! The import engine end to end: real files, a real SQLite database, the real pipeline.
+
+mod atomicity;
+mod bad_input;
+mod cli;
+mod formats;
+mod helpers;
+mod lifecycle;
