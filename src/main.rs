@@ -9,8 +9,16 @@ use tracing_subscriber::EnvFilter;
 use vulnimport::cli::{self, ImportOptions};
 use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
 
+/// Parsing and loading run on separate threads that hand allocations to each other; mimalloc
+/// keeps that cheap and memory flat where the system allocator contends on its arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
-#[command(version, about = "Imports vulnerability-scanner exports and shows their progress live")]
+#[command(
+    version,
+    about = "Imports vulnerability-scanner exports and shows their progress live"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,

@@ -98,6 +98,11 @@ pub enum KeyTier {
     HostText = 4,
 }
 
+/// The 16 bytes a finding's key is stored as: xxh3-128 of the key, little-endian.
+pub fn key_hash(key: &str) -> [u8; 16] {
+    xxh3_128(key.as_bytes()).to_le_bytes()
+}
+
 /// The descriptive text of a vulnerability definition, shared by every finding of it. Stored once
 /// per distinct content.
 #[derive(Debug, Clone, PartialEq)]

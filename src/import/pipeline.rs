@@ -34,7 +34,7 @@ use crate::store::{
     Scope, Store, StoreError,
 };
 
-const BATCH_RECORDS: usize = 4096;
+const BATCH_RECORDS: usize = 1024;
 const KEPT_PROBLEMS: usize = 100;
 
 /// What to import and how.
@@ -230,7 +230,7 @@ impl Import<'_> {
         );
         let cancel = self.cancel.clone();
         let totals = std::thread::scope(|scope| -> Result<ParseTotals, Stop> {
-            let (sender, batches) = sync_channel::<Batch>(4);
+            let (sender, batches) = sync_channel::<Batch>(2);
             let parser = scope.spawn(move || parse_rows(reader, &columns, sender, &cancel));
             let loaded = self.load(run, batches, &consumed, file_size);
             let totals = parser
@@ -403,12 +403,9 @@ impl Import<'_> {
                 data,
             ),
             Outcome::Cancelled => self.progress.cancelled(),
-            _ => self.progress.report(
-                Phase::Error,
-                0,
-                error.unwrap_or_default(),
-                data,
-            ),
+            _ => self
+                .progress
+                .report(Phase::Error, 0, error.unwrap_or_default(), data),
         }
         summary
     }
@@ -450,7 +447,11 @@ fn parse_rows<R: std::io::Read>(
         }
         if batch.records.len() >= BATCH_RECORDS {
             totals.records += batch.records.len() as u64;
-            if cancel.is_cancelled() || sender.send(std::mem::replace(&mut batch, Batch::new())).is_err() {
+            if cancel.is_cancelled()
+                || sender
+                    .send(std::mem::replace(&mut batch, Batch::new()))
+                    .is_err()
+            {
                 return Ok(totals);
             }
         }

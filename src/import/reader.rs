@@ -267,9 +267,8 @@ impl<R: Read> CsvReader<R> {
                 }
             })
             .unwrap_or(body.len());
-        self.skip_rest_of_line = next_line == body.len()
-            && !body.ends_with(b"\n")
-            && !body.ends_with(b"\r");
+        self.skip_rest_of_line =
+            next_line == body.len() && !body.ends_with(b"\n") && !body.ends_with(b"\r");
         let mut replay = body[next_line..].to_vec();
         replay.extend_from_slice(&self.replay[self.replay_pos..]);
         self.replay = replay;
@@ -396,10 +395,9 @@ mod tests {
         let mut seen = Vec::new();
         while let Some(item) = reader.next_item().unwrap() {
             seen.push(match item {
-                Item::Row(row) => Seen::Row(
-                    row.line,
-                    row.fields.iter().map(|f| f.to_string()).collect(),
-                ),
+                Item::Row(row) => {
+                    Seen::Row(row.line, row.fields.iter().map(|f| f.to_string()).collect())
+                }
                 Item::Malformed(bad) => Seen::Bad(bad.line, bad.reason),
             });
         }
@@ -416,7 +414,11 @@ mod tests {
             let text = ["h1,h2", "a,b", "", "c,d", ""].join(ending);
             let (header, rows) = read_all(&text);
             assert_eq!(header, ["h1", "h2"], "{ending:?}");
-            assert_eq!(rows, [row(2, &["a", "b"]), row(4, &["c", "d"])], "{ending:?}");
+            assert_eq!(
+                rows,
+                [row(2, &["a", "b"]), row(4, &["c", "d"])],
+                "{ending:?}"
+            );
         }
     }
 
@@ -472,7 +474,10 @@ mod tests {
     fn stray_quote_mid_file_loses_only_its_row() {
         let (_, rows) = read_all("h1,h2\na,\"bad\nb,\"ok, quoted\"\nc,d\n");
         assert_eq!(rows[0], Seen::Bad(2, rows_reason()));
-        assert_eq!(rows[1..], [row(3, &["b", "ok, quoted"]), row(4, &["c", "d"])]);
+        assert_eq!(
+            rows[1..],
+            [row(3, &["b", "ok, quoted"]), row(4, &["c", "d"])]
+        );
     }
 
     fn rows_reason() -> String {
@@ -497,7 +502,10 @@ mod tests {
 
     #[test]
     fn header_only_and_empty() {
-        assert_eq!(read_all("h1,h2\n"), (vec!["h1".into(), "h2".into()], vec![]));
+        assert_eq!(
+            read_all("h1,h2\n"),
+            (vec!["h1".into(), "h2".into()], vec![])
+        );
         let mut reader = CsvReader::new(&b""[..]).unwrap();
         assert!(reader.read_header().unwrap().is_none());
     }

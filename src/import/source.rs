@@ -229,7 +229,10 @@ mod tests {
             encoding_of("\u{feff}host,cve\nmünchen,x\n".as_bytes()).unwrap(),
             TextEncoding::Utf8Bom
         );
-        assert_eq!(decoded("\u{feff}host\nmünchen\n".as_bytes()), "host\nmünchen\n");
+        assert_eq!(
+            decoded("\u{feff}host\nmünchen\n".as_bytes()),
+            "host\nmünchen\n"
+        );
     }
 
     #[test]

@@ -169,9 +169,7 @@ impl ProgressTracker {
             Phase::Error => None,
             _ => self.calculate_eta(&session, progress),
         };
-        session.latest = Some(ProgressEvent::new(
-            id, phase, progress, message, eta, data,
-        ));
+        session.latest = Some(ProgressEvent::new(id, phase, progress, message, eta, data));
         let now = Instant::now();
         if phase.is_terminal() {
             self.deliver(&mut session, now);
@@ -263,7 +261,10 @@ impl ProgressTracker {
     /// Sessions in memory that have not finished.
     pub fn active_sessions(&self) -> usize {
         let sessions: Vec<_> = lock(&self.inner.sessions).values().cloned().collect();
-        sessions.iter().filter(|entry| !lock(entry).finished).count()
+        sessions
+            .iter()
+            .filter(|entry| !lock(entry).finished)
+            .count()
     }
 
     /// Sessions in memory, finished or not.
@@ -329,7 +330,9 @@ impl ProgressReporter for SessionReporter {
 
 /// Locks a mutex, tolerating poisoning: progress state stays usable after a panicking sink.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

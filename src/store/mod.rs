@@ -217,8 +217,7 @@ pub trait ImportRun: Send {
     fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError>;
 
     /// Commits the applied changes together with the import's record.
-    fn commit(self: Box<Self>, report: &ImportReport, applied: &Applied)
-    -> Result<(), StoreError>;
+    fn commit(self: Box<Self>, report: &ImportReport, applied: &Applied) -> Result<(), StoreError>;
 
     /// Discards everything staged or applied and records the import as failed or cancelled.
     fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError>;

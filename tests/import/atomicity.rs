@@ -18,7 +18,10 @@ fn cancel_during(phase: Phase, percent: u8) {
     let stopped_after = recorder.cancel_requested.lock().unwrap().unwrap().elapsed();
 
     assert_eq!(summary.outcome, Outcome::Cancelled, "{summary:?}");
-    assert!(*recorder.cancelled.lock().unwrap(), "watchers told of the cancel");
+    assert!(
+        *recorder.cancelled.lock().unwrap(),
+        "watchers told of the cancel"
+    );
     assert!(
         stopped_after < Duration::from_secs(1),
         "took {stopped_after:?} to stop"
@@ -31,7 +34,11 @@ fn cancel_during(phase: Phase, percent: u8) {
         recorder.phases()
     );
     let next = db.import(&sample("test-import.csv"), "2026-01-12");
-    assert_eq!(next.outcome, Outcome::Completed, "the database is usable after");
+    assert_eq!(
+        next.outcome,
+        Outcome::Completed,
+        "the database is usable after"
+    );
 }
 
 #[test]
@@ -64,7 +71,10 @@ fn a_database_error_mid_apply_applies_nothing() {
     assert_eq!(summary.outcome, Outcome::Failed);
     let error = summary.error.unwrap();
     assert!(error.contains("nothing was changed"), "{error}");
-    assert!(!error.contains("disk says no"), "internal details stay in the log");
+    assert!(
+        !error.contains("disk says no"),
+        "internal details stay in the log"
+    );
     assert_eq!(db.snapshot(), before);
     assert_eq!(db.outcome(summary.session_id).0, "failed");
 }
@@ -75,7 +85,13 @@ fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
     db.import(&sample("test-dates-small.csv"), "2026-01-05");
     let before = db.snapshot();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vulnimport"))
-        .args(["import", "--json", "--scan-date", "2026-01-12", "--database"])
+        .args([
+            "import",
+            "--json",
+            "--scan-date",
+            "2026-01-12",
+            "--database",
+        ])
         .arg(db.url())
         .arg(large_export())
         .stdout(Stdio::null())
@@ -99,7 +115,10 @@ fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none(), "finished before the kill");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished before the kill"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -108,7 +127,9 @@ fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
     assert_eq!(reopened.recover_interrupted().unwrap(), 1);
     let outcomes: Vec<String> = {
         let conn = db.conn();
-        let mut statement = conn.prepare("SELECT outcome FROM imports ORDER BY id").unwrap();
+        let mut statement = conn
+            .prepare("SELECT outcome FROM imports ORDER BY id")
+            .unwrap();
         statement
             .query_map([], |row| row.get(0))
             .unwrap()

@@ -16,7 +16,10 @@ fn fails_with(bytes: &[u8], expected: &str) {
     assert!(error.contains(expected), "{error:?} lacks {expected:?}");
     assert_eq!(db.snapshot(), before, "final tables changed");
     let (outcome, recorded) = db.outcome(summary.session_id);
-    assert_eq!((outcome.as_str(), recorded.as_deref()), ("failed", Some(error.as_str())));
+    assert_eq!(
+        (outcome.as_str(), recorded.as_deref()),
+        ("failed", Some(error.as_str()))
+    );
 }
 
 #[test]
@@ -58,7 +61,10 @@ fn too_many_malformed_rows_fail_with_their_lines() {
     assert_eq!(summary.outcome, Outcome::Failed);
     let error = summary.error.unwrap();
     assert!(error.contains("2 of 10 rows"), "{error}");
-    assert!(error.contains("line 10: expected 2 fields, found 1"), "{error}");
+    assert!(
+        error.contains("line 10: expected 2 fields, found 1"),
+        "{error}"
+    );
     assert!(error.contains("line 11: no host"), "{error}");
     assert!(db.findings().is_empty());
     let problems: String = db
@@ -82,7 +88,11 @@ fn exactly_ten_percent_bad_rows_still_completes() {
     assert_eq!((summary.counts.rows, summary.counts.rejected), (10, 1));
     assert_eq!(summary.rejected_rows[0].line, 10);
     assert!(summary.rejected_rows[0].reason.contains("never closed"));
-    assert_eq!(db.findings().len(), 9, "the row after the bad quote is kept");
+    assert_eq!(
+        db.findings().len(),
+        9,
+        "the row after the bad quote is kept"
+    );
 }
 
 #[test]

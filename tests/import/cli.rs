@@ -21,18 +21,35 @@ fn json_summary_and_success_status() {
     let file = sample("multi-cve-test.csv");
     let output = vulnimport(
         &db,
-        &["import", file.to_str().unwrap(), "--json", "--scan-date", "2026-01-05"],
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--json",
+            "--scan-date",
+            "2026-01-05",
+        ],
     );
     assert!(output.status.success(), "{output:?}");
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     for key in [
-        "outcome", "rows", "records", "rejected", "duplicates", "new", "updated", "reopened",
-        "resolved", "durationMs",
+        "outcome",
+        "rows",
+        "records",
+        "rejected",
+        "duplicates",
+        "new",
+        "updated",
+        "reopened",
+        "resolved",
+        "durationMs",
     ] {
         assert!(summary.get(key).is_some(), "{key} missing from {summary}");
     }
     assert_eq!(summary["outcome"], "completed");
-    assert_eq!((summary["rows"].as_u64(), summary["records"].as_u64()), (Some(5), Some(13)));
+    assert_eq!(
+        (summary["rows"].as_u64(), summary["records"].as_u64()),
+        (Some(5), Some(13))
+    );
 }
 
 #[test]
@@ -56,7 +73,13 @@ fn ctrl_c_cancels_cleanly() {
     db.import(&sample("test-dates-small.csv"), "2026-01-05");
     let before = db.snapshot();
     let child = Command::new(env!("CARGO_BIN_EXE_vulnimport"))
-        .args(["import", "--json", "--scan-date", "2026-01-12", "--database"])
+        .args([
+            "import",
+            "--json",
+            "--scan-date",
+            "2026-01-12",
+            "--database",
+        ])
         .arg(db.url())
         .arg(large_export())
         .stdout(Stdio::piped())

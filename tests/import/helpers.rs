@@ -11,6 +11,7 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
+use vulnimport::import::normalize::key_hash;
 use vulnimport::import::{ImportRequest, ImportSummary, run_import};
 use vulnimport::progress::{Phase, ProgressReporter};
 use vulnimport::store::{self, Scope, Store};
@@ -78,7 +79,10 @@ impl TestDb {
     }
 
     pub fn import(&self, path: &Path, scan_date: &str) -> ImportSummary {
-        self.import_with(self.request(path, scan_date, Scope::Full), &Recorder::default())
+        self.import_with(
+            self.request(path, scan_date, Scope::Full),
+            &Recorder::default(),
+        )
     }
 
     pub fn import_text(&self, text: &str, scan_date: &str) -> ImportSummary {
@@ -99,15 +103,15 @@ impl TestDb {
         let conn = self.conn();
         let mut statement = conn
             .prepare(
-                "SELECT key, host, cve, severity, state, first_seen, last_seen, resolved_date,
+                "SELECT key_hash, host, cve, severity, state, first_seen, last_seen, resolved_date,
                         hostname, ip, vpr, cvss
-                 FROM findings ORDER BY key",
+                 FROM findings ORDER BY id",
             )
             .unwrap();
         statement
             .query_map([], |row| {
                 Ok(Finding {
-                    key: row.get(0)?,
+                    key_hash: row.get(0)?,
                     host: row.get(1)?,
                     cve: row.get(2)?,
                     severity: row.get(3)?,
@@ -126,10 +130,12 @@ impl TestDb {
             .collect()
     }
 
+    /// The finding with this deduplication key.
     pub fn finding(&self, key: &str) -> Finding {
+        let hash = key_hash(key);
         self.findings()
             .into_iter()
-            .find(|finding| finding.key == key)
+            .find(|finding| finding.key_hash == hash)
             .unwrap_or_else(|| panic!("no finding {key}"))
     }
 
@@ -173,7 +179,7 @@ impl TestDb {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
-    pub key: String,
+    pub key_hash: [u8; 16],
     pub host: String,
     pub cve: Option<String>,
     pub severity: String,
@@ -187,10 +193,13 @@ pub struct Finding {
     pub cvss: Option<f64>,
 }
 
+/// One report as an import made it.
+pub type Report = (Phase, u8, String, Option<Value>);
+
 /// Records every report, unthrottled; optionally cancels once a phase reaches a percentage.
 #[derive(Default)]
 pub struct Recorder {
-    pub events: Mutex<Vec<(Phase, u8, String, Option<Value>)>>,
+    pub events: Mutex<Vec<Report>>,
     pub cancelled: Mutex<bool>,
     pub cancel: CancellationToken,
     pub cancel_at: Option<(Phase, u8)>,

@@ -31,7 +31,10 @@ fn duplicates_in_a_file_collapse_and_the_last_row_wins() {
         "2026-01-05",
     );
     let counts = summary.counts;
-    assert_eq!((counts.rows, counts.records, counts.duplicates, counts.new), (3, 3, 2, 1));
+    assert_eq!(
+        (counts.rows, counts.records, counts.duplicates, counts.new),
+        (3, 3, 2, 1)
+    );
     assert_eq!(db.finding("10.0.0.1|CVE-2024-0001").severity, "critical");
 }
 
@@ -49,7 +52,10 @@ fn absent_findings_resolve_and_return_reopened() {
     assert_eq!(b.resolved_date.as_deref(), Some("2026-01-12"));
     assert_eq!(b.last_seen, "2026-01-05", "resolving keeps last_seen");
     let a = db.finding("10.0.0.1|CVE-2024-0001");
-    assert_eq!((a.first_seen.as_str(), a.last_seen.as_str()), ("2026-01-05", "2026-01-12"));
+    assert_eq!(
+        (a.first_seen.as_str(), a.last_seen.as_str()),
+        ("2026-01-05", "2026-01-12")
+    );
 
     let third = db.import_text(&export(&[A, B, C]), "2026-01-19");
     let counts = third.counts;
@@ -63,7 +69,11 @@ fn absent_findings_resolve_and_return_reopened() {
 
     let fourth = db.import_text(&export(&[A, B, C]), "2026-01-26");
     assert_eq!((fourth.counts.updated, fourth.counts.reopened), (3, 0));
-    assert_eq!(db.finding("10.0.0.1|CVE-2024-0002").state, "reopened", "still open");
+    assert_eq!(
+        db.finding("10.0.0.1|CVE-2024-0002").state,
+        "reopened",
+        "still open"
+    );
 
     let changes: Vec<(i64, String)> = {
         let conn = db.conn();
@@ -92,11 +102,19 @@ fn absent_findings_resolve_and_return_reopened() {
 fn scope_hosts_resolves_only_the_hosts_in_the_file() {
     let db = TestDb::new();
     db.import_text(&export(&[A, B, C]), "2026-01-05");
-    let request = db.request(&db.write("site-a.csv", export(&[A])), "2026-01-12", Scope::Hosts);
+    let request = db.request(
+        &db.write("site-a.csv", export(&[A])),
+        "2026-01-12",
+        Scope::Hosts,
+    );
     let summary = db.import_with(request, &Recorder::default());
     assert_eq!(summary.counts.resolved, 1);
     assert_eq!(db.finding("10.0.0.1|CVE-2024-0002").state, "resolved");
-    assert_eq!(db.finding("10.0.1.1|CVE-2024-0003").state, "active", "other site untouched");
+    assert_eq!(
+        db.finding("10.0.1.1|CVE-2024-0003").state,
+        "active",
+        "other site untouched"
+    );
 }
 
 #[test]
@@ -116,18 +134,28 @@ fn a_backfill_never_changes_newer_state() {
         "C is new, A is open and updated, resolved B counts nowhere"
     );
     let a = db.finding("10.0.0.1|CVE-2024-0001");
-    assert_eq!((a.first_seen.as_str(), a.last_seen.as_str()), ("2026-01-05", "2026-01-19"));
+    assert_eq!(
+        (a.first_seen.as_str(), a.last_seen.as_str()),
+        ("2026-01-05", "2026-01-19")
+    );
     let b = db.finding("10.0.0.1|CVE-2024-0002");
     assert_eq!(b.state, "resolved", "a backfill never reopens");
     assert_eq!(b.resolved_date, before_b.resolved_date);
     let c = db.finding("10.0.1.1|CVE-2024-0003");
     assert_eq!(
-        (c.state.as_str(), c.first_seen.as_str(), c.last_seen.as_str()),
+        (
+            c.state.as_str(),
+            c.first_seen.as_str(),
+            c.last_seen.as_str()
+        ),
         ("active", "2026-01-05", "2026-01-05")
     );
 
     let next = db.import_text(&export(&[A]), "2026-01-26");
-    assert_eq!(next.counts.resolved, 1, "the next regular import resolves C");
+    assert_eq!(
+        next.counts.resolved, 1,
+        "the next regular import resolves C"
+    );
     assert_eq!(db.finding("10.0.1.1|CVE-2024-0003").state, "resolved");
 }
 

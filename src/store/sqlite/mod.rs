@@ -3,8 +3,8 @@
 //! - Schema migrations are embedded and applied on open; pages are 16 KiB (set before the first
 //!   table), the journal is WAL, and the page cache is bounded so memory stays flat.
 //! - Staging lives in TEMP tables of the import's own connection: they vanish with the
-//!   connection, so a killed process leaves no staging rows behind. Duplicates collapse as they
-//!   are staged (an upsert on the key keeps the last row).
+//!   connection, so a killed process leaves no staging rows behind. Staging is append-only;
+//!   duplicates collapse when applied, in file order, so the last row of a key wins.
 //! - The apply runs in one `BEGIN IMMEDIATE` transaction, in chunks so progress and cancel are
 //!   live; a progress handler aborts a statement within milliseconds of a cancel.
 //! - An exclusive lock on `<database>.lock` serialises imports across processes, and tells a
@@ -22,13 +22,18 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
-    Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome,
-    PhaseTimings, Problems, Scope, Store, StoreError,
+    Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings,
+    Problems, Scope, Store, StoreError,
 };
-use crate::import::normalize::Record;
+use crate::import::normalize::{Record, key_hash};
 
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
-const CACHE_KIB: i64 = 24 * 1024;
+/// Page cache of a connection: bounded, so memory stays flat whatever the file's size. A larger
+/// cache speeds up imports of millions of rows (fewer index pages re-read and re-written) but
+/// costs its size in memory; 100k-row imports barely notice.
+const CACHE_KIB: i64 = 8 * 1024;
+/// Page cache for an import's TEMP staging tables, which are only appended to and read in order.
+const STAGING_CACHE_KIB: i64 = 2 * 1024;
 const APPLY_CHUNK: i64 = 20_000;
 const INTERRUPTED: &str = "the process stopped before the import finished";
 
@@ -110,14 +115,14 @@ impl Store for SqliteStore {
         let import_id = conn.last_insert_rowid();
         conn.execute_batch(&format!(
             "CREATE TEMP TABLE staging (
-                 key TEXT NOT NULL UNIQUE, tier INTEGER NOT NULL, host TEXT NOT NULL,
+                 key_hash BLOB NOT NULL, tier INTEGER NOT NULL, host TEXT NOT NULL,
                  asset_id TEXT, hostname TEXT, ip TEXT, cve TEXT, plugin_id TEXT,
                  definition BLOB NOT NULL, severity TEXT NOT NULL, vpr REAL, cvss REAL,
                  port INTEGER, protocol TEXT, os TEXT);
              CREATE TEMP TABLE staging_definitions (
                  hash BLOB PRIMARY KEY, plugin_id TEXT, title TEXT, description TEXT,
                  solution TEXT, family TEXT, published TEXT) WITHOUT ROWID;
-             PRAGMA temp.cache_size = -{CACHE_KIB};
+             PRAGMA temp.cache_size = -{STAGING_CACHE_KIB};
              BEGIN;"
         ))?;
         let token = cancel.clone();
@@ -167,15 +172,9 @@ struct SqliteRun {
 impl ImportRun for SqliteRun {
     fn stage(&mut self, records: &[Record]) -> Result<(), StoreError> {
         let mut insert = self.conn.prepare_cached(
-            "INSERT INTO temp.staging (key, tier, host, asset_id, hostname, ip, cve, plugin_id,
+            "INSERT INTO temp.staging (key_hash, tier, host, asset_id, hostname, ip, cve, plugin_id,
                                        definition, severity, vpr, cvss, port, protocol, os)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (key) DO UPDATE SET
-                 tier = excluded.tier, host = excluded.host, asset_id = excluded.asset_id,
-                 hostname = excluded.hostname, ip = excluded.ip, cve = excluded.cve,
-                 plugin_id = excluded.plugin_id, definition = excluded.definition,
-                 severity = excluded.severity, vpr = excluded.vpr, cvss = excluded.cvss,
-                 port = excluded.port, protocol = excluded.protocol, os = excluded.os",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         let mut insert_definition = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO temp.staging_definitions
@@ -199,7 +198,7 @@ impl ImportRun for SqliteRun {
             }
             insert
                 .execute(params![
-                    record.key,
+                    &key_hash(&record.key)[..],
                     record.tier as i64,
                     record.host,
                     record.asset_id,
@@ -224,14 +223,16 @@ impl ImportRun for SqliteRun {
         self.apply_inner(on_progress).map_err(cancelled_or)
     }
 
-    fn commit(
-        self: Box<Self>,
-        report: &ImportReport,
-        applied: &Applied,
-    ) -> Result<(), StoreError> {
+    fn commit(self: Box<Self>, report: &ImportReport, applied: &Applied) -> Result<(), StoreError> {
         let finalizing = Instant::now();
         let (added_from, added_to) = self.applied_id_range.unzip();
-        self.write_record(Outcome::Completed, report, Some(applied), added_from, added_to)?;
+        self.write_record(
+            Outcome::Completed,
+            report,
+            Some(applied),
+            added_from,
+            added_to,
+        )?;
         self.conn.execute_batch("COMMIT")?;
         let mut timings = report.timings;
         timings.finalizing += finalizing.elapsed().as_millis() as u64;
@@ -273,28 +274,30 @@ impl SqliteRun {
             conn.query_row("SELECT coalesce(max(id), 0) FROM findings", [], |row| {
                 row.get(0)
             })?;
-        let distinct: i64 = conn.query_row("SELECT count(*) FROM temp.staging", [], |row| {
-            row.get(0)
-        })?;
-        let last_rowid: i64 =
-            conn.query_row("SELECT coalesce(max(rowid), 0) FROM temp.staging", [], |row| {
-                row.get(0)
-            })?;
+        let last_rowid: i64 = conn.query_row(
+            "SELECT coalesce(max(rowid), 0) FROM temp.staging",
+            [],
+            |row| row.get(0),
+        )?;
         conn.execute(
             "INSERT OR IGNORE INTO definitions SELECT * FROM temp.staging_definitions",
             [],
         )?;
+        // Known findings that are resolved: a regular import reopens them, a backfill only
+        // leaves them out of its counts. The partial index keeps this lookup small.
         let known_resolved = if backfill {
             conn.query_row(
-                "SELECT count(*) FROM temp.staging s JOIN findings f ON f.key = s.key
+                "SELECT count(DISTINCT f.id) FROM temp.staging s
+                 JOIN findings f INDEXED BY findings_resolved ON f.key_hash = s.key_hash
                  WHERE f.state = 'resolved'",
                 [],
                 |row| row.get::<_, i64>(0),
             )? as u64
         } else {
             conn.execute(
-                "INSERT INTO import_changes (import_id, change, finding_id)
-                 SELECT ?1, 'reopened', f.id FROM temp.staging s JOIN findings f ON f.key = s.key
+                "INSERT OR IGNORE INTO import_changes (import_id, change, finding_id)
+                 SELECT ?1, 'reopened', f.id FROM temp.staging s
+                 JOIN findings f INDEXED BY findings_resolved ON f.key_hash = s.key_hash
                  WHERE f.state = 'resolved'",
                 [self.import_id],
             )? as u64
@@ -321,6 +324,20 @@ impl SqliteRun {
             self.applied_id_range = Some((max_id_before + 1, max_id_before + new));
         }
         let new = new as u64;
+        // Every key staged by a regular import now carries its id; a backfill counts keys.
+        let distinct: i64 = if backfill {
+            conn.query_row(
+                "SELECT count(DISTINCT key_hash) FROM temp.staging",
+                [],
+                |row| row.get(0),
+            )?
+        } else {
+            conn.query_row(
+                "SELECT count(*) FROM findings WHERE last_import_id = ?1",
+                [self.import_id],
+                |row| row.get(0),
+            )?
+        };
         let updated = distinct as u64 - new - known_resolved;
         let resolved = if backfill {
             0
@@ -403,14 +420,14 @@ impl SqliteRun {
 }
 
 const UPSERT_REGULAR: &str = "
-    INSERT INTO findings (key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition,
+    INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
                           severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
                           resolved_date, last_import_id)
-    SELECT key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
+    SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
            cvss, port, protocol, os, 'active', ?1, ?1, NULL, ?2
     FROM temp.staging WHERE rowid BETWEEN ?3 AND ?4
-    ON CONFLICT (key) DO UPDATE SET
-        tier = excluded.tier, host = excluded.host, asset_id = excluded.asset_id,
+    ON CONFLICT (key_hash) DO UPDATE SET
+        tier = excluded.tier, asset_id = excluded.asset_id,
         hostname = excluded.hostname, ip = excluded.ip, cve = excluded.cve,
         plugin_id = excluded.plugin_id, definition = excluded.definition,
         severity = excluded.severity, vpr = excluded.vpr, cvss = excluded.cvss,
@@ -423,13 +440,13 @@ const UPSERT_REGULAR: &str = "
 
 /// A backfill inserts what is new and only widens the dates of what is known.
 const UPSERT_BACKFILL: &str = "
-    INSERT INTO findings (key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition,
+    INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
                           severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
                           resolved_date, last_import_id)
-    SELECT key, tier, host, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
+    SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
            cvss, port, protocol, os, 'active', ?1, ?1, NULL, ?2
     FROM temp.staging WHERE rowid BETWEEN ?3 AND ?4
-    ON CONFLICT (key) DO UPDATE SET
+    ON CONFLICT (key_hash) DO UPDATE SET
         first_seen = min(first_seen, excluded.first_seen),
         last_seen = max(last_seen, excluded.last_seen)";
 
@@ -487,14 +504,20 @@ impl RawImport {
 
     fn into_record(self) -> Result<ImportRecord, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("import {}: {what}", self.id));
-        let [rows, records, rejected, duplicates, new, updated, reopened, resolved, warnings] =
-            self.counts.map(|count| count as u64);
+        let [
+            rows,
+            records,
+            rejected,
+            duplicates,
+            new,
+            updated,
+            reopened,
+            resolved,
+            warnings,
+        ] = self.counts.map(|count| count as u64);
         Ok(ImportRecord {
             id: self.id,
-            session_id: self
-                .session_id
-                .parse()
-                .map_err(|_| corrupt("session id"))?,
+            session_id: self.session_id.parse().map_err(|_| corrupt("session id"))?,
             scan_date: self.scan_date.parse().map_err(|_| corrupt("scan date"))?,
             scope: self.scope.parse().map_err(|_| corrupt("scope"))?,
             outcome: Outcome::parse(&self.outcome).ok_or_else(|| corrupt("outcome"))?,
@@ -557,7 +580,10 @@ fn mark_interrupted(conn: &Connection) -> Result<u64, StoreError> {
         params![INTERRUPTED, now()],
     )?;
     if marked > 0 {
-        tracing::warn!(imports = marked, "marked imports left running as interrupted");
+        tracing::warn!(
+            imports = marked,
+            "marked imports left running as interrupted"
+        );
     }
     Ok(marked as u64)
 }

@@ -46,9 +46,8 @@ CREATE TABLE definitions (
 -- One vulnerability on one asset, with its lifecycle.
 CREATE TABLE findings (
     id             INTEGER PRIMARY KEY,
-    key            TEXT    NOT NULL UNIQUE,
-    tier           INTEGER NOT NULL,
-    host           TEXT    NOT NULL,
+    key_hash       BLOB    NOT NULL UNIQUE,  -- xxh3-128 of the deduplication key
+    tier           INTEGER NOT NULL,         -- the key's rule (import-semantics §2)
     asset_id       TEXT,
     hostname       TEXT,
     ip             TEXT,
@@ -65,7 +64,9 @@ CREATE TABLE findings (
     first_seen     TEXT    NOT NULL,
     last_seen      TEXT    NOT NULL,
     resolved_date  TEXT,
-    last_import_id INTEGER NOT NULL   -- the newest regular import that contained it
+    last_import_id INTEGER NOT NULL,  -- the newest regular import that contained it
+    -- The key's host: asset id, else IP, else hostname. Computed, not stored.
+    host           TEXT GENERATED ALWAYS AS (coalesce(asset_id, ip, hostname)) VIRTUAL
 );
 
 -- State transitions caused by an import (additions are the id range on `imports`).
@@ -75,3 +76,7 @@ CREATE TABLE import_changes (
     finding_id INTEGER NOT NULL REFERENCES findings (id),
     PRIMARY KEY (import_id, change, finding_id)
 ) WITHOUT ROWID;
+
+-- Resolved findings only: finds the ones an import reopens without a lookup per staged record
+-- into the whole table.
+CREATE INDEX findings_resolved ON findings (key_hash) WHERE state = 'resolved';
