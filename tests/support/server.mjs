@@ -1,10 +1,12 @@
 // Starts the real `vulnimport serve` on a random port with a fresh database, for the Node test
 // drivers. The binary comes from VULNIMPORT_BIN (set by `cargo test`, see tests/node.rs).
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openAsBlob, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { io } from 'socket.io-client';
 
 export const BIN = process.env.VULNIMPORT_BIN;
 if (!BIN) {
@@ -18,6 +20,19 @@ export const SAMPLES = new URL('../../../shared/samples/hextrackr/', import.meta
  */
 export async function startServer({ env = {}, args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vulnimport-test-'));
+  return launch(dir, { env, args }, () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * Starts a server on the database and upload directory kept in `dir`, which the caller made and
+ * removes: a test can stop one server and start another on the same data (restarts, shutdown).
+ * Same options and result as `startServer`, except that `stop` leaves `dir` in place.
+ */
+export async function startServerIn(dir, { env = {}, args = [] } = {}) {
+  return launch(dir, { env, args }, () => {});
+}
+
+async function launch(dir, { env, args }, cleanUp) {
   const child = spawn(
     BIN,
     ['serve', '--host', '127.0.0.1', '--port', '0',
@@ -49,7 +64,7 @@ export async function startServer({ env = {}, args = [] } = {}) {
         child.kill(signal);
       }
       const code = await exited;
-      rmSync(dir, { recursive: true, force: true });
+      cleanUp();
       return code;
     },
   };
@@ -67,4 +82,238 @@ export function writeFile(dir, name, text) {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
+}
+
+// Clients for the end-to-end suite: Socket.IO watchers that record what they receive, uploads
+// and JSON requests, and waits that fail with a message saying what did not happen.
+
+/** Resolves like `promise`, or rejects saying `what` did not happen within `ms`. */
+export function within(promise, what, ms = 20_000) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Calls `check` until it returns something truthy, which it resolves with; for state that can
+ * only be polled (HTTP status, metrics). Rejects saying `what` did not happen within `ms`.
+ */
+export async function waitUntil(check, what, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) {
+      return last;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not happen within ${ms / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * A Socket.IO client that records every event it receives, with its arrival time
+ * (`performance.now()`), so tests can wait for events and check their order and spacing.
+ */
+export class Watcher {
+  /** Connects to `url` (WebSocket only unless `options.transports` says otherwise). */
+  static async connect(url, options = {}) {
+    const watcher = new Watcher(url, options);
+    await watcher.connected();
+    return watcher;
+  }
+
+  constructor(url, options = {}) {
+    this.socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...options });
+    /** `{ name, payload, at }` for every event received, in order. */
+    this.events = [];
+    this.waiters = new Set();
+    this.socket.onAny((name, payload) => {
+      this.events.push({ name, payload, at: performance.now() });
+      for (const waiter of this.waiters) {
+        waiter.check();
+      }
+    });
+  }
+
+  /** Resolves once the socket is connected (again). */
+  connected(ms = 20_000) {
+    if (this.socket.connected) {
+      return Promise.resolve();
+    }
+    return within(new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('connect_error', reject);
+    }), 'the Socket.IO connection', ms);
+  }
+
+  /** The `progress` events received, of one session or of all. */
+  progress(sessionId) {
+    return this.events
+      .filter((event) => event.name === 'progress' && (!sessionId || event.payload?.sessionId === sessionId))
+      .map((event) => event.payload);
+  }
+
+  /** Events named `name` whose payload is about `sessionId`. */
+  of(name, sessionId) {
+    return this.events.filter((event) => event.name === name && event.payload?.sessionId === sessionId);
+  }
+
+  /**
+   * The first recorded event (from index `from` on) for which `predicate(event)` holds, waiting
+   * for it if need be; rejects naming `what` after `ms`.
+   */
+  waitFor(predicate, what, { from = 0, ms = 20_000 } = {}) {
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        check: () => {
+          const index = this.events.findIndex((event, at) => at >= from && predicate(event));
+          if (index >= 0) {
+            this.waiters.delete(waiter);
+            clearTimeout(waiter.timer);
+            resolve(this.events[index]);
+          }
+        },
+      };
+      waiter.timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        const seen = this.events.slice(-5).map(({ name, payload }) =>
+          `${name} ${payload?.type ?? ''} ${payload?.progress ?? ''} ${payload?.message ?? ''}`.trim());
+        reject(new Error(`${what} did not arrive within ${ms / 1000} s (last events: ${seen.join(' | ') || 'none'})`));
+      }, ms);
+      this.waiters.add(waiter);
+      waiter.check();
+    });
+  }
+
+  /** Waits for a `progress` event of `sessionId` matching `predicate(payload)`. */
+  waitForProgress(sessionId, predicate, what, options) {
+    return this.waitFor(
+      (event) => event.name === 'progress' && event.payload?.sessionId === sessionId && predicate(event.payload),
+      what,
+      options,
+    ).then((event) => event.payload);
+  }
+
+  /** Waits for the session's `complete` or `error` event, or its `importCancelled`. */
+  waitForEnd(sessionId, options) {
+    return this.waitFor(
+      (event) => event.payload?.sessionId === sessionId
+        && (event.name === 'importCancelled' || ['complete', 'error'].includes(event.payload?.type)),
+      `the end of import ${sessionId}`,
+      options,
+    );
+  }
+
+  /** Emits `name` with `argument` and resolves with the server's acknowledgement. */
+  request(name, argument, ms = 20_000) {
+    return within(this.socket.timeout(ms).emitWithAck(name, argument), `the acknowledgement of ${name}`, ms + 1000);
+  }
+
+  join(sessionId) {
+    return this.request('joinSession', sessionId);
+  }
+
+  close() {
+    this.socket.close();
+  }
+}
+
+/**
+ * Posts `path` to `POST /api/imports` as the multipart field `file` (streamed from disk), after
+ * the string `fields`. Resolves with `{ status, body }`.
+ */
+export async function upload(url, path, fields = {}, fileName = basename(path)) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    form.append(name, value);
+  }
+  form.append('file', await openAsBlob(path, { type: 'text/csv' }), fileName);
+  const response = await fetch(new URL('/api/imports', url), { method: 'POST', body: form });
+  return { status: response.status, type: response.headers.get('content-type'), body: await response.json() };
+}
+
+/** A JSON request; resolves with `{ status, type, body }`. */
+export async function request(url, path, { method = 'GET', headers = {} } = {}) {
+  const response = await fetch(new URL(path, url), { method, headers });
+  const type = response.headers.get('content-type') ?? '';
+  const text = await response.text();
+  return { status: response.status, type, headers: response.headers, body: type.includes('json') ? JSON.parse(text) : text };
+}
+
+/** The findings (first 500) and the dashboard counts, to compare before and after. */
+export async function snapshot(url) {
+  const [findings, stats] = await Promise.all([
+    request(url, '/api/vulnerabilities?perPage=500'),
+    request(url, '/api/stats'),
+  ]);
+  if (findings.status !== 200 || stats.status !== 200) {
+    throw new Error(`snapshot failed: ${findings.status} ${stats.status}`);
+  }
+  return { findings: findings.body, stats: stats.body };
+}
+
+/** `GET /metrics` as `{ "name{labels}": value }`. */
+export async function metrics(url) {
+  const { status, body } = await request(url, '/metrics');
+  if (status !== 200) {
+    throw new Error(`GET /metrics answered ${status}`);
+  }
+  const values = {};
+  for (const line of body.split('\n')) {
+    const match = line.match(/^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/);
+    if (match) {
+      values[match[1]] = Number(match[2]);
+    }
+  }
+  return values;
+}
+
+/** `startServer`, stopped when the test `t` ends; a stop must end the process with 0. */
+export async function startServerFor(t, options) {
+  const server = await startServer(options);
+  t.after(async () => {
+    assert.equal(await server.stop(), 0, 'the server exits with 0 on SIGTERM');
+  });
+  return server;
+}
+
+/** `Watcher.connect`, closed when the test `t` ends. */
+export async function watch(t, url, options) {
+  const watcher = await Watcher.connect(url, options);
+  t.after(() => watcher.close());
+  return watcher;
+}
+
+/** The progress event's types, in phase order, then the failure type. */
+export const PHASES = ['parsing', 'loading', 'processing', 'finalizing', 'complete'];
+export const TYPES = [...PHASES, 'error'];
+
+/** Checks that `event` is a progress event of `sessionId` exactly as the design's schema. */
+export function assertProgressEvent(event, sessionId) {
+  const allowed = ['sessionId', 'type', 'progress', 'message', 'timestamp', 'eta', 'data'];
+  const extra = Object.keys(event).filter((key) => !allowed.includes(key));
+  assert.deepEqual(extra, [], `fields outside the schema in ${JSON.stringify(event)}`);
+  assert.equal(event.sessionId, sessionId, 'the event belongs to the session');
+  assert.ok(TYPES.includes(event.type), `type ${event.type} is one of the schema's`);
+  assert.ok(Number.isInteger(event.progress) && event.progress >= 0 && event.progress <= 100,
+    `progress ${event.progress} is an integer 0-100`);
+  assert.equal(typeof event.message, 'string');
+  assert.ok(event.message.length > 0, 'the message says something');
+  assert.ok(Number.isInteger(event.timestamp) && event.timestamp > 1.6e12 && event.timestamp <= Date.now() + 1000,
+    `timestamp ${event.timestamp} is Unix milliseconds`);
+  if (event.eta !== undefined && event.eta !== null) {
+    assert.ok(Number.isInteger(event.eta) && event.eta >= 0, `eta ${event.eta} is whole seconds`);
+  }
+  if (event.progress === 0 && event.type !== 'error') {
+    assert.ok(event.eta === undefined || event.eta === null, 'no ETA at 0%');
+  }
+  if (event.data !== undefined) {
+    assert.ok(event.data !== null && typeof event.data === 'object' && !Array.isArray(event.data),
+      'data is an object');
+  }
 }
