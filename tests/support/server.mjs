@@ -233,7 +233,12 @@ export async function upload(url, path, fields = {}, fileName = basename(path)) 
     form.append(name, value);
   }
   form.append('file', await openAsBlob(path, { type: 'text/csv' }), fileName);
-  const response = await fetch(new URL('/api/imports', url), { method: 'POST', body: form });
+  let response;
+  try {
+    response = await fetch(new URL('/api/imports', url), { method: 'POST', body: form });
+  } catch (error) {
+    throw new Error(`POST /api/imports got no response: ${error.cause?.message ?? error.message}`, { cause: error });
+  }
   return { status: response.status, type: response.headers.get('content-type'), body: await response.json() };
 }
 
