@@ -32,6 +32,34 @@ function eventOf(state) {
   return event;
 }
 
+// The design's client connects and joins at once; socket.io-client holds the joinSession until
+// the connection is open and sends it right then. The server must not lose it. A loss is a race
+// (the server setting up the socket's handlers after telling the client it is connected) that
+// a few connections in a hundred hit while an import keeps the machine busy, hence many tries
+// during one. An answer takes milliseconds; 1 s without one means it was lost.
+test('a joinSession sent right after connecting is always answered', TIMEOUT, async (t) => {
+  const server = await startServerFor(t);
+  const { watcher, sessionId } = await startImport(t, server, 80_000);
+  const tries = 400;
+  const lost = [];
+  for (let i = 1; i <= tries && lost.length < 3; i += 1) {
+    const client = new Watcher(server.url);
+    try {
+      const ack = await client.socket.timeout(1000).emitWithAck('joinSession', randomUUID())
+        .catch(() => undefined);
+      if (ack === undefined) {
+        lost.push(i);
+      } else {
+        assert.deepEqual(ack, { ok: true, state: null });
+      }
+    } finally {
+      client.close();
+    }
+  }
+  assert.deepEqual(lost, [], `joinSession sent on connecting got no answer (tries ${lost.join(', ')} of up to ${tries})`);
+  await watcher.waitForEnd(sessionId, { ms: 60_000 });
+});
+
 test('a client joining mid-import gets the current state at once', TIMEOUT, async (t) => {
   const server = await startServerFor(t);
   const { watcher, sessionId } = await startImport(t, server, 80_000);
