@@ -81,14 +81,17 @@ pub struct ProgressTracker {
 
 struct Inner {
     sessions: Mutex<HashMap<Uuid, Arc<Mutex<Session>>>>,
-    /// Finished sessions in the order they finished, with when each is to be dropped.
-    expiring: Mutex<VecDeque<(Instant, Uuid, Arc<Mutex<Session>>)>>,
+    /// Finished sessions in the order they finished.
+    expiring: Mutex<VecDeque<Expiry>>,
     expiry_added: Notify,
     sink: Arc<dyn ProgressSink>,
     eta: Box<dyn EtaEstimator>,
     settings: TrackerSettings,
     runtime: Handle,
 }
+
+/// When a finished session is to be dropped.
+type Expiry = (Instant, Uuid, Arc<Mutex<Session>>);
 
 /// One import's progress state.
 pub struct Session {
