@@ -1,10 +1,13 @@
-//! Storage: the interface an import needs from a database, and its backends.
+//! Storage: the interface imports and readers need from a database, and its backends.
 //!
 //! An import runs as an [`ImportRun`]: records are staged, then applied to the final tables in
 //! one transaction (deduplication and lifecycle), then committed together with the import's
 //! record. Until that commit nothing is visible; a cancel, an error or a crash leaves the final
 //! tables as they were. One import applies at a time per database: [`Store::begin_import`] waits
 //! for the database's import lock.
+//!
+//! Readers see committed state only: pages of findings ([`Store::list_findings`], filtered,
+//! ordered and counted by one [`FindingQuery`]), dashboard counts and the import history.
 
 pub mod sqlite;
 
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::import::normalize::Record;
+use crate::import::normalize::{Record, Severity};
 use crate::import::reader::Malformed;
 
 /// Which open findings an import may resolve.
@@ -175,6 +178,133 @@ pub struct ImportRecord {
     pub problems: Problems,
 }
 
+/// Which findings a list shows by state. `Open` = active or reopened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateFilter {
+    Active,
+    Resolved,
+    Reopened,
+    Open,
+}
+
+/// The order of a findings list, ascending or descending. Missing values come last either way;
+/// every order ends with the finding id (in the same direction), so paging is stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FindingSort {
+    /// By seriousness (critical > high > medium > low > info), then VPR.
+    #[default]
+    Severity,
+    Vpr,
+    Cvss,
+    Host,
+    Cve,
+    Title,
+    FirstSeen,
+    LastSeen,
+    State,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Added,
+    Resolved,
+    Reopened,
+}
+
+/// A page of findings to list: filters (all optional, combined with "and"), order and page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingQuery {
+    pub state: Option<StateFilter>,
+    pub severity: Option<Severity>,
+    /// Case-insensitive substring over hostname, IP, asset id, CVE and title. Taken literally
+    /// (`%` and `_` are no wildcards), trimmed; blank means no filter. Case folds ASCII only.
+    pub text: Option<String>,
+    pub sort: FindingSort,
+    pub descending: bool,
+    /// 1-based; 0 counts as 1.
+    pub page: u32,
+    /// Clamped to 1..=500.
+    pub per_page: u32,
+    /// Only the findings that import (by `imports.id`) added, resolved or reopened.
+    pub changed_by: Option<(i64, Change)>,
+}
+
+impl Default for FindingQuery {
+    fn default() -> Self {
+        FindingQuery {
+            state: None,
+            severity: None,
+            text: None,
+            sort: FindingSort::Severity,
+            descending: true,
+            page: 1,
+            per_page: 50,
+            changed_by: None,
+        }
+    }
+}
+
+/// One finding as lists show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingView {
+    pub id: i64,
+    /// The key's host: asset id, else IP, else hostname.
+    pub host: String,
+    pub hostname: Option<String>,
+    pub ip: Option<String>,
+    pub asset_id: Option<String>,
+    pub cve: Option<String>,
+    pub plugin_id: Option<String>,
+    pub title: Option<String>,
+    pub family: Option<String>,
+    pub severity: Severity,
+    pub vpr: Option<f64>,
+    pub cvss: Option<f64>,
+    pub port: Option<u16>,
+    pub protocol: Option<String>,
+    pub os: Option<String>,
+    /// `active`, `resolved` or `reopened`.
+    pub state: String,
+    pub first_seen: NaiveDate,
+    pub last_seen: NaiveDate,
+    pub resolved_date: Option<NaiveDate>,
+}
+
+/// One page of a list, with the number of items matching its filters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// Counts for the dashboard: open findings by severity, all findings by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingStats {
+    pub open_by_severity: SeverityCounts,
+    pub active: u64,
+    pub resolved: u64,
+    pub reopened: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SeverityCounts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub info: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the import was cancelled")]
@@ -205,6 +335,14 @@ pub trait Store: Send + Sync {
 
     /// The recorded import of a session, if any.
     fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError>;
+
+    /// One page of the findings that match a query's filters, in its order.
+    fn list_findings(&self, query: &FindingQuery) -> Result<Page<FindingView>, StoreError>;
+
+    fn finding_stats(&self) -> Result<FindingStats, StoreError>;
+
+    /// Import history, newest first (by id). `page` is 1-based; `per_page` is clamped to 1..=500.
+    fn list_imports(&self, page: u32, per_page: u32) -> Result<Page<ImportRecord>, StoreError>;
 }
 
 /// One import in progress. Dropping it without [`ImportRun::commit`] applies nothing.

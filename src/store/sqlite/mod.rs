@@ -9,6 +9,10 @@
 //!   live; a progress handler aborts a statement within milliseconds of a cancel.
 //! - An exclusive lock on `<database>.lock` serialises imports across processes, and tells a
 //!   starting import that any record still `running` belongs to a dead process.
+//! - Reads (findings pages, dashboard counts, import history) go through one shared connection;
+//!   `queries` holds them.
+
+mod queries;
 
 use std::collections::HashSet;
 use std::fs::{File, TryLockError};
@@ -22,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
-    Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings,
-    Problems, Scope, Store, StoreError,
+    Applied, FindingQuery, FindingStats, FindingView, ImportCounts, ImportRecord, ImportReport,
+    ImportRun, NewImport, Outcome, Page, PhaseTimings, Problems, Scope, Store, StoreError,
 };
 use crate::import::normalize::{Record, key_hash};
 
@@ -156,6 +160,18 @@ impl Store for SqliteStore {
             .query_row([session_id.to_string()], RawImport::from_row)
             .optional()?;
         raw.map(RawImport::into_record).transpose()
+    }
+
+    fn list_findings(&self, query: &FindingQuery) -> Result<Page<FindingView>, StoreError> {
+        queries::list_findings(&self.reader(), query)
+    }
+
+    fn finding_stats(&self) -> Result<FindingStats, StoreError> {
+        queries::finding_stats(&self.reader())
+    }
+
+    fn list_imports(&self, page: u32, per_page: u32) -> Result<Page<ImportRecord>, StoreError> {
+        queries::list_imports(&mut self.reader(), page, per_page)
     }
 }
 

@@ -1,0 +1,950 @@
+//! The read side: pages of findings, dashboard counts and the import history.
+//!
+//! - A findings page is one statement that counts the matches and picks the page's ids, reading
+//!   only the columns it filters and sorts on, then fetches those rows with their definitions: a
+//!   50-row page looks up 50 definitions, not one per match. The text search finds matching
+//!   titles among the definitions once, rather than joining every finding to its definition.
+//! - The import history's page and total run in one read transaction, so they agree even while
+//!   an import commits.
+//! - SQL text is assembled from fixed fragments chosen by the query's enums; every value, the
+//!   search text included, is a bound parameter.
+//! - No secondary index serves these reads: every index on `findings` slows every import, while
+//!   a scan of a few hundred thousand findings takes tens of milliseconds.
+
+use chrono::NaiveDate;
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, Row, ToSql};
+
+use super::{IMPORT_COLUMNS, RawImport};
+use crate::import::normalize::Severity;
+use crate::store::{
+    Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
+    SeverityCounts, StateFilter, StoreError,
+};
+
+const MAX_PER_PAGE: u32 = 500;
+
+/// Severity as a number that orders by seriousness: info 0 … critical 4.
+const SEVERITY_RANK: &str = "CASE f.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
+    WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END";
+
+const STATE_IS: &str = "f.state = :state";
+const STATE_IS_OPEN: &str = "f.state IN ('active', 'reopened')";
+const SEVERITY_IS: &str = "f.severity = :severity";
+const TEXT_MATCHES: &str = "(f.hostname LIKE :text ESCAPE '\\'
+    OR f.ip LIKE :text ESCAPE '\\'
+    OR f.asset_id LIKE :text ESCAPE '\\'
+    OR f.cve LIKE :text ESCAPE '\\'
+    OR f.definition IN (SELECT hash FROM definitions WHERE title LIKE :text ESCAPE '\\'))";
+/// The findings an import added are the id range recorded on it (none when it added nothing).
+const ADDED_BY: &str = "f.id BETWEEN (SELECT added_from_id FROM imports WHERE id = :import)
+    AND (SELECT added_to_id FROM imports WHERE id = :import)";
+const CHANGED_BY: &str = "f.id IN (SELECT finding_id FROM import_changes
+    WHERE import_id = :import AND change = :change)";
+
+const FINDING_COLUMNS: &str = "f.id, f.host, f.hostname, f.ip, f.asset_id, f.cve, f.plugin_id,
+    d.title, d.family, f.severity, f.vpr, f.cvss, f.port, f.protocol, f.os, f.state,
+    f.first_seen, f.last_seen, f.resolved_date";
+/// The column after [`FINDING_COLUMNS`] in a page's rows: the number of matching findings.
+const TOTAL_COLUMN: usize = 19;
+
+pub(super) fn list_findings(
+    conn: &Connection,
+    query: &FindingQuery,
+) -> Result<Page<FindingView>, StoreError> {
+    let (page, per_page) = clamp_page(query.page, query.per_page);
+    let filter = Filter::new(query);
+    let sql = page_sql(query, &filter);
+    let limit = Value::Integer(per_page.into());
+    let offset = Value::Integer(i64::from(page - 1) * i64::from(per_page));
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(&*filter.params(&[(":limit", &limit), (":offset", &offset)]))?;
+    let mut total = 0;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        total = row.get::<_, i64>(TOTAL_COLUMN)? as u64;
+        if row.get_ref(0)?.data_type() != Type::Null {
+            items.push(finding_view(row)?);
+        }
+    }
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// One statement that answers a page: a row per finding of the page, with the number of matching
+/// findings after its columns. A page past the end is one row with the total and no finding.
+///
+/// `matching` holds the id and sort keys of every finding that passes the filters. It is
+/// materialized (computed once, then counted and sorted) when the text search is on: that
+/// predicate is the one expensive enough for a second evaluation to cost more than storing its
+/// matches. Otherwise it is inlined into the count and the page, two cheap scans (the count
+/// without filters reads the smallest index).
+fn page_sql(query: &FindingQuery, filter: &Filter) -> String {
+    let materialized = if filter.searches_text() {
+        "MATERIALIZED"
+    } else {
+        "NOT MATERIALIZED"
+    };
+    let keys = sort_keys(query.sort);
+    let key_columns: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| format!(", {key} AS key{i}"))
+        .collect();
+    let where_clause = filter.where_clause();
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    let order = |table: &str| -> String {
+        (0..keys.len())
+            .map(|i| format!("{table}key{i} {direction} NULLS LAST, "))
+            .chain([format!("{table}id {direction}")])
+            .collect()
+    };
+    let (page_order, outer_order) = (order(""), order("page."));
+    format!(
+        "WITH matching AS {materialized} (
+             SELECT f.id AS id{key_columns} FROM findings f {where_clause}
+         )
+         SELECT {FINDING_COLUMNS}, total.matching
+         FROM (SELECT count(*) AS matching FROM matching) AS total
+         LEFT JOIN (SELECT * FROM matching ORDER BY {page_order} LIMIT :limit OFFSET :offset)
+             AS page ON true
+         LEFT JOIN findings f ON f.id = page.id
+         LEFT JOIN definitions d ON d.hash = f.definition
+         ORDER BY {outer_order}"
+    )
+}
+
+pub(super) fn finding_stats(conn: &Connection) -> Result<FindingStats, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT count(*) FILTER (WHERE severity = 'critical' AND state <> 'resolved'),
+                count(*) FILTER (WHERE severity = 'high' AND state <> 'resolved'),
+                count(*) FILTER (WHERE severity = 'medium' AND state <> 'resolved'),
+                count(*) FILTER (WHERE severity = 'low' AND state <> 'resolved'),
+                count(*) FILTER (WHERE severity = 'info' AND state <> 'resolved'),
+                count(*) FILTER (WHERE state = 'active'),
+                count(*) FILTER (WHERE state = 'resolved'),
+                count(*) FILTER (WHERE state = 'reopened'),
+                count(*)
+         FROM findings",
+    )?;
+    let stats = statement.query_row([], |row| {
+        let count = |i| row.get::<_, i64>(i).map(|count| count as u64);
+        Ok(FindingStats {
+            open_by_severity: SeverityCounts {
+                critical: count(0)?,
+                high: count(1)?,
+                medium: count(2)?,
+                low: count(3)?,
+                info: count(4)?,
+            },
+            active: count(5)?,
+            resolved: count(6)?,
+            reopened: count(7)?,
+            total: count(8)?,
+        })
+    })?;
+    Ok(stats)
+}
+
+pub(super) fn list_imports(
+    conn: &mut Connection,
+    page: u32,
+    per_page: u32,
+) -> Result<Page<ImportRecord>, StoreError> {
+    let (page, per_page) = clamp_page(page, per_page);
+    in_one_snapshot(conn, |conn| {
+        let total: i64 = conn
+            .prepare_cached("SELECT count(*) FROM imports")?
+            .query_row([], |row| row.get(0))?;
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {IMPORT_COLUMNS} FROM imports ORDER BY id DESC LIMIT ?1 OFFSET ?2"
+        ))?;
+        let items = statement
+            .query_map(
+                [
+                    i64::from(per_page),
+                    i64::from(page - 1) * i64::from(per_page),
+                ],
+                RawImport::from_row,
+            )?
+            .map(|raw| raw?.into_record())
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            total: total as u64,
+            page,
+            per_page,
+        })
+    })
+}
+
+/// A page number of at least 1 and a page size within 1..=500.
+fn clamp_page(page: u32, per_page: u32) -> (u32, u32) {
+    (page.max(1), per_page.clamp(1, MAX_PER_PAGE))
+}
+
+/// Runs `read` in one read transaction, so all its statements see the same committed state.
+fn in_one_snapshot<T>(
+    conn: &mut Connection,
+    read: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let transaction = conn.transaction()?;
+    let value = read(&transaction)?;
+    transaction.commit()?;
+    Ok(value)
+}
+
+/// The conditions of a findings query, with the values they bind by name.
+struct Filter {
+    conditions: Vec<&'static str>,
+    values: Vec<(&'static str, Value)>,
+}
+
+impl Filter {
+    fn new(query: &FindingQuery) -> Self {
+        let mut filter = Filter {
+            conditions: Vec::new(),
+            values: Vec::new(),
+        };
+        match query.state {
+            None => {}
+            Some(StateFilter::Open) => filter.conditions.push(STATE_IS_OPEN),
+            Some(StateFilter::Active) => filter.add(STATE_IS, ":state", "active"),
+            Some(StateFilter::Resolved) => filter.add(STATE_IS, ":state", "resolved"),
+            Some(StateFilter::Reopened) => filter.add(STATE_IS, ":state", "reopened"),
+        }
+        if let Some(severity) = query.severity {
+            filter.add(SEVERITY_IS, ":severity", severity.as_str());
+        }
+        if let Some(text) = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            filter.add(TEXT_MATCHES, ":text", contains_pattern(text));
+        }
+        if let Some((import_id, change)) = query.changed_by {
+            filter.values.push((":import", Value::Integer(import_id)));
+            match change {
+                Change::Added => filter.conditions.push(ADDED_BY),
+                Change::Resolved => filter.add(CHANGED_BY, ":change", "resolved"),
+                Change::Reopened => filter.add(CHANGED_BY, ":change", "reopened"),
+            }
+        }
+        filter
+    }
+
+    fn add(&mut self, condition: &'static str, name: &'static str, value: impl Into<String>) {
+        self.conditions.push(condition);
+        self.values.push((name, Value::Text(value.into())));
+    }
+
+    fn searches_text(&self) -> bool {
+        self.conditions.contains(&TEXT_MATCHES)
+    }
+
+    fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// The filter's named values followed by `more`, ready to bind.
+    fn params<'a>(&'a self, more: &[(&'a str, &'a dyn ToSql)]) -> Vec<(&'a str, &'a dyn ToSql)> {
+        self.values
+            .iter()
+            .map(|(name, value)| (*name, value as &dyn ToSql))
+            .chain(more.iter().copied())
+            .collect()
+    }
+}
+
+/// A `LIKE … ESCAPE '\'` pattern matching any text that contains `text` literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// What a sort orders by, most significant first. Missing values come last in either direction,
+/// and the finding id breaks the remaining ties.
+fn sort_keys(sort: FindingSort) -> &'static [&'static str] {
+    match sort {
+        FindingSort::Severity => &[SEVERITY_RANK, "f.vpr"],
+        FindingSort::Vpr => &["f.vpr"],
+        FindingSort::Cvss => &["f.cvss"],
+        FindingSort::Host => &["f.host"],
+        FindingSort::Cve => &["f.cve"],
+        FindingSort::Title => &["(SELECT title FROM definitions WHERE hash = f.definition)"],
+        FindingSort::FirstSeen => &["f.first_seen"],
+        FindingSort::LastSeen => &["f.last_seen"],
+        FindingSort::State => &["f.state"],
+    }
+}
+
+fn finding_view(row: &Row<'_>) -> Result<FindingView, StoreError> {
+    let id: i64 = row.get(0)?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("finding {id}: {what}"));
+    let date = |index: usize, what: &str| -> Result<Option<NaiveDate>, StoreError> {
+        row.get::<_, Option<String>>(index)?
+            .map(|text| text.parse().map_err(|_| corrupt(what)))
+            .transpose()
+    };
+    let severity: String = row.get(9)?;
+    let port: Option<i64> = row.get(12)?;
+    Ok(FindingView {
+        id,
+        host: row.get(1)?,
+        hostname: row.get(2)?,
+        ip: row.get(3)?,
+        asset_id: row.get(4)?,
+        cve: row.get(5)?,
+        plugin_id: row.get(6)?,
+        title: row.get(7)?,
+        family: row.get(8)?,
+        severity: Severity::parse(&severity).ok_or_else(|| corrupt("severity"))?,
+        vpr: row.get(10)?,
+        cvss: row.get(11)?,
+        port: port
+            .map(u16::try_from)
+            .transpose()
+            .map_err(|_| corrupt("port"))?,
+        protocol: row.get(13)?,
+        os: row.get(14)?,
+        state: row.get(15)?,
+        first_seen: date(16, "first seen")?.ok_or_else(|| corrupt("first seen"))?,
+        last_seen: date(17, "last seen")?.ok_or_else(|| corrupt("last seen"))?,
+        resolved_date: date(18, "resolved date")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Debug;
+
+    use tempfile::TempDir;
+    use tokio_util::sync::CancellationToken;
+    use uuid::Uuid;
+
+    use super::super::SqliteStore;
+    use crate::import::normalize::Severity;
+    use crate::import::{ImportRequest, ImportSummary, run_import};
+    use crate::progress::NoProgress;
+    use crate::store::{
+        Change, FindingQuery, FindingSort, FindingStats, FindingView, Outcome, Scope,
+        SeverityCounts, StateFilter, Store,
+    };
+
+    const HEADER: &str =
+        "asset_id,hostname,ip_address,cve,plugin_id,title,severity,vpr,cvss,port,protocol,vendor";
+    const OPENSSL: &str = ",web01.example,10.0.0.1,CVE-2024-0001,1001,OpenSSL 100% Overflow,critical,9.1,9.8,443,tcp,Web";
+    const APACHE: &str = ",web01.example,10.0.0.1,CVE-2024-0002,1002,Apache Path Traversal (1000 requests),high,7.5,8.1,80,tcp,Web";
+    const POSTGRES: &str = ",db01.example,10.0.0.2,CVE-2024-0003,1003,PostgreSQL Privilege Escalation,critical,8.0,9.0,5432,tcp,Databases";
+    const SSH: &str = r",db01.example,10.0.0.2,CVE-2024-0004,1004,SSH Weak Ciphers in C:\ssh,medium,,5.3,22,tcp,Misc";
+    const SMTP: &str = ",mail_01.example,10.0.0.3,,1005,SMTP Open Relay,low,2.0,3.1,25,tcp,Mail";
+    const TLS: &str =
+        ",mailx01.example,10.0.0.5,CVE-2024-0006,1006,TLS Certificate Expired,info,,,,,Misc";
+    const LOG4SHELL: &str = "ASSET-7F3A,app01.example,10.0.0.4,CVE-2024-0007,1007,Log4Shell,critical,9.1,10.0,8080,tcp,Web";
+    const NGINX: &str = ",web02.example,10.0.0.6,CVE-2024-0008,1008,Nginx Request Smuggling,high,6.7,7.4,443,tcp,Web";
+    const EXCHANGE: &str =
+        ",mx01.example,10.0.0.7,CVE-2023-0009,1009,Exchange Server RCE,high,8.8,8.8,443,tcp,Mail";
+
+    /// The titles of the findings above, as lists show them.
+    const ALL_THREE_IMPORTS: [&str; 8] = [
+        "OpenSSL 100% Overflow",
+        "Apache Path Traversal (1000 requests)",
+        "PostgreSQL Privilege Escalation",
+        r"SSH Weak Ciphers in C:\ssh",
+        "SMTP Open Relay",
+        "TLS Certificate Expired",
+        "Log4Shell",
+        "Nginx Request Smuggling",
+    ];
+
+    struct Db {
+        dir: TempDir,
+        store: SqliteStore,
+    }
+
+    impl Db {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("vulnimport.db")).unwrap();
+            Db { dir, store }
+        }
+
+        /// Imports a file of these rows (a full export) and returns its summary.
+        fn import(&self, rows: &[&str], scan_date: &str) -> ImportSummary {
+            let text = format!("{HEADER}\n{}\n", rows.join("\n"));
+            self.import_file(&text, scan_date)
+        }
+
+        fn import_file(&self, text: &str, scan_date: &str) -> ImportSummary {
+            let path = self.dir.path().join(format!("{}.csv", Uuid::new_v4()));
+            std::fs::write(&path, text).unwrap();
+            let request = ImportRequest {
+                file_name: "export.csv".into(),
+                path,
+                session_id: Uuid::new_v4(),
+                scan_date: scan_date.parse().unwrap(),
+                scope: Scope::Full,
+                started_by: "test".into(),
+                max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+            };
+            run_import(
+                &self.store,
+                &request,
+                &NoProgress,
+                &CancellationToken::new(),
+            )
+        }
+
+        /// The id of the import a summary reports.
+        fn import_id(&self, summary: &ImportSummary) -> i64 {
+            assert_eq!(summary.outcome, Outcome::Completed, "{summary:?}");
+            self.store
+                .import_by_session(summary.session_id)
+                .unwrap()
+                .unwrap()
+                .id
+        }
+
+        fn list(&self, query: FindingQuery) -> Vec<FindingView> {
+            let page = self.store.list_findings(&query).unwrap();
+            assert_eq!(page.total as usize, page.items.len(), "{query:?}");
+            page.items
+        }
+
+        /// The titles of the findings a query lists, in its order.
+        fn titles(&self, query: FindingQuery) -> Vec<String> {
+            titles(&self.list(query))
+        }
+
+        /// The titles of the findings a query lists, sorted, and the total it reports.
+        fn matches(&self, query: FindingQuery) -> (Vec<String>, u64) {
+            let page = self.store.list_findings(&query).unwrap();
+            let mut titles = titles(&page.items);
+            titles.sort();
+            (titles, page.total)
+        }
+    }
+
+    /// The second import lacks SMTP and TLS (resolved); the third brings SMTP back (reopened)
+    /// and adds Nginx. Returns the three imports' ids.
+    fn three_imports() -> (Db, [i64; 3]) {
+        let db = Db::new();
+        let first = db.import(
+            &[OPENSSL, APACHE, POSTGRES, SSH, SMTP, TLS, LOG4SHELL],
+            "2024-01-01",
+        );
+        let second = db.import(&[OPENSSL, APACHE, POSTGRES, SSH, LOG4SHELL], "2024-02-01");
+        let third = db.import(
+            &[OPENSSL, APACHE, POSTGRES, SSH, SMTP, LOG4SHELL, NGINX],
+            "2024-03-01",
+        );
+        let ids = [&first, &second, &third].map(|summary| db.import_id(summary));
+        (db, ids)
+    }
+
+    fn titles(items: &[FindingView]) -> Vec<String> {
+        items
+            .iter()
+            .map(|finding| finding.title.clone().unwrap())
+            .collect()
+    }
+
+    fn sorted(titles: &[&str]) -> Vec<String> {
+        let mut titles: Vec<String> = titles.iter().map(|title| title.to_string()).collect();
+        titles.sort();
+        titles
+    }
+
+    fn everything(sort: FindingSort, descending: bool) -> FindingQuery {
+        FindingQuery {
+            sort,
+            descending,
+            per_page: 500,
+            ..FindingQuery::default()
+        }
+    }
+
+    fn state(state: StateFilter) -> FindingQuery {
+        FindingQuery {
+            state: Some(state),
+            ..FindingQuery::default()
+        }
+    }
+
+    fn search(text: &str) -> FindingQuery {
+        FindingQuery {
+            text: Some(text.into()),
+            ..FindingQuery::default()
+        }
+    }
+
+    fn changed_by(import_id: i64, change: Change) -> FindingQuery {
+        FindingQuery {
+            changed_by: Some((import_id, change)),
+            ..FindingQuery::default()
+        }
+    }
+
+    #[test]
+    fn default_order_is_most_serious_first_then_vpr_then_id() {
+        let db = Db::new();
+        db.import(
+            &[OPENSSL, APACHE, POSTGRES, SSH, SMTP, TLS, LOG4SHELL],
+            "2024-01-01",
+        );
+        let listed = db.list(FindingQuery::default());
+        assert_eq!(
+            titles(&listed),
+            [
+                "Log4Shell",
+                "OpenSSL 100% Overflow",
+                "PostgreSQL Privilege Escalation",
+                "Apache Path Traversal (1000 requests)",
+                r"SSH Weak Ciphers in C:\ssh",
+                "SMTP Open Relay",
+                "TLS Certificate Expired",
+            ]
+        );
+        // Log4Shell and OpenSSL tie on severity and VPR: the later id comes first.
+        assert!(listed[0].id > listed[1].id);
+        assert_eq!(
+            db.titles(everything(FindingSort::Severity, false)),
+            [
+                "TLS Certificate Expired",
+                "SMTP Open Relay",
+                r"SSH Weak Ciphers in C:\ssh",
+                "Apache Path Traversal (1000 requests)",
+                "PostgreSQL Privilege Escalation",
+                "OpenSSL 100% Overflow",
+                "Log4Shell",
+            ]
+        );
+    }
+
+    #[test]
+    fn list_shows_each_findings_columns_and_definition() {
+        let (db, _) = three_imports();
+        let log4shell = db
+            .list(search("log4shell"))
+            .pop()
+            .expect("Log4Shell is listed");
+        assert_eq!(
+            log4shell,
+            FindingView {
+                id: log4shell.id,
+                host: "ASSET-7F3A".into(),
+                hostname: Some("app01.example".into()),
+                ip: Some("10.0.0.4".into()),
+                asset_id: Some("ASSET-7F3A".into()),
+                cve: Some("CVE-2024-0007".into()),
+                plugin_id: Some("1007".into()),
+                title: Some("Log4Shell".into()),
+                family: Some("Web".into()),
+                severity: Severity::Critical,
+                vpr: Some(9.1),
+                cvss: Some(10.0),
+                port: Some(8080),
+                protocol: Some("tcp".into()),
+                os: None,
+                state: "active".into(),
+                first_seen: "2024-01-01".parse().unwrap(),
+                last_seen: "2024-03-01".parse().unwrap(),
+                resolved_date: None,
+            }
+        );
+        let tls = db.list(search("TLS Certificate")).pop().unwrap();
+        assert_eq!(tls.state, "resolved");
+        assert_eq!(tls.resolved_date, Some("2024-02-01".parse().unwrap()));
+        assert_eq!((tls.vpr, tls.cvss, tls.port), (None, None, None));
+    }
+
+    /// Checks that `items` are ordered by `key` in the direction asked, missing keys last and
+    /// ties by id.
+    fn assert_ordered<K: PartialOrd + Debug>(
+        items: &[FindingView],
+        descending: bool,
+        what: &str,
+        key: impl Fn(&FindingView) -> Option<K>,
+    ) {
+        for pair in items.windows(2) {
+            let (a, b) = (key(&pair[0]), key(&pair[1]));
+            let ids_in_order = (pair[0].id < pair[1].id) != descending;
+            let in_order = match (&a, &b) {
+                (Some(a), Some(b)) if a == b => ids_in_order,
+                (Some(a), Some(b)) => (a < b) != descending,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => ids_in_order,
+            };
+            assert!(
+                in_order,
+                "{what} {}: {a:?} (id {}) before {b:?} (id {})",
+                if descending {
+                    "descending"
+                } else {
+                    "ascending"
+                },
+                pair[0].id,
+                pair[1].id
+            );
+        }
+    }
+
+    #[test]
+    fn every_sort_orders_both_ways_with_missing_values_last_and_ties_by_id() {
+        let (db, _) = three_imports();
+        // A backfill adds a finding with the highest id and the earliest first sighting.
+        db.import(&[EXCHANGE], "2023-12-01");
+        for descending in [false, true] {
+            let list = |sort| {
+                let listed = db.list(everything(sort, descending));
+                assert_eq!(listed.len(), 9);
+                listed
+            };
+            let items = list(FindingSort::Vpr);
+            assert_ordered(&items, descending, "vpr", |f| f.vpr);
+            let items = list(FindingSort::Cvss);
+            assert_ordered(&items, descending, "cvss", |f| f.cvss);
+            let items = list(FindingSort::Host);
+            assert_ordered(&items, descending, "host", |f| Some(f.host.clone()));
+            let items = list(FindingSort::Cve);
+            assert_ordered(&items, descending, "cve", |f| f.cve.clone());
+            let items = list(FindingSort::Title);
+            assert_ordered(&items, descending, "title", |f| f.title.clone());
+            let items = list(FindingSort::FirstSeen);
+            assert_ordered(&items, descending, "first seen", |f| Some(f.first_seen));
+            let items = list(FindingSort::LastSeen);
+            assert_ordered(&items, descending, "last seen", |f| Some(f.last_seen));
+            let items = list(FindingSort::State);
+            assert_ordered(&items, descending, "state", |f| Some(f.state.clone()));
+            let items = list(FindingSort::Severity);
+            assert_ordered(&items, descending, "severity", |f| {
+                Some((f.severity, f.vpr.unwrap_or(f64::NEG_INFINITY)))
+            });
+        }
+    }
+
+    #[test]
+    fn filters_by_state_and_severity() {
+        let (db, _) = three_imports();
+        let open = [
+            "OpenSSL 100% Overflow",
+            "Apache Path Traversal (1000 requests)",
+            "PostgreSQL Privilege Escalation",
+            r"SSH Weak Ciphers in C:\ssh",
+            "SMTP Open Relay",
+            "Log4Shell",
+            "Nginx Request Smuggling",
+        ];
+        let active: Vec<&str> = open
+            .into_iter()
+            .filter(|title| *title != "SMTP Open Relay")
+            .collect();
+        assert_eq!(db.matches(state(StateFilter::Active)), (sorted(&active), 6));
+        assert_eq!(db.matches(state(StateFilter::Open)), (sorted(&open), 7));
+        assert_eq!(
+            db.matches(state(StateFilter::Resolved)),
+            (sorted(&["TLS Certificate Expired"]), 1)
+        );
+        assert_eq!(
+            db.matches(state(StateFilter::Reopened)),
+            (sorted(&["SMTP Open Relay"]), 1)
+        );
+        let severity = |severity, state| FindingQuery {
+            severity: Some(severity),
+            state,
+            ..FindingQuery::default()
+        };
+        assert_eq!(
+            db.matches(severity(Severity::Critical, None)),
+            (
+                sorted(&[
+                    "OpenSSL 100% Overflow",
+                    "PostgreSQL Privilege Escalation",
+                    "Log4Shell"
+                ]),
+                3
+            )
+        );
+        assert_eq!(
+            db.matches(severity(Severity::High, Some(StateFilter::Active))),
+            (
+                sorted(&[
+                    "Apache Path Traversal (1000 requests)",
+                    "Nginx Request Smuggling"
+                ]),
+                2
+            )
+        );
+        assert_eq!(
+            db.matches(severity(Severity::Low, Some(StateFilter::Open))),
+            (sorted(&["SMTP Open Relay"]), 1)
+        );
+        assert_eq!(
+            db.matches(severity(Severity::Info, Some(StateFilter::Open))),
+            (vec![], 0)
+        );
+        assert_eq!(
+            db.matches(severity(Severity::Info, Some(StateFilter::Resolved))),
+            (sorted(&["TLS Certificate Expired"]), 1)
+        );
+    }
+
+    #[test]
+    fn text_search_covers_host_ip_asset_cve_and_title_in_any_case() {
+        let (db, _) = three_imports();
+        let finds = |text: &str, titles: &[&str]| {
+            assert_eq!(
+                db.matches(search(text)).0,
+                sorted(titles),
+                "searching {text:?}"
+            );
+        };
+        finds(
+            "WEB01",
+            &[
+                "OpenSSL 100% Overflow",
+                "Apache Path Traversal (1000 requests)",
+            ],
+        );
+        finds(
+            "10.0.0.2",
+            &[
+                "PostgreSQL Privilege Escalation",
+                r"SSH Weak Ciphers in C:\ssh",
+            ],
+        );
+        finds("7f3a", &["Log4Shell"]);
+        finds("cve-2024-0003", &["PostgreSQL Privilege Escalation"]);
+        finds("request smuggling", &["Nginx Request Smuggling"]);
+        finds("  log4shell  ", &["Log4Shell"]);
+        finds("no such thing", &[]);
+        // Blank text is no filter.
+        finds(" ", &ALL_THREE_IMPORTS);
+        let combined = FindingQuery {
+            state: Some(StateFilter::Resolved),
+            ..search("mail")
+        };
+        assert_eq!(
+            db.matches(combined),
+            (sorted(&["TLS Certificate Expired"]), 1)
+        );
+    }
+
+    #[test]
+    fn text_search_takes_wildcards_and_quotes_literally() {
+        let (db, _) = three_imports();
+        let finds = |text: &str, titles: &[&str]| {
+            assert_eq!(
+                db.matches(search(text)).0,
+                sorted(titles),
+                "searching {text:?}"
+            );
+        };
+        // Unescaped, `%` and `_` would match Apache's "1000" and the host `mailx01`.
+        finds("100%", &["OpenSSL 100% Overflow"]);
+        finds("%", &["OpenSSL 100% Overflow"]);
+        finds("mail_01", &["SMTP Open Relay"]);
+        finds(r"c:\ssh", &[r"SSH Weak Ciphers in C:\ssh"]);
+        finds("' OR 1=1 --", &[]);
+    }
+
+    #[test]
+    fn pages_split_the_list_and_totals_count_every_match() {
+        let (db, _) = three_imports();
+        let all_by_severity = db.list(everything(FindingSort::Severity, true));
+        for query in [
+            FindingQuery::default(),
+            state(StateFilter::Open),
+            search("example"),
+        ] {
+            let all = db.list(FindingQuery {
+                per_page: 500,
+                ..query.clone()
+            });
+            let mut paged = Vec::new();
+            for page in 1..=4 {
+                let got = db
+                    .store
+                    .list_findings(&FindingQuery {
+                        page,
+                        per_page: 3,
+                        ..query.clone()
+                    })
+                    .unwrap();
+                assert_eq!(
+                    (got.total, got.page, got.per_page),
+                    (all.len() as u64, page, 3)
+                );
+                assert_eq!(
+                    got.items.len(),
+                    all.len().saturating_sub(3 * (page - 1) as usize).min(3)
+                );
+                paged.extend(got.items);
+            }
+            assert_eq!(paged, all, "{query:?}");
+        }
+        assert_eq!(db.list(search("example")), all_by_severity);
+
+        let far = db
+            .store
+            .list_findings(&FindingQuery {
+                page: 1_000_000,
+                ..search("web")
+            })
+            .unwrap();
+        assert_eq!((far.items.len(), far.total), (0, 3));
+        let none = db.store.list_findings(&search("nothing")).unwrap();
+        assert_eq!((none.items.len(), none.total, none.page), (0, 0, 1));
+    }
+
+    #[test]
+    fn page_and_page_size_are_clamped() {
+        let (db, _) = three_imports();
+        let clamped = |page, per_page| {
+            let got = db
+                .store
+                .list_findings(&FindingQuery {
+                    page,
+                    per_page,
+                    ..FindingQuery::default()
+                })
+                .unwrap();
+            (got.page, got.per_page, got.items.len(), got.total)
+        };
+        assert_eq!(clamped(0, 0), (1, 1, 1, 8));
+        assert_eq!(clamped(1, 10_000), (1, 500, 8, 8));
+        assert_eq!(clamped(2, 5), (2, 5, 3, 8));
+    }
+
+    #[test]
+    fn changed_by_lists_what_each_import_added_resolved_and_reopened() {
+        let (db, [first, second, third]) = three_imports();
+        let changed = |import_id, change| db.matches(changed_by(import_id, change));
+        let originals = &ALL_THREE_IMPORTS[..7];
+        assert_eq!(changed(first, Change::Added), (sorted(originals), 7));
+        assert_eq!(changed(first, Change::Resolved), (vec![], 0));
+        assert_eq!(changed(second, Change::Added), (vec![], 0));
+        assert_eq!(
+            changed(second, Change::Resolved),
+            (sorted(&["SMTP Open Relay", "TLS Certificate Expired"]), 2)
+        );
+        assert_eq!(changed(second, Change::Reopened), (vec![], 0));
+        assert_eq!(
+            changed(third, Change::Added),
+            (sorted(&["Nginx Request Smuggling"]), 1)
+        );
+        assert_eq!(
+            changed(third, Change::Reopened),
+            (sorted(&["SMTP Open Relay"]), 1)
+        );
+        assert_eq!(changed(third, Change::Resolved), (vec![], 0));
+        assert_eq!(changed(third + 1, Change::Added), (vec![], 0));
+        // Filters narrow what an import changed: of the two it resolved, one is still resolved.
+        let still_resolved = FindingQuery {
+            state: Some(StateFilter::Resolved),
+            ..changed_by(second, Change::Resolved)
+        };
+        assert_eq!(
+            db.matches(still_resolved),
+            (sorted(&["TLS Certificate Expired"]), 1)
+        );
+    }
+
+    #[test]
+    fn stats_count_open_findings_by_severity_and_all_by_state() {
+        let db = Db::new();
+        assert_eq!(db.store.finding_stats().unwrap(), FindingStats::default());
+        let (db, _) = three_imports();
+        assert_eq!(
+            db.store.finding_stats().unwrap(),
+            FindingStats {
+                open_by_severity: SeverityCounts {
+                    critical: 3,
+                    high: 2,
+                    medium: 1,
+                    low: 1,
+                    info: 0,
+                },
+                active: 6,
+                resolved: 1,
+                reopened: 1,
+                total: 8,
+            }
+        );
+    }
+
+    #[test]
+    fn import_history_is_newest_first_with_counts_timings_and_outcome() {
+        let (db, [first, second, third]) = three_imports();
+        let failed = db.import_file("name,value\nx,1\n", "2024-04-01");
+        assert_eq!(failed.outcome, Outcome::Failed);
+
+        let page_one = db.store.list_imports(1, 2).unwrap();
+        let page_two = db.store.list_imports(2, 2).unwrap();
+        assert_eq!(
+            (page_one.total, page_one.page, page_one.per_page),
+            (4, 1, 2)
+        );
+        assert_eq!(page_two.total, 4);
+        let history: Vec<_> = page_one.items.iter().chain(&page_two.items).collect();
+        let ids: Vec<i64> = history.iter().map(|import| import.id).collect();
+        assert_eq!(ids, [third + 1, third, second, first]);
+
+        for import in &history {
+            let recorded = db
+                .store
+                .import_by_session(import.session_id)
+                .unwrap()
+                .unwrap();
+            assert_eq!(**import, recorded);
+            assert!(import.finished_at.is_some());
+        }
+        assert_eq!(history[0].session_id, failed.session_id);
+        assert_eq!(history[0].outcome, Outcome::Failed);
+        assert!(history[0].error.is_some());
+        let completed = &history[1..];
+        assert!(
+            completed
+                .iter()
+                .all(|import| import.outcome == Outcome::Completed)
+        );
+        let counts: Vec<_> = completed
+            .iter()
+            .map(|import| {
+                let c = import.counts;
+                (c.records, c.new, c.updated, c.reopened, c.resolved)
+            })
+            .collect();
+        assert_eq!(counts, [(7, 1, 5, 1, 0), (5, 0, 5, 0, 2), (7, 7, 0, 0, 0)]);
+        assert_eq!(
+            completed
+                .iter()
+                .map(|import| import.scan_date.to_string())
+                .collect::<Vec<_>>(),
+            ["2024-03-01", "2024-02-01", "2024-01-01"]
+        );
+
+        let past_end = db.store.list_imports(3, 2).unwrap();
+        assert_eq!((past_end.items.len(), past_end.total), (0, 4));
+        assert_eq!(db.store.list_imports(0, 0).unwrap().items.len(), 1);
+    }
+}
