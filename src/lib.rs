@@ -6,10 +6,14 @@
 //! - [`store`] is the storage interface (staging, deduplication, lifecycle, history) and its
 //!   SQLite backend.
 //! - [`progress`] is the progress tracker: sessions, weighted phases, throttling, ETA, cleanup.
+//! - [`server`] is `vulnimport serve`: HTTP API, Socket.IO progress rooms, import queue, web UI.
+//! - [`config`] is the server's typed configuration; [`cli`] the command line's work.
 //! - [`generate`] writes realistic synthetic exports for tests, demos and benchmarks.
 
 pub mod cli;
+pub mod config;
 pub mod generate;
 pub mod import;
 pub mod progress;
+pub mod server;
 pub mod store;

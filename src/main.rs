@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vulnimport::cli::{self, ImportOptions};
+use vulnimport::config::ServeConfig;
 use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
 
 /// Parsing and loading run on separate threads that hand allocations to each other; mimalloc
@@ -43,6 +44,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the web UI, the HTTP API and the Socket.IO progress channel.
+    Serve(ServeConfig),
     /// Write a synthetic Tenable.io export (for demos, tests and benchmarks).
     Generate {
         /// Where to write it.
@@ -58,13 +61,18 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
+    // The server logs its activity; an import's terminal output is its progress bar.
+    let default_level = match args.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
     let result = match args.command {
         Command::Import {
             file,
@@ -96,6 +104,7 @@ async fn main() -> ExitCode {
                 }
             })
         }
+        Command::Serve(config) => serve(config).await.map(|()| ExitCode::SUCCESS),
         Command::Generate { output, rows, seed } => {
             cli::generate(rows, seed, &output).map(|()| ExitCode::SUCCESS)
         }
@@ -104,4 +113,13 @@ async fn main() -> ExitCode {
         eprintln!("error: {error:#}");
         ExitCode::FAILURE
     })
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    println!("vulnimport listening on http://{}", listener.local_addr()?);
+    vulnimport::server::serve(listener, config, vulnimport::server::shutdown_signal()).await
 }

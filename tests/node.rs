@@ -23,5 +23,8 @@ fn node_suites() {
         .env("VULNIMPORT_BIN", env!("CARGO_BIN_EXE_vulnimport"))
         .status()
         .expect("node must be installed");
-    assert!(status.success(), "a Node test suite failed (see its output above)");
+    assert!(
+        status.success(),
+        "a Node test suite failed (see its output above)"
+    );
 }

@@ -19,6 +19,17 @@ pub enum Format {
     Generic,
 }
 
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::TenableIo => "tenableIo",
+            Format::Nessus => "nessus",
+            Format::Qualys => "qualys",
+            Format::Generic => "generic",
+        }
+    }
+}
+
 /// A value a row can supply, whatever the column is called in a given export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {

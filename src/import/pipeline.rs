@@ -30,8 +30,8 @@ use super::reader::{CsvReader, Item, Malformed};
 use super::source::{self, TextEncoding};
 use crate::progress::{Phase, ProgressReporter};
 use crate::store::{
-    Applied, ImportCounts, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings, Problems,
-    Scope, Store, StoreError,
+    Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings,
+    Problems, Scope, Store, StoreError,
 };
 
 const BATCH_RECORDS: usize = 1024;
@@ -69,11 +69,53 @@ pub struct ImportSummary {
     pub backfill: bool,
     pub duration_ms: u64,
     pub timings: PhaseTimings,
+    /// The export's format (`tenableIo`, `nessus`, `qualys`, `generic`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<Format>,
+    pub format: Option<String>,
+    /// The file's text encoding (`utf-8`, `windows-1252`…).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<TextEncoding>,
+    pub encoding: Option<String>,
     pub rejected_rows: Vec<Malformed>,
+}
+
+impl ImportSummary {
+    /// One line for people: what the import changed.
+    pub fn describe(&self) -> String {
+        let counts = &self.counts;
+        format!(
+            "Import complete: {} new, {} updated, {} reopened, {} resolved",
+            counts.new, counts.updated, counts.reopened, counts.resolved
+        )
+    }
+}
+
+impl From<&ImportRecord> for ImportSummary {
+    fn from(record: &ImportRecord) -> Self {
+        let duration_ms = match (
+            chrono::DateTime::parse_from_rfc3339(&record.started_at),
+            record
+                .finished_at
+                .as_deref()
+                .map(chrono::DateTime::parse_from_rfc3339),
+        ) {
+            (Ok(started), Some(Ok(finished))) => {
+                (finished - started).num_milliseconds().max(0) as u64
+            }
+            _ => 0,
+        };
+        ImportSummary {
+            session_id: record.session_id,
+            outcome: record.outcome,
+            error: record.error.clone(),
+            counts: record.counts,
+            backfill: record.backfill,
+            duration_ms,
+            timings: record.timings,
+            format: record.format.clone(),
+            encoding: record.encoding.clone(),
+            rejected_rows: record.problems.rejected_rows.clone(),
+        }
+    }
 }
 
 /// Why an import did not complete.
@@ -340,12 +382,7 @@ impl Import<'_> {
         counts.updated = self.applied.updated;
         counts.reopened = self.applied.reopened;
         counts.resolved = self.applied.resolved;
-        self.report.format = self.format.map(|format| {
-            serde_json::to_value(format)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        });
+        self.report.format = self.format.map(|format| format.as_str().to_owned());
         self.report.encoding = self.encoding.map(|encoding| encoding.as_str().to_owned());
         self.report.error = error;
     }
@@ -384,24 +421,16 @@ impl Import<'_> {
             backfill: self.applied.backfill,
             duration_ms: self.started.elapsed().as_millis() as u64,
             timings: self.report.timings,
-            format: self.format,
-            encoding: self.encoding,
+            format: self.report.format.clone(),
+            encoding: self.report.encoding.clone(),
             rejected_rows: self.report.problems.rejected_rows.clone(),
         };
         let data = serde_json::to_value(&summary).ok();
         match outcome {
-            Outcome::Completed => self.progress.report(
-                Phase::Complete,
-                100,
-                format!(
-                    "Import complete: {} new, {} updated, {} reopened, {} resolved",
-                    summary.counts.new,
-                    summary.counts.updated,
-                    summary.counts.reopened,
-                    summary.counts.resolved
-                ),
-                data,
-            ),
+            Outcome::Completed => {
+                self.progress
+                    .report(Phase::Complete, 100, summary.describe(), data)
+            }
             Outcome::Cancelled => self.progress.cancelled(),
             _ => self
                 .progress

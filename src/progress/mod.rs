@@ -94,8 +94,23 @@ pub struct Session {
     last_delivery: Option<Instant>,
     undelivered: bool,
     timer_armed: bool,
-    finished: bool,
+    ended: Option<Ending>,
     cancel: CancellationToken,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// A session's newest event and how it ended, if it has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionState {
+    pub event: Option<ProgressEvent>,
+    pub ended: Option<Ending>,
 }
 
 impl ProgressTracker {
@@ -136,7 +151,7 @@ impl ProgressTracker {
                 last_delivery: None,
                 undelivered: false,
                 timer_armed: false,
-                finished: false,
+                ended: None,
                 cancel: cancel.clone(),
             })),
         );
@@ -159,7 +174,7 @@ impl ProgressTracker {
             return;
         };
         let mut session = lock(&entry);
-        if session.finished {
+        if session.ended.is_some() {
             return;
         }
         let previous = session.latest.as_ref().map_or(0, |event| event.progress);
@@ -173,8 +188,13 @@ impl ProgressTracker {
         let now = Instant::now();
         if phase.is_terminal() {
             self.deliver(&mut session, now);
+            session.ended = Some(if phase == Phase::Complete {
+                Ending::Completed
+            } else {
+                Ending::Failed
+            });
             drop(session);
-            self.finish(id, &entry);
+            self.schedule_removal(id, &entry);
             return;
         }
         let window_open = session
@@ -193,7 +213,7 @@ impl ProgressTracker {
                     tokio::time::sleep_until(due).await;
                     let mut session = lock(&entry);
                     session.timer_armed = false;
-                    if session.undelivered && !session.finished {
+                    if session.undelivered && session.ended.is_none() {
                         tracker.deliver(&mut session, Instant::now());
                     }
                 });
@@ -212,7 +232,7 @@ impl ProgressTracker {
         let Some(entry) = self.session(id) else {
             return;
         };
-        if lock(&entry).finished {
+        if lock(&entry).ended.is_some() {
             return;
         }
         let (phase, message) = if success {
@@ -227,7 +247,7 @@ impl ProgressTracker {
     pub fn request_cancel(&self, id: Uuid) -> Result<(), SessionError> {
         let entry = self.session(id).ok_or(SessionError::Unknown)?;
         let session = lock(&entry);
-        if session.finished {
+        if session.ended.is_some() {
             return Err(SessionError::Finished);
         }
         session.cancel.cancel();
@@ -236,35 +256,72 @@ impl ProgressTracker {
     }
 
     /// The import stopped on a cancel request and rolled back: tell the watchers, end the session.
+    /// Its newest state becomes an `error`-type event saying so (kept for status queries, not
+    /// sent as progress: watchers get `importCancelled`).
     pub fn session_cancelled(&self, id: Uuid) {
         let Some(entry) = self.session(id) else {
             return;
         };
         {
             let mut session = lock(&entry);
-            if session.finished {
+            if session.ended.is_some() {
                 return;
             }
+            let progress = session.latest.as_ref().map_or(0, |event| event.progress);
+            session.latest = Some(ProgressEvent::new(
+                id,
+                Phase::Error,
+                progress,
+                "The import was cancelled; nothing was changed".into(),
+                None,
+                Some(serde_json::json!({ "outcome": "cancelled" })),
+            ));
             session.undelivered = false;
+            session.ended = Some(Ending::Cancelled);
             self.inner.sink.cancelled(id);
         }
-        self.finish(id, &entry);
+        self.schedule_removal(id, &entry);
     }
 
-    /// The newest event of a session still in memory, and whether it has finished.
-    pub fn latest(&self, id: Uuid) -> Option<(Option<ProgressEvent>, bool)> {
+    /// The newest state of a session still in memory.
+    pub fn latest(&self, id: Uuid) -> Option<SessionState> {
+        self.with_state(id, |state| state)
+    }
+
+    /// Calls `f` with a session's state while no event of it can be delivered, so that what `f`
+    /// sends the sink is ordered with the session's own events.
+    pub fn with_state<R>(&self, id: Uuid, f: impl FnOnce(SessionState) -> R) -> Option<R> {
         let entry = self.session(id)?;
         let session = lock(&entry);
-        Some((session.latest.clone(), session.finished))
+        Some(f(SessionState {
+            event: session.latest.clone(),
+            ended: session.ended,
+        }))
     }
 
     /// Sessions in memory that have not finished.
     pub fn active_sessions(&self) -> usize {
-        let sessions: Vec<_> = lock(&self.inner.sessions).values().cloned().collect();
-        sessions
+        self.running().len()
+    }
+
+    /// Asks every running import to stop (at shutdown).
+    pub fn cancel_all(&self) {
+        for id in self.running() {
+            // A session that ends meanwhile needs no cancel.
+            self.request_cancel(id).ok();
+        }
+    }
+
+    fn running(&self) -> Vec<Uuid> {
+        let sessions: Vec<_> = lock(&self.inner.sessions)
             .iter()
-            .filter(|entry| !lock(entry).finished)
-            .count()
+            .map(|(id, entry)| (*id, Arc::clone(entry)))
+            .collect();
+        sessions
+            .into_iter()
+            .filter(|(_, entry)| lock(entry).ended.is_none())
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// Sessions in memory, finished or not.
@@ -292,8 +349,7 @@ impl ProgressTracker {
         session.undelivered = false;
     }
 
-    fn finish(&self, id: Uuid, entry: &Arc<Mutex<Session>>) {
-        lock(entry).finished = true;
+    fn schedule_removal(&self, id: Uuid, entry: &Arc<Mutex<Session>>) {
         tracing::debug!(session = %id, "progress session finished");
         let inner = Arc::clone(&self.inner);
         let entry = Arc::clone(entry);

@@ -99,9 +99,9 @@ async fn terminal_events_are_never_throttled_and_end_the_session() {
             (Phase::Complete, 100, "done".into())
         ]
     );
-    let (latest, finished) = tracker.latest(id).unwrap();
-    assert!(finished);
-    assert_eq!(latest.unwrap().eta, Some(0));
+    let state = tracker.latest(id).unwrap();
+    assert_eq!(state.ended, Some(Ending::Completed));
+    assert_eq!(state.event.unwrap().eta, Some(0));
 }
 
 #[tokio::test(start_paused = true)]
@@ -130,6 +130,9 @@ async fn cancel_reaches_only_running_sessions() {
     tracker.session_cancelled(id);
     assert_eq!(*recorder.cancelled.lock().unwrap(), [id]);
     assert_eq!(tracker.request_cancel(id), Err(SessionError::Finished));
+    let state = tracker.latest(id).unwrap();
+    assert_eq!(state.ended, Some(Ending::Cancelled));
+    assert_eq!(state.event.unwrap().phase, Phase::Error);
 }
 
 #[tokio::test(start_paused = true)]
@@ -138,8 +141,8 @@ async fn events_carry_an_eta_once_there_is_progress() {
     let id = Uuid::new_v4();
     tracker.create_session(id).unwrap();
     tracker.emit_progress(id, Phase::Parsing, 0, String::new(), None);
-    assert_eq!(tracker.latest(id).unwrap().0.unwrap().eta, None);
+    assert_eq!(tracker.latest(id).unwrap().event.unwrap().eta, None);
     settle(Duration::from_secs(10)).await;
     tracker.emit_progress(id, Phase::Loading, 25, String::new(), None);
-    assert_eq!(tracker.latest(id).unwrap().0.unwrap().eta, Some(30));
+    assert_eq!(tracker.latest(id).unwrap().event.unwrap().eta, Some(30));
 }

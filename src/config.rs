@@ -1,0 +1,125 @@
+//! Configuration of `vulnimport serve`, in one typed struct: defaults, overridden by the
+//! environment, overridden by command-line flags (clap applies that precedence).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::import::ImportRequest;
+use crate::store::DEFAULT_DATABASE_URL;
+
+#[derive(Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Port to listen on; 0 picks a free one (the address is printed).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+    /// Database URL (sqlite://PATH); the embedded SQLite file by default.
+    #[arg(long = "database", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// `production` refuses cross-origin requests unless CORS_ORIGINS lists them.
+    #[arg(long, env = "NODE_ENV", default_value = "development")]
+    pub node_env: String,
+    /// Origins allowed cross-origin access in production (comma-separated).
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 1 << 30)]
+    pub max_upload_bytes: u64,
+    /// Where uploads are kept while they wait and import; the system's temporary folder by default.
+    #[arg(long, env = "UPLOAD_DIR")]
+    pub upload_dir: Option<PathBuf>,
+    /// An import fails when more than this share of its rows is rejected.
+    #[arg(long, env = "MAX_REJECTED_SHARE", default_value_t = ImportRequest::DEFAULT_MAX_REJECTED_SHARE)]
+    pub max_rejected_share: f64,
+}
+
+impl ServeConfig {
+    pub fn is_production(&self) -> bool {
+        self.node_env.eq_ignore_ascii_case("production")
+    }
+
+    pub fn upload_dir(&self) -> PathBuf {
+        self.upload_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
+/// The database URL with any password replaced, for logs.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("port", &self.port)
+            .field("host", &self.host)
+            .field("database_url", &redacted_url(&self.database_url))
+            .field("node_env", &self.node_env)
+            .field("cors_origins", &self.cors_origins)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("upload_dir", &self.upload_dir)
+            .field("max_rejected_share", &self.max_rejected_share)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: ServeConfig,
+    }
+
+    #[test]
+    fn defaults_then_flags() {
+        let defaults = Cli::try_parse_from(["serve"]).unwrap().config;
+        assert_eq!(defaults.port, 8080);
+        assert_eq!(defaults.max_upload_bytes, 1 << 30);
+        assert!(!defaults.is_production());
+        let flagged = Cli::try_parse_from([
+            "serve",
+            "--port",
+            "9000",
+            "--node-env",
+            "Production",
+            "--cors-origins",
+            "https://a.example,https://b.example",
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(flagged.port, 9000);
+        assert!(flagged.is_production());
+        assert_eq!(
+            flagged.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            redacted_url("postgres://app:s3cret@db.internal/vulns"),
+            "postgres://app:***@db.internal/vulns"
+        );
+        assert_eq!(redacted_url("sqlite://data/v.db"), "sqlite://data/v.db");
+        let config = Cli::try_parse_from(["serve", "--database", "postgres://u:pw@h/d"])
+            .unwrap()
+            .config;
+        assert!(!format!("{config:?}").contains("pw"));
+    }
+}

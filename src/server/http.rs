@@ -1,0 +1,507 @@
+//! The HTTP API. JSON everywhere; errors are `{ "error": "…" }` with a proper status, and
+//! internal causes stay in the log.
+//!
+//! | route | does |
+//! |---|---|
+//! | `POST /api/imports` | multipart upload (`file`, optional `sessionId`, `scanDate`, `scope`), streamed to disk, queued; `202 { sessionId }` |
+//! | `GET /api/imports` | import history, newest first, paginated |
+//! | `GET /api/imports/{id}` | the newest progress event of an import, with its outcome |
+//! | `POST /api/imports/{id}/cancel` | the socket's `cancelImport` over HTTP |
+//! | `GET /api/imports/{id}/record` | the import's record: counts, timings, rejected rows |
+//! | `GET /api/imports/{id}/findings?change=added\|resolved\|reopened` | what it changed |
+//! | `GET /api/vulnerabilities` | findings: `state`, `severity`, `q`, `sort`, `order`, `page`, `perPage` |
+//! | `GET /api/stats` | counts by severity and state |
+//! | `GET /api/health`, `GET /metrics` | liveness; Prometheus text |
+
+use std::collections::HashMap;
+
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+use socketioxide::layer::SocketIoLayer;
+use tokio::io::AsyncWriteExt;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+use uuid::Uuid;
+
+use super::App;
+use super::queue::Job;
+use super::realtime::{CancelRefused, parse_session_id};
+use crate::import::ImportRequest;
+use crate::import::normalize::Severity;
+use crate::store::{Change, FindingQuery, FindingSort, Scope, StateFilter, StoreError};
+
+/// Multipart framing and the small fields may add this much to the file's own size.
+const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+const MAX_PER_PAGE: u32 = 500;
+
+pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
+    let production = app.config.is_production();
+    let cors = cors(&app.config.cors_origins, production);
+    Router::new()
+        .route(
+            "/api/imports",
+            post(create_import)
+                .layer(DefaultBodyLimit::disable())
+                .get(list_imports),
+        )
+        .route("/api/imports/{session_id}", get(import_status))
+        .route("/api/imports/{session_id}/cancel", post(cancel_import))
+        .route("/api/imports/{session_id}/record", get(import_record))
+        .route("/api/imports/{session_id}/findings", get(import_findings))
+        .route("/api/vulnerabilities", get(list_vulnerabilities))
+        .route("/api/stats", get(stats))
+        .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(socket_layer)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            refuse_foreign_origins,
+        ))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+/// The API's error: a status and a message for the client.
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    NotFound(String),
+    Conflict(String),
+    TooLarge(String),
+    Forbidden(String),
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
+            ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, message),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server could not complete the request; details are in its log".into(),
+                )
+            }
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(error: std::io::Error) -> Self {
+        ApiError::Internal(format!("upload spool: {error}"))
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn create_import(
+    State(app): State<App>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let limit = app.config.max_upload_bytes;
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the file is larger than the {} upload limit",
+            human_bytes(limit)
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit + MULTIPART_OVERHEAD) {
+        return Err(too_large());
+    }
+    let interrupted = |error: axum::extract::multipart::MultipartError| {
+        ApiError::BadRequest(format!(
+            "the upload could not be read: {}",
+            error.body_text()
+        ))
+    };
+    let mut upload = None;
+    let mut fields: HashMap<String, String> = HashMap::new();
+    while let Some(mut field) = multipart.next_field().await.map_err(interrupted)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name != "file" {
+            let value = field.text().await.map_err(interrupted)?;
+            fields.insert(name, value);
+            continue;
+        }
+        let file_name = field
+            .file_name()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or("upload.csv")
+            .to_owned();
+        let spool = tempfile::Builder::new()
+            .prefix("upload-")
+            .suffix(".csv")
+            .tempfile_in(app.config.upload_dir())?;
+        let (file, path) = spool.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut size = 0u64;
+        while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(too_large());
+            }
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        upload = Some((file_name, path));
+    }
+    let (file_name, path) = upload.ok_or_else(|| {
+        ApiError::BadRequest(
+            "no file in the upload: send the export in a multipart field named \"file\"".into(),
+        )
+    })?;
+    let session_id = match fields.get("sessionId").filter(|id| !id.trim().is_empty()) {
+        Some(text) => parse_session_id(text).map_err(ApiError::BadRequest)?,
+        None => Uuid::new_v4(),
+    };
+    let scan_date = match fields
+        .get("scanDate")
+        .filter(|date| !date.trim().is_empty())
+    {
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+            ApiError::BadRequest(format!("scanDate \"{text}\" is not a date; use YYYY-MM-DD"))
+        })?,
+        None => chrono::Local::now().date_naive(),
+    };
+    let scope = match fields.get("scope").filter(|scope| !scope.trim().is_empty()) {
+        Some(text) => text.parse::<Scope>().map_err(ApiError::BadRequest)?,
+        None => Scope::Full,
+    };
+    if app.status(session_id).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "session id {session_id} is already used by another import"
+        )));
+    }
+    let cancel = app.tracker.create_session(session_id).map_err(|_| {
+        ApiError::Conflict(format!(
+            "session id {session_id} is already used by another import"
+        ))
+    })?;
+    let request = ImportRequest {
+        path: path.to_path_buf(),
+        file_name,
+        session_id,
+        scan_date,
+        scope,
+        started_by: "web".into(),
+        max_rejected_share: app.config.max_rejected_share,
+    };
+    app.queue.enqueue(Job::new(request, path, cancel));
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "sessionId": session_id })),
+    ))
+}
+
+async fn import_status(
+    State(app): State<App>,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
+    let status = app
+        .status(session_id)
+        .await?
+        .ok_or_else(|| unknown_session(session_id))?;
+    Ok(Json(serde_json::to_value(status).unwrap_or_default()))
+}
+
+async fn cancel_import(
+    State(app): State<App>,
+    Path(session_id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
+    match app.request_cancel(session_id).await {
+        Ok(()) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "ok": true, "sessionId": session_id })),
+        )),
+        Err(refused @ CancelRefused::Finished) => Err(ApiError::Conflict(refused.to_string())),
+        Err(refused @ CancelRefused::Unknown) => Err(ApiError::NotFound(refused.to_string())),
+    }
+}
+
+async fn import_record(
+    State(app): State<App>,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
+    let record = app
+        .blocking(move |store| store.import_by_session(session_id))
+        .await?
+        .ok_or_else(|| unknown_session(session_id))?;
+    Ok(Json(serde_json::to_value(record).unwrap_or_default()))
+}
+
+async fn import_findings(
+    State(app): State<App>,
+    Path(session_id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
+    let change: Change =
+        parse_param(&params, "change", "added, resolved or reopened")?.unwrap_or(Change::Added);
+    let record = app
+        .blocking(move |store| store.import_by_session(session_id))
+        .await?
+        .ok_or_else(|| unknown_session(session_id))?;
+    let mut query = finding_query(&params)?;
+    query.changed_by = Some((record.id, change));
+    let page = app
+        .blocking(move |store| store.list_findings(&query))
+        .await?;
+    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+}
+
+async fn list_imports(
+    State(app): State<App>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let (page, per_page) = paging(&params, 20)?;
+    let history = app
+        .blocking(move |store| store.list_imports(page, per_page))
+        .await?;
+    Ok(Json(serde_json::to_value(history).unwrap_or_default()))
+}
+
+async fn list_vulnerabilities(
+    State(app): State<App>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let query = finding_query(&params)?;
+    let page = app
+        .blocking(move |store| store.list_findings(&query))
+        .await?;
+    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+}
+
+async fn stats(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let stats = app.blocking(|store| store.finding_stats()).await?;
+    Ok(Json(serde_json::to_value(stats).unwrap_or_default()))
+}
+
+async fn health(State(app): State<App>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "activeImports": app.tracker.active_sessions(),
+        "queuedImports": app.queue.waiting(),
+    }))
+}
+
+async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(app.tracker.active_sessions()),
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+fn unknown_session(session_id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no import with session id {session_id}"))
+}
+
+/// `state`, `severity`, `q`, `sort`, `order`, `page`, `perPage`.
+fn finding_query(params: &HashMap<String, String>) -> ApiResult<FindingQuery> {
+    let (page, per_page) = paging(params, 50)?;
+    let descending = match params.get("order").map(|order| order.trim()) {
+        None | Some("") => true,
+        Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "order \"{other}\" is not asc or desc"
+            )));
+        }
+    };
+    Ok(FindingQuery {
+        state: parse_param::<StateFilter>(params, "state", "active, resolved, reopened or open")?,
+        severity: match params.get("severity").map(|s| s.trim()) {
+            None | Some("") => None,
+            Some(text) => Some(Severity::parse(&text.to_ascii_lowercase()).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "severity \"{text}\" is not critical, high, medium, low or info"
+                ))
+            })?),
+        },
+        text: params
+            .get("q")
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty()),
+        sort: parse_param::<FindingSort>(
+            params,
+            "sort",
+            "severity, vpr, cvss, host, cve, title, firstSeen, lastSeen or state",
+        )?
+        .unwrap_or_default(),
+        descending,
+        page,
+        per_page,
+        changed_by: None,
+    })
+}
+
+fn paging(params: &HashMap<String, String>, default_per_page: u32) -> ApiResult<(u32, u32)> {
+    let number = |name: &str, default: u32| -> ApiResult<u32> {
+        match params.get(name).map(|value| value.trim()) {
+            None | Some("") => Ok(default),
+            Some(text) => text.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ApiError::BadRequest(format!("{name} \"{text}\" is not a positive number"))
+            }),
+        }
+    };
+    Ok((
+        number("page", 1)?,
+        number("perPage", default_per_page)?.min(MAX_PER_PAGE),
+    ))
+}
+
+/// A query parameter read as one of an enum's lower/camel-case names.
+fn parse_param<T: serde::de::DeserializeOwned>(
+    params: &HashMap<String, String>,
+    name: &str,
+    expected: &str,
+) -> ApiResult<Option<T>> {
+    match params.get(name).map(|value| value.trim()) {
+        None | Some("") => Ok(None),
+        Some(text) => serde_json::from_value(Value::String(text.to_owned()))
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("{name} \"{text}\" is not {expected}"))),
+    }
+}
+
+fn cors(origins: &[String], production: bool) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(Any);
+    if !production {
+        return layer.allow_origin(Any);
+    }
+    let listed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok())
+        .collect();
+    layer.allow_origin(AllowOrigin::list(listed))
+}
+
+/// In production, a request from another origin (a browser page elsewhere, including the
+/// Socket.IO handshake, which CORS alone does not cover for WebSockets) is refused unless its
+/// origin is listed in `CORS_ORIGINS`.
+async fn refuse_foreign_origins(State(app): State<App>, request: Request, next: Next) -> Response {
+    if app.config.is_production()
+        && let Some(origin) = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|origin| origin.to_str().ok())
+    {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or_default();
+        let same_origin = origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host);
+        let listed = app
+            .config
+            .cors_origins
+            .iter()
+            .any(|allowed| allowed == origin);
+        if !same_origin && !listed {
+            return ApiError::Forbidden(format!(
+                "cross-origin requests from {origin} are not allowed"
+            ))
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const GIB: u64 = 1 << 30;
+    const MIB: u64 = 1 << 20;
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
+        format!("{} GiB", bytes / GIB)
+    } else if bytes >= MIB {
+        format!("{:.0} MiB", bytes as f64 / MIB as f64)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_read_as_people_say_them() {
+        assert_eq!(human_bytes(1 << 30), "1 GiB");
+        assert_eq!(human_bytes(5 << 20), "5 MiB");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn finding_queries_are_validated() {
+        let params = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let query = finding_query(&params(&[
+            ("state", "open"),
+            ("severity", "High"),
+            ("q", " web "),
+            ("sort", "lastSeen"),
+            ("order", "asc"),
+            ("page", "3"),
+            ("perPage", "9999"),
+        ]))
+        .unwrap();
+        assert_eq!(query.state, Some(StateFilter::Open));
+        assert_eq!(query.severity, Some(Severity::High));
+        assert_eq!(query.text.as_deref(), Some("web"));
+        assert_eq!(query.sort, FindingSort::LastSeen);
+        assert!(!query.descending);
+        assert_eq!((query.page, query.per_page), (3, MAX_PER_PAGE));
+        for bad in [
+            ("state", "gone"),
+            ("severity", "urgent"),
+            ("sort", "colour"),
+            ("order", "up"),
+            ("page", "0"),
+            ("perPage", "x"),
+        ] {
+            assert!(finding_query(&params(&[bad])).is_err(), "{bad:?}");
+        }
+    }
+}

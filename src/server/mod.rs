@@ -1,0 +1,261 @@
+//! `vulnimport serve`: one process serving the HTTP API, the Socket.IO progress channel and the
+//! web UI, on top of the import engine.
+//!
+//! - [`http`]: the router and its handlers (uploads, status, cancel, history, findings, health,
+//!   metrics), with one error type that answers `{ "error": … }`;
+//! - [`realtime`]: the Socket.IO namespace and the sink that carries progress to rooms;
+//! - [`queue`]: one import applies at a time, the others wait in order;
+//! - [`metrics`]: the Prometheus counters.
+//!
+//! Startup takes a bound listener and a shutdown future, so tests bind port 0 and stop the server
+//! when they like. At shutdown running and queued imports are cancelled and rolled back, their
+//! watchers told, then the sockets closed.
+
+mod http;
+mod metrics;
+mod queue;
+mod realtime;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use socketioxide::SocketIo;
+use socketioxide::socket::Sid;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::config::{ServeConfig, redacted_url};
+use crate::import::ImportSummary;
+use crate::progress::{
+    Ending, Phase, ProgressEvent, ProgressTracker, SessionState, TrackerSettings,
+};
+use crate::store::{self, ImportRecord, Outcome, Store, StoreError};
+use metrics::Metrics;
+use queue::ImportQueue;
+use realtime::{CancelRefused, Outbound, SocketSink};
+
+/// How long shutdown waits for a running import to roll back.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct App {
+    store: Arc<dyn Store>,
+    tracker: ProgressTracker,
+    queue: ImportQueue,
+    metrics: Arc<Metrics>,
+    outbound: Arc<SocketSink>,
+    config: Arc<ServeConfig>,
+}
+
+/// An import's status as the API reports it: its newest progress event (the same JSON the
+/// socket sends) and its outcome so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportStatus {
+    #[serde(flatten)]
+    pub event: ProgressEvent,
+    pub outcome: Outcome,
+}
+
+impl ImportStatus {
+    fn from_session(session_id: Uuid, state: SessionState) -> Self {
+        let event = state.event.unwrap_or_else(|| {
+            ProgressEvent::new(
+                session_id,
+                Phase::Parsing,
+                0,
+                "Waiting to start".into(),
+                None,
+                None,
+            )
+        });
+        let outcome = match state.ended {
+            None => Outcome::Running,
+            Some(Ending::Completed) => Outcome::Completed,
+            Some(Ending::Failed) => Outcome::Failed,
+            Some(Ending::Cancelled) => Outcome::Cancelled,
+        };
+        ImportStatus { event, outcome }
+    }
+
+    fn from_record(record: &ImportRecord) -> Self {
+        let summary = ImportSummary::from(record);
+        let (phase, progress, message) = match record.outcome {
+            Outcome::Completed => (Phase::Complete, 100, summary.describe()),
+            Outcome::Running => (
+                Phase::Parsing,
+                0,
+                "The import is running in another process".to_owned(),
+            ),
+            Outcome::Cancelled => (
+                Phase::Error,
+                0,
+                "The import was cancelled; nothing was changed".to_owned(),
+            ),
+            Outcome::Interrupted => (
+                Phase::Error,
+                0,
+                "The import was interrupted by a restart; nothing was changed".to_owned(),
+            ),
+            Outcome::Failed => (
+                Phase::Error,
+                0,
+                record
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "The import failed".into()),
+            ),
+        };
+        let mut event = ProgressEvent::new(
+            record.session_id,
+            phase,
+            progress,
+            message,
+            (phase == Phase::Complete).then_some(0),
+            serde_json::to_value(&summary).ok(),
+        );
+        if let Some(finished) = record
+            .finished_at
+            .as_deref()
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        {
+            event.timestamp = finished.timestamp_millis();
+        }
+        ImportStatus {
+            event,
+            outcome: record.outcome,
+        }
+    }
+}
+
+impl App {
+    /// The status of a session: from memory while it is there, else from its import record.
+    pub async fn status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {
+        if let Some(state) = self.tracker.latest(session_id) {
+            return Ok(Some(ImportStatus::from_session(session_id, state)));
+        }
+        self.recorded_status(session_id).await
+    }
+
+    async fn recorded_status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {
+        let record = self
+            .blocking(move |store| store.import_by_session(session_id))
+            .await?;
+        Ok(record.as_ref().map(ImportStatus::from_record))
+    }
+
+    /// Cancels a queued or running import.
+    pub async fn request_cancel(&self, session_id: Uuid) -> Result<(), CancelRefused> {
+        match self.tracker.request_cancel(session_id) {
+            Ok(()) => Ok(()),
+            Err(crate::progress::SessionError::Unknown) => {
+                match self.recorded_status(session_id).await {
+                    Ok(Some(_)) => Err(CancelRefused::Finished),
+                    _ => Err(CancelRefused::Unknown),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn catch_up(&self, socket: Sid, status: ImportStatus) {
+        self.outbound.send(Outbound::CatchUp { socket, status });
+    }
+
+    /// Runs a store call on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || call(&*store))
+            .await
+            .map_err(|error| StoreError::Corrupt(format!("store task failed: {error}")))?
+    }
+}
+
+/// Serves until `shutdown` completes, then cancels imports, waits for them to roll back and
+/// closes the sockets.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let url = config.database_url.clone();
+    let store = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let store = store::open(&url)?;
+        store.recover_interrupted()?;
+        Ok(store)
+    })
+    .await?
+    .with_context(|| {
+        format!(
+            "cannot open the database {}",
+            redacted_url(&config.database_url)
+        )
+    })?;
+    std::fs::create_dir_all(config.upload_dir())
+        .with_context(|| format!("cannot create {}", config.upload_dir().display()))?;
+
+    let metrics = Arc::new(Metrics::new());
+    let (sink, outbound) = realtime::channel();
+    let sink = Arc::new(sink);
+    let tracker = ProgressTracker::new(sink.clone(), TrackerSettings::default());
+    let queue = ImportQueue::new(Arc::clone(&store), tracker.clone(), Arc::clone(&metrics));
+    let app = App {
+        store,
+        tracker: tracker.clone(),
+        queue: queue.clone(),
+        metrics: Arc::clone(&metrics),
+        outbound: sink,
+        config: Arc::new(config),
+    };
+    let (socket_layer, io) = SocketIo::builder().with_state(app.clone()).build_layer();
+    io.ns("/", realtime::on_connect);
+    tokio::spawn(realtime::forward(outbound, io.clone(), metrics));
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(queue.run(stop.clone()));
+
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = %redacted_url(&app.config.database_url),
+        "vulnimport serving"
+    );
+    let router = http::router(app, socket_layer);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: cancelling imports");
+            tracker.cancel_all();
+            stop.cancel();
+            if tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err() {
+                tracing::warn!("an import did not stop in time; it will be marked interrupted at the next start");
+            }
+            // Let the last events leave before the sockets close.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            io.close().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.ok();
+}

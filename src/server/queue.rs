@@ -1,0 +1,183 @@
+//! The import queue: imports change shared lifecycle state, so one import applies at a time per
+//! database. Further uploads wait in order; their watchers see `parsing` at 0% with their place
+//! in the queue, and a waiting import can be cancelled (it leaves the queue at once).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::json;
+use tempfile::TempPath;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::metrics::Metrics;
+use crate::import::{ImportRequest, run_import};
+use crate::progress::{Phase, ProgressTracker};
+use crate::store::Store;
+
+/// An accepted upload waiting for its turn.
+pub struct Job {
+    pub request: ImportRequest,
+    /// The spooled upload; the file is deleted when the job is dropped.
+    pub upload: TempPath,
+    pub cancel: CancellationToken,
+    started: CancellationToken,
+}
+
+impl Job {
+    pub fn new(request: ImportRequest, upload: TempPath, cancel: CancellationToken) -> Self {
+        Job {
+            request,
+            upload,
+            cancel,
+            started: CancellationToken::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ImportQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    waiting: Mutex<VecDeque<Job>>,
+    running: Mutex<Option<Uuid>>,
+    wake: Notify,
+    store: Arc<dyn Store>,
+    tracker: ProgressTracker,
+    metrics: Arc<Metrics>,
+}
+
+impl ImportQueue {
+    pub fn new(store: Arc<dyn Store>, tracker: ProgressTracker, metrics: Arc<Metrics>) -> Self {
+        ImportQueue {
+            inner: Arc::new(Inner {
+                waiting: Mutex::default(),
+                running: Mutex::default(),
+                wake: Notify::new(),
+                store,
+                tracker,
+                metrics,
+            }),
+        }
+    }
+
+    /// Adds an import at the end of the queue.
+    pub fn enqueue(&self, job: Job) {
+        let session_id = job.request.session_id;
+        let (cancel, started) = (job.cancel.clone(), job.started.clone());
+        lock(&self.inner.waiting).push_back(job);
+        tracing::info!(session = %session_id, "import queued");
+        self.announce_positions();
+        self.inner.wake.notify_one();
+        let queue = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => queue.cancel_waiting(session_id),
+                () = started.cancelled() => {}
+            }
+        });
+    }
+
+    /// Imports waiting, not counting the one running.
+    pub fn waiting(&self) -> usize {
+        lock(&self.inner.waiting).len()
+    }
+
+    /// Runs queued imports one after another until `stop` fires and the running one has ended.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            let next = lock(&self.inner.waiting).pop_front();
+            let Some(job) = next else {
+                if stop.is_cancelled() {
+                    return;
+                }
+                tokio::select! {
+                    () = self.inner.wake.notified() => {}
+                    () = stop.cancelled() => {}
+                }
+                continue;
+            };
+            job.started.cancel();
+            let session_id = job.request.session_id;
+            *lock(&self.inner.running) = Some(session_id);
+            self.announce_positions();
+            tracing::info!(session = %session_id, file = %job.request.file_name, "import started");
+            let store = Arc::clone(&self.inner.store);
+            let reporter = self.inner.tracker.reporter(session_id);
+            let summary = tokio::task::spawn_blocking(move || {
+                let summary = run_import(&*store, &job.request, &reporter, &job.cancel);
+                drop(job.upload);
+                summary
+            })
+            .await;
+            *lock(&self.inner.running) = None;
+            match summary {
+                Ok(summary) => {
+                    tracing::info!(
+                        session = %session_id,
+                        outcome = summary.outcome.as_str(),
+                        rows = summary.counts.rows,
+                        ms = summary.duration_ms,
+                        "import ended"
+                    );
+                    self.inner.metrics.import_ended(&summary);
+                }
+                Err(error) => {
+                    tracing::error!(session = %session_id, %error, "import task failed");
+                    self.inner.tracker.complete_session(session_id, false);
+                }
+            }
+            self.announce_positions();
+        }
+    }
+
+    /// A waiting import was cancelled: it leaves the queue (its upload is deleted) and its
+    /// watchers are told. One that has started meanwhile is the pipeline's to stop.
+    fn cancel_waiting(&self, session_id: Uuid) {
+        let removed = {
+            let mut waiting = lock(&self.inner.waiting);
+            let position = waiting
+                .iter()
+                .position(|job| job.request.session_id == session_id);
+            position.and_then(|at| waiting.remove(at))
+        };
+        if removed.is_some() {
+            tracing::info!(session = %session_id, "queued import cancelled");
+            self.inner.tracker.session_cancelled(session_id);
+            self.announce_positions();
+        }
+    }
+
+    /// Tells each waiting import its place.
+    fn announce_positions(&self) {
+        let running = usize::from(lock(&self.inner.running).is_some());
+        let waiting: Vec<Uuid> = lock(&self.inner.waiting)
+            .iter()
+            .map(|job| job.request.session_id)
+            .collect();
+        for (index, session_id) in waiting.into_iter().enumerate() {
+            let ahead = index + running;
+            let message = match ahead {
+                0 => "Waiting to start".to_owned(),
+                1 => "Waiting in the queue: 1 import ahead".to_owned(),
+                n => format!("Waiting in the queue: {n} imports ahead"),
+            };
+            self.inner.tracker.emit_progress(
+                session_id,
+                Phase::Parsing,
+                0,
+                message,
+                Some(json!({ "queuePosition": index + 1, "importsAhead": ahead })),
+            );
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,274 @@
+//! The Socket.IO channel (namespace `/`, one room per session id), as the progress protocol
+//! fixes it:
+//! - `joinSession(id)` joins the room and at once sends this socket the session's newest state
+//!   (a `progress` event, or `importCancelled`), so late and reconnecting clients catch up;
+//!   the ack carries `{ ok, state }`, or `{ ok: false, error }` for an id that is not a UUID;
+//! - `leaveSession(id)` leaves the room;
+//! - `cancelImport(id)` asks the import to stop; the ack says whether a running one was found;
+//! - the server sends `progress` and `importCancelled` to the room.
+//!
+//! Everything the tracker delivers goes through one queue drained by one task, so the events of
+//! a session reach sockets in the order they were made; a joining socket's catch-up is queued
+//! under the session's lock, so it cannot overtake or follow out of order.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Data, SocketRef, State};
+use socketioxide::socket::Sid;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use uuid::Uuid;
+
+use super::metrics::Metrics;
+use super::{App, ImportStatus};
+use crate::progress::{ProgressEvent, ProgressSink, SessionError};
+use crate::store::Outcome;
+
+/// What the forwarding task sends.
+pub enum Outbound {
+    /// A progress event, to the session's room.
+    Progress(ProgressEvent),
+    /// `importCancelled`, to the session's room.
+    Cancelled(Uuid),
+    /// A session's newest state, to one socket that just joined.
+    CatchUp { socket: Sid, status: ImportStatus },
+}
+
+/// The tracker's sink: queues deliveries for the forwarding task.
+pub struct SocketSink {
+    queue: UnboundedSender<Outbound>,
+}
+
+pub fn channel() -> (SocketSink, UnboundedReceiver<Outbound>) {
+    let (queue, outbound) = unbounded_channel();
+    (SocketSink { queue }, outbound)
+}
+
+impl SocketSink {
+    pub(super) fn send(&self, message: Outbound) {
+        if self.queue.send(message).is_err() {
+            tracing::warn!("progress dropped: the Socket.IO forwarder has stopped");
+        }
+    }
+}
+
+impl ProgressSink for SocketSink {
+    fn deliver(&self, event: &ProgressEvent) {
+        self.send(Outbound::Progress(event.clone()));
+    }
+
+    fn cancelled(&self, session_id: Uuid) {
+        self.send(Outbound::Cancelled(session_id));
+    }
+}
+
+/// Sends queued deliveries to sockets, in order, until the queue closes.
+pub async fn forward(
+    mut outbound: UnboundedReceiver<Outbound>,
+    io: SocketIo,
+    metrics: Arc<Metrics>,
+) {
+    while let Some(message) = outbound.recv().await {
+        let sent = match message {
+            Outbound::Progress(event) => {
+                metrics.progress_events.inc();
+                io.to(event.session_id.to_string())
+                    .emit("progress", &event)
+                    .await
+            }
+            Outbound::Cancelled(session_id) => {
+                io.to(session_id.to_string())
+                    .emit("importCancelled", &json!({ "sessionId": session_id }))
+                    .await
+            }
+            Outbound::CatchUp { socket, status } => {
+                if let Some(socket) = io.get_socket(socket) {
+                    send_state(&socket, &status);
+                }
+                Ok(())
+            }
+        };
+        if let Err(error) = sent {
+            tracing::warn!(%error, "could not send a progress event");
+        }
+    }
+}
+
+pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
+    app.metrics.connected_sockets.inc();
+    tracing::info!(
+        socket = %socket.id,
+        connected = app.metrics.connected_sockets.get(),
+        "socket connected"
+    );
+    socket.on("joinSession", join_session);
+    socket.on("leaveSession", leave_session);
+    socket.on("cancelImport", cancel_import);
+    socket.on_disconnect(async |socket: SocketRef, State(app): State<App>| {
+        app.metrics.connected_sockets.dec();
+        tracing::info!(
+            socket = %socket.id,
+            connected = app.metrics.connected_sockets.get(),
+            "socket disconnected"
+        );
+    });
+}
+
+async fn join_session(
+    socket: SocketRef,
+    Data(argument): Data<Value>,
+    ack: AckSender,
+    State(app): State<App>,
+) {
+    let session_id = match session_id_of(&argument) {
+        Ok(id) => id,
+        Err(error) => return reply(ack, &json!({ "ok": false, "error": error })),
+    };
+    socket.join(session_id.to_string());
+    tracing::info!(socket = %socket.id, session = %session_id, "socket joined session");
+    let queued = app.tracker.with_state(session_id, |state| {
+        let status = ImportStatus::from_session(session_id, state);
+        app.catch_up(socket.id, status.clone());
+        status
+    });
+    let state = match queued {
+        Some(status) => Some(status),
+        None => match app.recorded_status(session_id).await {
+            Ok(Some(status)) => {
+                send_state(&socket, &status);
+                Some(status)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(%error, "could not read an import's status");
+                return reply(
+                    ack,
+                    &json!({ "ok": false, "error": "the import's status cannot be read now" }),
+                );
+            }
+        },
+    };
+    reply(ack, &json!({ "ok": true, "state": state }));
+}
+
+async fn leave_session(socket: SocketRef, Data(argument): Data<Value>, ack: AckSender) {
+    match session_id_of(&argument) {
+        Ok(session_id) => {
+            socket.leave(session_id.to_string());
+            reply(ack, &json!({ "ok": true }));
+        }
+        Err(error) => reply(ack, &json!({ "ok": false, "error": error })),
+    }
+}
+
+async fn cancel_import(Data(argument): Data<Value>, ack: AckSender, State(app): State<App>) {
+    let session_id = match session_id_of(&argument) {
+        Ok(id) => id,
+        Err(error) => return reply(ack, &json!({ "ok": false, "error": error })),
+    };
+    let answer = match app.request_cancel(session_id).await {
+        Ok(()) => json!({ "ok": true, "sessionId": session_id }),
+        Err(error) => json!({ "ok": false, "sessionId": session_id, "error": error.to_string() }),
+    };
+    reply(ack, &answer);
+}
+
+/// A session's state to one socket: its newest progress event, or `importCancelled`.
+fn send_state(socket: &SocketRef, status: &ImportStatus) {
+    let sent = if status.outcome == Outcome::Cancelled {
+        socket.emit(
+            "importCancelled",
+            &json!({ "sessionId": status.event.session_id }),
+        )
+    } else {
+        socket.emit("progress", &status.event)
+    };
+    if let Err(error) = sent {
+        tracing::debug!(%error, "could not catch a socket up");
+    }
+}
+
+fn reply(ack: AckSender, answer: &Value) {
+    // Without an ack callback there is no one to answer.
+    if let Err(error) = ack.send(answer) {
+        tracing::debug!(%error, "could not acknowledge");
+    }
+}
+
+/// The session id from an event argument: the id itself, or `{ sessionId }`.
+fn session_id_of(argument: &Value) -> Result<Uuid, String> {
+    let text = match argument {
+        Value::String(text) => text.as_str(),
+        Value::Object(fields) => fields
+            .get("sessionId")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        _ => "",
+    };
+    parse_session_id(text)
+}
+
+/// A session id must be a UUID.
+pub fn parse_session_id(text: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        format!(
+            "invalid session id \"{}\": expected a UUID",
+            text.chars().take(64).collect::<String>()
+        )
+    })
+}
+
+impl std::fmt::Display for CancelRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CancelRefused::Unknown => "no import with this session id is running",
+            CancelRefused::Finished => {
+                "this import has already finished; there is nothing to cancel"
+            }
+        })
+    }
+}
+
+/// Why a cancel request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRefused {
+    Unknown,
+    Finished,
+}
+
+impl From<SessionError> for CancelRefused {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Finished => CancelRefused::Finished,
+            SessionError::Unknown | SessionError::InUse => CancelRefused::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_uuids_given_plain_or_wrapped() {
+        let id = Uuid::new_v4();
+        assert_eq!(session_id_of(&json!(id.to_string())), Ok(id));
+        assert_eq!(
+            session_id_of(&json!({ "sessionId": id.to_string() })),
+            Ok(id)
+        );
+        for bad in [
+            json!("abc"),
+            json!(42),
+            json!(null),
+            json!({ "id": "x" }),
+            json!(""),
+        ] {
+            assert!(
+                session_id_of(&bad).unwrap_err().contains("expected a UUID"),
+                "{bad}"
+            );
+        }
+    }
+}
