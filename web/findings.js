@@ -14,7 +14,7 @@ const COLUMNS = 9;
 export function hostCell(finding) {
   const name = finding.hostname || finding.host || finding.ip || '–';
   const address = finding.ip && finding.ip !== name ? finding.ip : null;
-  return el('td', { class: 'text-break' }, name, address && el('div', { class: 'small text-body-secondary' }, address));
+  return el('td', {}, name, address && el('div', { class: 'small text-body-secondary' }, address));
 }
 
 function score(value) {
@@ -48,6 +48,7 @@ export class FindingsView {
     this.state = document.getElementById('findings-state');
     this.stateCounts = document.getElementById('state-counts');
     this.severityCounts = document.querySelectorAll('#overview [data-count]');
+    this.severityButtons = document.querySelectorAll('#overview [data-severity]');
     this.pager = new Pager(document.querySelector('[data-pager=findings]'), (page) => this.update({ page }));
     this.latest = 0;
 
@@ -63,7 +64,7 @@ export class FindingsView {
     });
     this.severity.addEventListener('change', () => this.update({ severity: this.severity.value, page: 1 }));
     this.state.addEventListener('change', () => this.update({ state: this.state.value, page: 1 }));
-    for (const button of document.querySelectorAll('#overview [data-severity]')) {
+    for (const button of this.severityButtons) {
       button.addEventListener('click', () => {
         const severity = this.query.severity === button.dataset.severity ? '' : button.dataset.severity;
         this.severity.value = severity;
@@ -143,7 +144,7 @@ export class FindingsView {
         header.removeAttribute('aria-sort');
       }
     }
-    for (const button of document.querySelectorAll('#overview [data-severity]')) {
+    for (const button of this.severityButtons) {
       button.setAttribute('aria-pressed', String(button.dataset.severity === this.query.severity));
     }
   }

@@ -53,6 +53,12 @@ export class ProgressModal {
         this.hide();
       }
     });
+    // Bootstrap focuses the dialog once it has faded in, after a quick import may have ended.
+    element.addEventListener('shown.bs.modal', () => {
+      if (this.finished) {
+        this.buttons.close.focus();
+      }
+    });
     element.addEventListener('hidden.bs.modal', () => this.client.leaveSession());
     client.on('progress', (event) => this.updateProgress(event));
     client.on('importCancelled', (event) => {
