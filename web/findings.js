@@ -17,6 +17,11 @@ export function hostCell(finding) {
   return el('td', {}, name, address && el('div', { class: 'small text-body-secondary' }, address));
 }
 
+/** A finding's CVE, or its scanner plugin when it has none. */
+export function cveCell(finding) {
+  return el('td', { class: 'text-nowrap' }, finding.cve || (finding.pluginId ? `Plugin ${finding.pluginId}` : '–'));
+}
+
 function score(value) {
   return typeof value === 'number' ? value.toFixed(1) : '–';
 }
@@ -27,7 +32,7 @@ function findingRow(finding) {
     {},
     el('td', {}, severityBadge(finding.severity)),
     hostCell(finding),
-    el('td', { class: 'text-nowrap' }, finding.cve || (finding.pluginId ? `Plugin ${finding.pluginId}` : '–')),
+    cveCell(finding),
     el('td', { class: 'finding-title' }, finding.title ?? '–'),
     el('td', { class: 'd-none d-md-table-cell text-end' }, score(finding.vpr)),
     el('td', { class: 'd-none d-lg-table-cell text-end' }, score(finding.cvss)),

@@ -2,7 +2,7 @@
 // its record, what it added, resolved and reopened, and the rows it rejected or warned about.
 
 import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
-import { hostCell } from './findings.js';
+import { cveCell, hostCell } from './findings.js';
 import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration } from './format.js';
 import { Pager } from './pager.js';
 
@@ -22,6 +22,17 @@ function duration(record) {
   return Number.isNaN(started) || Number.isNaN(finished) ? null : finished - started;
 }
 
+/** What an import changed, naming only what it did: "4,329 new · 2 resolved". */
+function changes(counts) {
+  const done = CHANGES.filter(([key]) => counts[key] > 0).map(([key, label]) => `${formatCount(counts[key])} ${label}`);
+  return done.length > 0 ? joined(done) : 'no changes';
+}
+
+/** Items separated by dots, each kept on one line. */
+function joined(items) {
+  return items.flatMap((item, index) => [index > 0 ? ' · ' : null, el('span', { class: 'text-nowrap' }, item)]);
+}
+
 function countList(pairs, values, format) {
   return pairs.map(([key, label]) => el('div', {}, el('dt', {}, label), el('dd', {}, format(values?.[key]))));
 }
@@ -34,22 +45,18 @@ function historyRow(record, openDetail) {
     el('td', { class: 'text-nowrap small' }, formatDateTime(record.startedAt)),
     el(
       'td',
-      { class: 'text-break' },
+      { class: 'history-file' },
       record.fileName ?? '–',
-      el('div', { class: 'small text-body-secondary' }, `${record.scope ?? ''} · scan ${formatDay(record.scanDate)}`),
+      el('div', { class: 'small text-body-secondary text-nowrap' }, `${record.scope ?? ''} · scan ${formatDay(record.scanDate)}`),
     ),
     el('td', {}, outcomeBadge(record.outcome)),
-    el(
-      'td',
-      { class: 'd-none d-md-table-cell small' },
-      CHANGES.map(([key, label]) => `${formatCount(counts[key] ?? 0)} ${label}`).join(' · '),
-    ),
+    el('td', { class: 'd-none d-md-table-cell small history-changes' }, changes(counts)),
     el('td', { class: 'd-none d-sm-table-cell text-end' }, formatCount(counts.rejected ?? 0)),
     el('td', { class: 'd-none d-sm-table-cell text-end text-nowrap' }, formatDuration(duration(record))),
     el(
       'td',
-      { class: 'd-none d-lg-table-cell small text-nowrap' },
-      PHASES.map(([key, label]) => `${label} ${formatDuration(record.timings?.[key])}`).join(' · '),
+      { class: 'd-none d-lg-table-cell small history-phases' },
+      joined(PHASES.map(([key, label]) => `${label} ${formatDuration(record.timings?.[key])}`)),
     ),
     el(
       'td',
@@ -204,7 +211,7 @@ class ImportDetail {
       }
       body.append(
         ...result.items.map((finding) =>
-          el('tr', {}, el('td', {}, severityBadge(finding.severity)), hostCell(finding), el('td', { class: 'text-nowrap' }, finding.cve || '–'), el('td', {}, finding.title ?? '–'))),
+          el('tr', {}, el('td', {}, severityBadge(finding.severity)), hostCell(finding), cveCell(finding), el('td', {}, finding.title ?? '–'))),
       );
       panel.querySelector('[data-more]')?.remove();
       if (page * result.perPage < result.total) {

@@ -60,3 +60,32 @@ test('cancelling a large import midway changes nothing', async (t) => {
   assert.deepEqual(await getJson(server, '/api/stats'), statsBefore);
   assert.deepEqual(errors, []);
 });
+
+test('cancelling while the file is still uploading stops the upload and changes nothing', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server);
+  const before = await pageData(page);
+
+  // A slow link, so that the upload is still going when Cancel is pressed.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+  await startImport(page, generateExport(server.dir, 2_000));
+  await page.waitForFunction(
+    () => Number(document.querySelector('#progress-modal [data-part=uploadBar]').getAttribute('aria-valuenow')) >= 10,
+    null,
+    { timeout: SHORT },
+  );
+  await page.click('#progress-modal [data-action=cancel]');
+  await page.click('#progress-modal [data-action=stop]');
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'cancelled');
+  assert.match((await modalTexts(page)).alert, /upload was stopped/);
+  await closeModal(page);
+
+  assert.deepEqual((await getJson(server, '/api/imports')).items, []);
+  assert.deepEqual(await pageData(page), before);
+  assert.deepEqual(errors, []);
+});
