@@ -341,8 +341,10 @@ impl ProgressTracker {
         lock(&self.inner.sessions).get(&id).cloned()
     }
 
+    /// Sends the newest event, stamped with the time it leaves (a held event is as new as that).
     fn deliver(&self, session: &mut Session, now: Instant) {
-        if let Some(event) = &session.latest {
+        if let Some(event) = &mut session.latest {
+            event.timestamp = chrono::Utc::now().timestamp_millis();
             self.inner.sink.deliver(event);
         }
         session.last_delivery = Some(now);

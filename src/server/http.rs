@@ -39,6 +39,7 @@ use crate::store::{Change, FindingQuery, FindingSort, Scope, StateFilter, StoreE
 /// Multipart framing and the small fields may add this much to the file's own size.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 const MAX_PER_PAGE: u32 = 500;
+const SPOOL_BUFFER_BYTES: usize = 1 << 20;
 
 pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
     let production = app.config.is_production();
@@ -160,7 +161,11 @@ async fn create_import(
             .suffix(".csv")
             .tempfile_in(app.config.upload_dir())?;
         let (file, path) = spool.into_parts();
-        let mut file = tokio::fs::File::from_std(file);
+        // Multipart chunks are small; a large buffer turns them into few, large writes.
+        let mut file = tokio::io::BufWriter::with_capacity(
+            SPOOL_BUFFER_BYTES,
+            tokio::fs::File::from_std(file),
+        );
         let mut size = 0u64;
         while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
             size += chunk.len() as u64;
