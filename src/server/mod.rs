@@ -15,6 +15,7 @@ mod http;
 mod metrics;
 mod queue;
 mod realtime;
+mod web;
 
 use std::future::Future;
 use std::sync::Arc;
