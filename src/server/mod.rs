@@ -5,7 +5,8 @@
 //!   metrics), with one error type that answers `{ "error": … }`;
 //! - [`realtime`]: the Socket.IO namespace and the sink that carries progress to rooms;
 //! - [`queue`]: one import applies at a time, the others wait in order;
-//! - [`metrics`]: the Prometheus counters.
+//! - [`metrics`]: the Prometheus counters;
+//! - [`web`]: the browser UI, embedded in the binary.
 //!
 //! Startup takes a bound listener and a shutdown future, so tests bind port 0 and stop the server
 //! when they like. At shutdown running and queued imports are cancelled and rolled back, their
