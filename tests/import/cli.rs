@@ -1,11 +1,11 @@
 //! The `vulnimport import` command: JSON summary, exit status, Ctrl-C.
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{TestDb, large_export, sample};
+use crate::helpers::{TestDb, sample};
 
 fn vulnimport(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vulnimport"))
