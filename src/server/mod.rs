@@ -25,6 +25,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 use socketioxide::SocketIo;
+use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -217,7 +218,7 @@ pub async fn serve(
         config: Arc::new(config),
     };
     let (socket_layer, io) = SocketIo::builder().with_state(app.clone()).build_layer();
-    io.ns("/", realtime::on_connect);
+    io.ns("/", realtime::on_connect.with(realtime::register_handlers));
     tokio::spawn(realtime::forward(outbound, io.clone(), metrics));
     let stop = CancellationToken::new();
     let worker = tokio::spawn(queue.run(stop.clone()));
