@@ -68,6 +68,64 @@ fn main() {
 
     println!("\n## Progress tracking cost, 100,000 rows");
     progress_cost(&small);
+
+    println!("\n## Finished sessions kept in memory");
+    finished_session_memory(&data);
+}
+
+/// Resident memory of finished sessions (each holding its final event with the import summary),
+/// from the growth of this process's RSS over many of them.
+fn finished_session_memory(data: &Path) {
+    const SESSIONS: usize = 20_000;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let _guard = runtime.enter();
+    let sample = data.join("memory-sample.csv");
+    std::fs::write(
+        &sample,
+        "hostname,cve,severity\nweb01,CVE-2024-0001,high\nweb02,CVE-2024-0002,low\n",
+    )
+    .expect("sample");
+    let sink = Arc::new(CountingSink::default());
+    let tracker = ProgressTracker::new(sink, TrackerSettings::default());
+    let summary = {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store::open(dir.path().join("m.db").to_str().expect("path")).expect("db");
+        let mut request = request_for(&sample, Uuid::new_v4());
+        request.file_name = "weekly-scan-export.csv".into();
+        let summary = run_import(&*store, &request, &NoProgress, &CancellationToken::new());
+        serde_json::to_value(summary).expect("summary serialises")
+    };
+    let before = resident_kib();
+    for _ in 0..SESSIONS {
+        let id = Uuid::new_v4();
+        tracker.create_session(id).expect("session");
+        tracker.emit_progress(
+            id,
+            Phase::Complete,
+            100,
+            "Import complete: 2 new, 0 updated, 0 reopened, 0 resolved".into(),
+            Some(summary.clone()),
+        );
+    }
+    let after = resident_kib();
+    println!(
+        "{:.0} bytes per finished session ({SESSIONS} sessions: RSS {:.1} → {:.1} MiB)",
+        (after - before) as f64 * 1024.0 / SESSIONS as f64,
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+}
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// The medians of several runs of one kind.
@@ -225,6 +283,18 @@ fn import_in_process(
     let elapsed = started.elapsed().as_secs_f64();
     assert_eq!(summary.error, None);
     elapsed
+}
+
+fn request_for(file: &Path, session_id: Uuid) -> ImportRequest {
+    ImportRequest {
+        path: file.to_owned(),
+        file_name: "bench.csv".into(),
+        session_id,
+        scan_date: "2026-01-05".parse().expect("date"),
+        scope: Scope::Full,
+        started_by: "bench".into(),
+        max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+    }
 }
 
 /// Measures the time an import spends handing reports to the tracker.

@@ -167,10 +167,8 @@ impl ProgressSink for TerminalBar {
         self.bar.set_prefix(event.phase.as_str());
         let elapsed = self.started.elapsed().as_secs_f64().max(0.001);
         let rows = event
-            .data
-            .as_ref()
-            .and_then(|data| data.get("rowsRead"))
-            .and_then(|rows| rows.as_u64());
+            .data()
+            .and_then(|data| data.get("rowsRead").and_then(|rows| rows.as_u64()));
         let mut message = event.message.clone();
         if let Some(rows) = rows {
             message.push_str(&format!(" · {:.0} rows/s", rows as f64 / elapsed));

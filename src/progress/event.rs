@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 /// An import's phase; also the event's `type`.
@@ -58,7 +59,7 @@ impl Phase {
 }
 
 /// `{ sessionId, type, progress, message, timestamp, eta?, data? }`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressEvent {
     pub session_id: Uuid,
@@ -71,8 +72,10 @@ pub struct ProgressEvent {
     pub timestamp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta: Option<u64>,
+    /// Kept serialised: a finished session holds its summary for minutes, and a JSON text is
+    /// a fraction of the size of a parsed tree.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
+    pub data: Option<Box<RawValue>>,
 }
 
 impl ProgressEvent {
@@ -91,8 +94,15 @@ impl ProgressEvent {
             message,
             timestamp: chrono::Utc::now().timestamp_millis(),
             eta,
-            data,
+            data: data.and_then(|data| serde_json::value::to_raw_value(&data).ok()),
         }
+    }
+
+    /// The event's data, parsed.
+    pub fn data(&self) -> Option<Value> {
+        self.data
+            .as_ref()
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
     }
 }
 
@@ -128,8 +138,16 @@ mod tests {
                 "timestamp": 1_694_876_543_210i64,
             })
         );
-        event.eta = Some(60);
-        event.data = Some(serde_json::json!({ "rows": 5 }));
+        let mut event = ProgressEvent::new(
+            id,
+            Phase::Loading,
+            42,
+            "Loading".into(),
+            Some(60),
+            Some(serde_json::json!({ "rows": 5 })),
+        );
+        event.timestamp = 1;
+        assert_eq!(event.data().unwrap()["rows"], 5);
         let value = serde_json::to_value(&event).unwrap();
         assert_eq!(value["eta"], 60);
         assert_eq!(value["data"]["rows"], 5);

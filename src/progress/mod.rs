@@ -12,12 +12,13 @@
 mod eta;
 mod event;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -80,11 +81,17 @@ pub struct ProgressTracker {
 
 struct Inner {
     sessions: Mutex<HashMap<Uuid, Arc<Mutex<Session>>>>,
+    /// Finished sessions in the order they finished.
+    expiring: Mutex<VecDeque<Expiry>>,
+    expiry_added: Notify,
     sink: Arc<dyn ProgressSink>,
     eta: Box<dyn EtaEstimator>,
     settings: TrackerSettings,
     runtime: Handle,
 }
+
+/// When a finished session is to be dropped.
+type Expiry = (Instant, Uuid, Arc<Mutex<Session>>);
 
 /// One import's progress state.
 pub struct Session {
@@ -107,7 +114,7 @@ pub enum Ending {
 }
 
 /// A session's newest event and how it ended, if it has.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SessionState {
     pub event: Option<ProgressEvent>,
     pub ended: Option<Ending>,
@@ -124,15 +131,18 @@ impl ProgressTracker {
         settings: TrackerSettings,
         eta: Box<dyn EtaEstimator>,
     ) -> Self {
-        ProgressTracker {
-            inner: Arc::new(Inner {
-                sessions: Mutex::default(),
-                sink,
-                eta,
-                settings,
-                runtime: Handle::current(),
-            }),
-        }
+        let runtime = Handle::current();
+        let inner = Arc::new(Inner {
+            sessions: Mutex::default(),
+            expiring: Mutex::default(),
+            expiry_added: Notify::new(),
+            sink,
+            eta,
+            settings,
+            runtime: runtime.clone(),
+        });
+        runtime.spawn(drop_expired(Arc::clone(&inner)));
+        ProgressTracker { inner }
     }
 
     /// Registers a session; its token is cancelled when someone asks to cancel the import.
@@ -353,19 +363,43 @@ impl ProgressTracker {
 
     fn schedule_removal(&self, id: Uuid, entry: &Arc<Mutex<Session>>) {
         tracing::debug!(session = %id, "progress session finished");
-        let inner = Arc::clone(&self.inner);
-        let entry = Arc::clone(entry);
-        self.inner.runtime.spawn(async move {
-            tokio::time::sleep(inner.settings.retention).await;
-            let mut sessions = lock(&inner.sessions);
-            if sessions
-                .get(&id)
-                .is_some_and(|current| Arc::ptr_eq(current, &entry))
+        let deadline = Instant::now() + self.inner.settings.retention;
+        lock(&self.inner.expiring).push_back((deadline, id, Arc::clone(entry)));
+        self.inner.expiry_added.notify_one();
+    }
+}
+
+/// Drops finished sessions once their retention time is over. One task for all sessions: the
+/// retention is the same for each, so they expire in the order they finished.
+async fn drop_expired(inner: Arc<Inner>) {
+    loop {
+        let next = {
+            let now = Instant::now();
+            let mut expiring = lock(&inner.expiring);
+            while expiring
+                .front()
+                .is_some_and(|(deadline, ..)| *deadline <= now)
             {
-                sessions.remove(&id);
-                tracing::debug!(session = %id, "progress session dropped");
+                if let Some((_, id, entry)) = expiring.pop_front() {
+                    let mut sessions = lock(&inner.sessions);
+                    if sessions
+                        .get(&id)
+                        .is_some_and(|current| Arc::ptr_eq(current, &entry))
+                    {
+                        sessions.remove(&id);
+                        tracing::debug!(session = %id, "progress session dropped");
+                    }
+                }
             }
-        });
+            expiring.front().map(|(deadline, ..)| *deadline)
+        };
+        match next {
+            Some(deadline) => tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = inner.expiry_added.notified() => {}
+            },
+            None => inner.expiry_added.notified().await,
+        }
     }
 }
 

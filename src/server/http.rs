@@ -59,7 +59,9 @@ pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
         .route("/api/stats", get(stats))
         .route("/api/health", get(health))
         .route("/metrics", get(metrics))
-        .fallback(not_found)
+        // Unknown `/api/…` paths answer the JSON 404; other paths are the embedded web UI's.
+        .route("/api/{*path}", axum::routing::any(not_found))
+        .fallback(super::web::serve)
         .layer(socket_layer)
         .layer(middleware::from_fn_with_state(
             app.clone(),

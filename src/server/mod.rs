@@ -5,7 +5,8 @@
 //!   metrics), with one error type that answers `{ "error": … }`;
 //! - [`realtime`]: the Socket.IO namespace and the sink that carries progress to rooms;
 //! - [`queue`]: one import applies at a time, the others wait in order;
-//! - [`metrics`]: the Prometheus counters.
+//! - [`metrics`]: the Prometheus counters;
+//! - [`web`]: the browser UI, embedded in the binary.
 //!
 //! Startup takes a bound listener and a shutdown future, so tests bind port 0 and stop the server
 //! when they like. At shutdown running and queued imports are cancelled and rolled back, their
@@ -15,6 +16,7 @@ mod http;
 mod metrics;
 mod queue;
 mod realtime;
+mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 use socketioxide::SocketIo;
+use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -215,7 +218,7 @@ pub async fn serve(
         config: Arc::new(config),
     };
     let (socket_layer, io) = SocketIo::builder().with_state(app.clone()).build_layer();
-    io.ns("/", realtime::on_connect);
+    io.ns("/", realtime::on_connect.with(realtime::register_handlers));
     tokio::spawn(realtime::forward(outbound, io.clone(), metrics));
     let stop = CancellationToken::new();
     let worker = tokio::spawn(queue.run(stop.clone()));

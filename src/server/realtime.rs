@@ -11,6 +11,7 @@
 //! a session reach sockets in the order they were made; a joining socket's catch-up is queued
 //! under the session's lock, so it cannot overtake or follow out of order.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -95,6 +96,7 @@ pub async fn forward(
     }
 }
 
+/// A new socket: counted and logged.
 pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
     app.metrics.connected_sockets.inc();
     tracing::info!(
@@ -102,6 +104,13 @@ pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
         connected = app.metrics.connected_sockets.get(),
         "socket connected"
     );
+}
+
+/// Registers a new socket's event handlers. A connect middleware, because socketioxide awaits
+/// middlewares before telling the client it is connected, while it runs the connect handler on a
+/// task of its own afterwards: an event the client sends at once could beat a handler registered
+/// there.
+pub async fn register_handlers(socket: SocketRef) -> Result<(), Infallible> {
     socket.on("joinSession", join_session);
     socket.on("leaveSession", leave_session);
     socket.on("cancelImport", cancel_import);
@@ -113,6 +122,7 @@ pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
             "socket disconnected"
         );
     });
+    Ok(())
 }
 
 async fn join_session(

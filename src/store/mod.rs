@@ -198,6 +198,7 @@ pub enum FindingSort {
     Severity,
     Vpr,
     Cvss,
+    /// By the name shown: hostname, else IP, else asset id.
     Host,
     Cve,
     Title,

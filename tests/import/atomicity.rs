@@ -1,7 +1,7 @@
 //! An import is applied whole or not at all: cancel, a database error, a killed process.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use vulnimport::progress::Phase;
 use vulnimport::store::{self, Outcome, Scope};
@@ -84,36 +84,7 @@ fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
     let db = TestDb::new();
     db.import(&sample("test-dates-small.csv"), "2026-01-05");
     let before = db.snapshot();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vulnimport"))
-        .args([
-            "import",
-            "--json",
-            "--scan-date",
-            "2026-01-12",
-            "--database",
-        ])
-        .arg(db.url())
-        .arg(large_export())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let running: i64 = db
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM imports WHERE outcome = 'running'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        if running == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the import never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = db.start_cli_import(Stdio::null());
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         child.try_wait().unwrap().is_none(),

@@ -1,11 +1,11 @@
 //! The `vulnimport import` command: JSON summary, exit status, Ctrl-C.
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{TestDb, large_export, sample};
+use crate::helpers::{TestDb, sample};
 
 fn vulnimport(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vulnimport"))
@@ -72,33 +72,7 @@ fn ctrl_c_cancels_cleanly() {
     let db = TestDb::new();
     db.import(&sample("test-dates-small.csv"), "2026-01-05");
     let before = db.snapshot();
-    let child = Command::new(env!("CARGO_BIN_EXE_vulnimport"))
-        .args([
-            "import",
-            "--json",
-            "--scan-date",
-            "2026-01-12",
-            "--database",
-        ])
-        .arg(db.url())
-        .arg(large_export())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while db
-        .conn()
-        .query_row(
-            "SELECT count(*) FROM imports WHERE outcome = 'running'",
-            [],
-            |row| row.get::<_, i64>(0),
-        )
-        .unwrap()
-        == 0
-    {
-        assert!(Instant::now() < deadline, "the import never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = db.start_cli_import(Stdio::piped());
     std::thread::sleep(Duration::from_millis(200));
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

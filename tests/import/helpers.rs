@@ -1,8 +1,9 @@
 //! A fresh database per test, importing helpers and views of the final tables.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use rusqlite::Connection;
@@ -16,7 +17,8 @@ use vulnimport::import::{ImportRequest, ImportSummary, run_import};
 use vulnimport::progress::{Phase, ProgressReporter};
 use vulnimport::store::{self, Scope, Store};
 
-pub const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/samples/hextrackr");
+/// The real sample exports, kept with the tests.
+pub const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hextrackr");
 
 pub fn sample(name: &str) -> PathBuf {
     Path::new(SAMPLES).join(name)
@@ -163,6 +165,41 @@ impl TestDb {
             }
         }
         dump
+    }
+
+    /// Starts `vulnimport import` of the large export into this database in a child process,
+    /// and returns once its import is running.
+    pub fn start_cli_import(&self, stdout: Stdio) -> Child {
+        let child = Command::new(env!("CARGO_BIN_EXE_vulnimport"))
+            .args([
+                "import",
+                "--json",
+                "--scan-date",
+                "2026-01-12",
+                "--database",
+            ])
+            .arg(self.url())
+            .arg(large_export())
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.running_imports() == 0 {
+            assert!(Instant::now() < deadline, "the import never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    }
+
+    pub fn running_imports(&self) -> i64 {
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM imports WHERE outcome = 'running'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
     }
 
     /// `(outcome, error)` of the import recorded for a session.

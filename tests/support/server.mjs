@@ -12,7 +12,7 @@ export const BIN = process.env.VULNIMPORT_BIN;
 if (!BIN) {
   throw new Error('VULNIMPORT_BIN is not set: run these tests through `cargo test`');
 }
-export const SAMPLES = new URL('../../../shared/samples/hextrackr/', import.meta.url).pathname;
+export const SAMPLES = new URL('../fixtures/hextrackr/', import.meta.url).pathname;
 
 /**
  * Starts a server. Options: `env` (extra environment), `args` (extra flags).

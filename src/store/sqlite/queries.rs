@@ -287,7 +287,8 @@ fn sort_keys(sort: FindingSort) -> &'static [&'static str] {
         FindingSort::Severity => &[SEVERITY_RANK, "f.vpr"],
         FindingSort::Vpr => &["f.vpr"],
         FindingSort::Cvss => &["f.cvss"],
-        FindingSort::Host => &["f.host"],
+        // The name people see: hostname, else IP, else asset id.
+        FindingSort::Host => &["coalesce(f.hostname, f.ip, f.asset_id)"],
         FindingSort::Cve => &["f.cve"],
         FindingSort::Title => &["(SELECT title FROM definitions WHERE hash = f.definition)"],
         FindingSort::FirstSeen => &["f.first_seen"],
@@ -624,7 +625,9 @@ mod tests {
             let items = list(FindingSort::Cvss);
             assert_ordered(&items, descending, "cvss", |f| f.cvss);
             let items = list(FindingSort::Host);
-            assert_ordered(&items, descending, "host", |f| Some(f.host.clone()));
+            assert_ordered(&items, descending, "host", |f| {
+                f.hostname.clone().or(f.ip.clone()).or(f.asset_id.clone())
+            });
             let items = list(FindingSort::Cve);
             assert_ordered(&items, descending, "cve", |f| f.cve.clone());
             let items = list(FindingSort::Title);

@@ -1,0 +1,91 @@
+// Scenario 2: cancelling a large import midway. The modal asks first, waits for the server's
+// `importCancelled`, reports the cancellation, and the table and counts are exactly as before.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import {
+  closeModal, getJson, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress,
+  screenshot, startImport, waitForHistory, waitForModal, LONG, SHORT,
+} from '../support/browser.mjs';
+import { generateExport, SAMPLES, startServer } from '../support/server.mjs';
+
+test('cancelling a large import midway changes nothing', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server);
+
+  await startImport(page, join(SAMPLES, 'test-import.csv'));
+  assert.equal(await waitForModal(page, ['completed', 'failed']), 'completed');
+  await closeModal(page);
+  await page.waitForFunction(() => document.querySelectorAll('#findings-table tbody tr').length === 20, null, { timeout: SHORT });
+  const before = await pageData(page);
+  const statsBefore = await getJson(server, '/api/stats');
+
+  const large = generateExport(server.dir, 150_000);
+  await recordProgress(page);
+  await startImport(page, large);
+  // Midway: the server is loading rows.
+  await page.waitForFunction(
+    () => {
+      const modal = document.getElementById('progress-modal');
+      return modal.dataset.state === 'running' && Number(modal.querySelector('[data-part=bar]').getAttribute('aria-valuenow')) >= 10;
+    },
+    null,
+    { timeout: LONG },
+  );
+  await screenshot(page, 'cancel-midway');
+
+  await page.click('#progress-modal [data-action=cancel]');
+  await page.waitForSelector('#progress-modal [data-action=stop]', { state: 'visible', timeout: SHORT });
+  await page.click('#progress-modal [data-action=stop]');
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'cancelled');
+
+  const log = await progressLog(page);
+  const states = log.map((entry) => entry.state);
+  assert.ok(states.indexOf('cancelling') < states.indexOf('cancelled') && states.includes('cancelling'), `no wait for importCancelled: ${JSON.stringify(log)}`);
+  const midway = log.filter((entry) => entry.percent > 0 && entry.percent < 100).map((entry) => entry.percent);
+  assert.ok(new Set(midway).size >= 2, `no progress shown on the way: ${JSON.stringify(log)}`);
+  assert.deepEqual(midway, [...midway].sort((a, b) => a - b), 'percentages went down');
+  const modal = await modalTexts(page);
+  assert.match(modal.alert, /cancelled/i);
+  assert.equal(modal.phase, 'Cancelled');
+  await screenshot(page, 'import-cancelled');
+
+  await closeModal(page);
+  assert.equal(await waitForHistory(page, 2), 'cancelled');
+  assert.deepEqual(await pageData(page), before);
+  assert.deepEqual(await getJson(server, '/api/stats'), statsBefore);
+  assert.deepEqual(errors, []);
+});
+
+test('cancelling while the file is still uploading stops the upload and changes nothing', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server);
+  const before = await pageData(page);
+
+  // A slow link, so that the upload is still going when Cancel is pressed.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+  await startImport(page, generateExport(server.dir, 2_000));
+  await page.waitForFunction(
+    () => Number(document.querySelector('#progress-modal [data-part=uploadBar]').getAttribute('aria-valuenow')) >= 10,
+    null,
+    { timeout: SHORT },
+  );
+  await page.click('#progress-modal [data-action=cancel]');
+  await page.click('#progress-modal [data-action=stop]');
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'cancelled');
+  assert.match((await modalTexts(page)).alert, /upload was stopped/);
+  await closeModal(page);
+
+  assert.deepEqual((await getJson(server, '/api/imports')).items, []);
+  assert.deepEqual(await pageData(page), before);
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,163 @@
+// Headless Debian Chromium driven by playwright-core, for the browser tests: opening the UI of a
+// test server, importing through its form, following the progress modal, screenshots.
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+/** Screenshots land here (git-ignored). */
+export const ARTIFACTS = new URL('../browser/artifacts/', import.meta.url).pathname;
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** Generous bounds for waits: they end as soon as the awaited state is there. */
+export const SHORT = 10_000;
+export const LONG = 60_000;
+
+export function launchBrowser() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the browser tests need Chromium at ${CHROMIUM}: \`apt-get install chromium\` (or set CHROMIUM_PATH)`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Opens the UI of `server` in a fresh browser context and waits until its tables have loaded.
+ * Options: `viewport`, `blockSocket` (every `/socket.io/` request fails). Uncaught page errors
+ * are collected in `errors`.
+ */
+export async function openUi(browser, server, { viewport = { width: 1280, height: 900 }, blockSocket = false } = {}) {
+  const context = await browser.newContext({ viewport });
+  if (blockSocket) {
+    await context.route('**/socket.io/**', (route) => route.abort('connectionrefused'));
+  }
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error));
+  await page.goto(server.url);
+  await page.waitForFunction(
+    () => document.querySelector('#findings-table tbody tr') && document.querySelector('#history-table tbody tr'),
+    null,
+    { timeout: SHORT },
+  );
+  return { context, page, errors };
+}
+
+/** Chooses `file` in the import form, submits it, and returns once the progress modal is open. */
+export async function startImport(page, file) {
+  await page.setInputFiles('#import-file', file);
+  await page.click('#import-form button[type=submit]');
+  await page.waitForSelector('#progress-modal.show', { timeout: SHORT });
+}
+
+/**
+ * Records every distinct (percentage, phase, state) the modal shows from now on into `window.progressLog`,
+ * through a MutationObserver, so that no short-lived state is missed between two polls of the test.
+ */
+export async function recordProgress(page) {
+  await page.evaluate(() => {
+    const modal = document.getElementById('progress-modal');
+    const bar = modal.querySelector('[data-part=bar]');
+    const phase = modal.querySelector('[data-part=phase]');
+    window.progressLog = [];
+    const record = () => {
+      const entry = { percent: Number(bar.getAttribute('aria-valuenow')), phase: phase.textContent, state: modal.dataset.state };
+      const last = window.progressLog.at(-1);
+      if (!last || last.percent !== entry.percent || last.phase !== entry.phase || last.state !== entry.state) {
+        window.progressLog.push(entry);
+      }
+    };
+    new MutationObserver(record).observe(modal, { attributes: true, childList: true, subtree: true, characterData: true });
+  });
+}
+
+export function progressLog(page) {
+  return page.evaluate(() => window.progressLog);
+}
+
+/** Waits until the modal is in one of `states` (its `data-state`); returns that state. */
+export async function waitForModal(page, states, timeout = LONG) {
+  const handle = await page.waitForFunction(
+    (wanted) => {
+      const state = document.getElementById('progress-modal').dataset.state;
+      return wanted.includes(state) && state;
+    },
+    states,
+    { timeout },
+  );
+  return handle.jsonValue();
+}
+
+/** The modal's visible texts. */
+export function modalTexts(page) {
+  return page.evaluate(() => {
+    const modal = document.getElementById('progress-modal');
+    const text = (part) => modal.querySelector(`[data-part=${part}]`).textContent.trim();
+    const alert = modal.querySelector('[data-part=alert]');
+    const counts = {};
+    for (const field of modal.querySelectorAll('[data-part=summary] [data-count]')) {
+      counts[field.dataset.count] = field.textContent.trim();
+    }
+    return {
+      state: modal.dataset.state,
+      phase: text('phase'),
+      percent: text('percent'),
+      message: text('message'),
+      alert: alert.hidden ? null : alert.textContent.trim(),
+      counts,
+    };
+  });
+}
+
+/** Waits until the finished modal has faded in and put the focus on its Close button. */
+export async function waitForClose(page) {
+  await page.waitForFunction(
+    () => document.activeElement?.dataset.action === 'close' && document.querySelector('#progress-modal.show'),
+    null,
+    { timeout: SHORT },
+  );
+}
+
+/** Closes the finished modal with its Close button. */
+export async function closeModal(page) {
+  await page.click('#progress-modal [data-action=close]');
+  await page.waitForSelector('#progress-modal', { state: 'hidden', timeout: SHORT });
+}
+
+/** What the page shows of the data: the severity counts, the state counts, the table's rows. */
+export function pageData(page) {
+  return page.evaluate(() => ({
+    severities: [...document.querySelectorAll('#overview [data-count]')].map((count) => count.textContent),
+    states: document.getElementById('state-counts').textContent,
+    rows: [...document.querySelectorAll('#findings-table tbody tr')].map((row) => row.textContent),
+    range: document.querySelector('[data-pager=findings] [data-part=range]').textContent,
+  }));
+}
+
+/** The first history row's outcome, once the history shows `count` imports. */
+export async function waitForHistory(page, count, timeout = SHORT) {
+  const handle = await page.waitForFunction(
+    (wanted) => {
+      const rows = [...document.querySelectorAll('#history-table tbody tr')].filter((row) => row.querySelector('.badge'));
+      return rows.length === wanted && rows[0].querySelector('.badge').textContent;
+    },
+    count,
+    { timeout },
+  );
+  return handle.jsonValue();
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = `${ARTIFACTS}${name}.png`;
+  await page.screenshot({ path });
+  return path;
+}
+
+/** Fetches a JSON API path of the server, outside the browser. */
+export async function getJson(server, path) {
+  const response = await fetch(new URL(path, server.url));
+  return response.json();
+}

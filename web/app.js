@@ -1,0 +1,116 @@
+// The page: wires the import form, the progress modal, the connection indicator and the tables.
+
+import { api, uploadImport, UploadAborted } from './api.js';
+import { FindingsView } from './findings.js';
+import { localDate, newSessionId } from './format.js';
+import { HistoryView } from './history.js';
+import { ProgressModal } from './progress-modal.js';
+import { WebSocketClient } from './websocket-client.js';
+
+const client = new WebSocketClient({ api });
+const findings = new FindingsView(document, api);
+const history = new HistoryView(document, api);
+const progress = new ProgressModal(document.getElementById('progress-modal'), {
+  client,
+  // Completed, failed or cancelled: the counts, the table and the history may all have changed.
+  onFinished: () => Promise.all([findings.refresh(), history.refresh()]),
+});
+
+// The design's debug tools: `WebSocketClient.connectionState`, `ProgressModal.formatETA(90)`.
+window.WebSocketClient = client;
+window.ProgressModal = progress;
+
+const CONNECTION = {
+  live: ['Live', 'Live updates over the WebSocket'],
+  connecting: ['Connecting…', 'Connecting to the server for live updates'],
+  polling: ['Polling', 'No live connection: import progress is checked over HTTP every second'],
+};
+
+function showConnection() {
+  const indicator = document.getElementById('connection');
+  const [label, description] = CONNECTION[client.mode];
+  indicator.dataset.mode = client.mode;
+  indicator.dataset.state = client.connectionState;
+  indicator.querySelector('[data-part=label]').textContent = label;
+  const retry = client.connectionState === 'reconnecting'
+    ? ` Reconnection attempt ${client.reconnectAttempts + 1} of ${client.maxReconnectAttempts}.`
+    : '';
+  indicator.title = description + retry;
+}
+
+function setUpImportForm() {
+  const form = document.getElementById('import-form');
+  const file = document.getElementById('import-file');
+  const scanDate = document.getElementById('scan-date');
+  const problem = document.getElementById('import-form-error');
+  const dropZone = document.getElementById('drop-zone');
+  scanDate.value = localDate();
+
+  const complain = (text, field) => {
+    problem.textContent = text;
+    problem.hidden = false;
+    field.focus();
+  };
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    problem.hidden = true;
+    const chosen = file.files[0];
+    if (!chosen) {
+      complain('Choose the CSV file to import.', file);
+      return;
+    }
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(scanDate.value)) {
+      complain('Give the date of the scan.', scanDate);
+      return;
+    }
+    const sessionId = newSessionId();
+    progress.show(`Importing ${chosen.name}`, sessionId);
+    // Joined before the upload starts, so not one of the session's events is missed.
+    await client.joinSession(sessionId);
+    const upload = uploadImport({
+      sessionId,
+      file: chosen,
+      scanDate: scanDate.value,
+      scope: form.elements.scope.value,
+      onProgress: (loaded, total) => progress.updateUpload(loaded, total),
+    });
+    progress.trackUpload(upload);
+    try {
+      await upload.done;
+      progress.uploadAccepted();
+      file.value = '';
+    } catch (error) {
+      if (error instanceof UploadAborted) {
+        progress.showCancelled('The upload was stopped; nothing was imported.');
+      } else {
+        progress.showError(error.message);
+      }
+    }
+  });
+
+  // Drag and drop onto the form's drop zone; a file dropped elsewhere must not replace the page.
+  for (const name of ['dragover', 'drop']) {
+    window.addEventListener(name, (event) => event.preventDefault());
+  }
+  dropZone.addEventListener('dragover', (event) => {
+    event.dataTransfer.dropEffect = 'copy';
+    dropZone.classList.add('dragging');
+  });
+  dropZone.addEventListener('dragleave', () => dropZone.classList.remove('dragging'));
+  dropZone.addEventListener('drop', (event) => {
+    dropZone.classList.remove('dragging');
+    if (event.dataTransfer.files.length > 0) {
+      file.files = event.dataTransfer.files;
+      problem.hidden = true;
+      file.focus();
+    }
+  });
+}
+
+client.on('statechange', showConnection);
+showConnection();
+setUpImportForm();
+client.connect();
+findings.refresh();
+history.refresh();

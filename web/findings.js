@@ -1,0 +1,156 @@
+// The open-findings counts per severity and the vulnerabilities table: search, filters by
+// severity and state, sortable columns, paging.
+
+import { el, fill, messageRow, severityBadge } from './dom.js';
+import { formatCount, formatDay } from './format.js';
+import { Pager } from './pager.js';
+
+const SEARCH_DELAY_MS = 300;
+/** Columns whose natural first order is ascending (text); the others start with the largest. */
+const ASCENDING_FIRST = new Set(['host', 'cve', 'title', 'state']);
+const COLUMNS = 9;
+
+/** A finding's host as people know it: its name, with the address beside it when both exist. */
+export function hostCell(finding) {
+  const name = finding.hostname || finding.host || finding.ip || '–';
+  const address = finding.ip && finding.ip !== name ? finding.ip : null;
+  return el('td', {}, name, address && el('div', { class: 'small text-body-secondary' }, address));
+}
+
+/** A finding's CVE, or its scanner plugin when it has none. */
+export function cveCell(finding) {
+  return el('td', { class: 'text-nowrap' }, finding.cve || (finding.pluginId ? `Plugin ${finding.pluginId}` : '–'));
+}
+
+function score(value) {
+  return typeof value === 'number' ? value.toFixed(1) : '–';
+}
+
+function findingRow(finding) {
+  return el(
+    'tr',
+    {},
+    el('td', {}, severityBadge(finding.severity)),
+    hostCell(finding),
+    cveCell(finding),
+    el('td', { class: 'finding-title' }, finding.title ?? '–'),
+    el('td', { class: 'd-none d-md-table-cell text-end' }, score(finding.vpr)),
+    el('td', { class: 'd-none d-lg-table-cell text-end' }, score(finding.cvss)),
+    el('td', {}, el('span', { class: `state state-${finding.state}` }, finding.state ?? '–')),
+    el('td', { class: 'd-none d-lg-table-cell text-nowrap' }, formatDay(finding.firstSeen)),
+    el('td', { class: 'd-none d-md-table-cell text-nowrap' }, formatDay(finding.lastSeen)),
+  );
+}
+
+export class FindingsView {
+  constructor(document, api) {
+    this.api = api;
+    this.query = { q: '', severity: '', state: '', sort: 'severity', order: 'desc', page: 1, perPage: 25 };
+    this.table = document.getElementById('findings-table');
+    this.body = this.table.querySelector('tbody');
+    this.search = document.getElementById('findings-search');
+    this.severity = document.getElementById('findings-severity');
+    this.state = document.getElementById('findings-state');
+    this.stateCounts = document.getElementById('state-counts');
+    this.severityCounts = document.querySelectorAll('#overview [data-count]');
+    this.severityButtons = document.querySelectorAll('#overview [data-severity]');
+    this.pager = new Pager(document.querySelector('[data-pager=findings]'), (page) => this.update({ page }));
+    this.latest = 0;
+
+    let typing;
+    this.search.addEventListener('input', () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => this.update({ q: this.search.value.trim(), page: 1 }), SEARCH_DELAY_MS);
+    });
+    document.getElementById('findings-filters').addEventListener('submit', (event) => {
+      event.preventDefault();
+      clearTimeout(typing);
+      this.update({ q: this.search.value.trim(), page: 1 });
+    });
+    this.severity.addEventListener('change', () => this.update({ severity: this.severity.value, page: 1 }));
+    this.state.addEventListener('change', () => this.update({ state: this.state.value, page: 1 }));
+    for (const button of this.severityButtons) {
+      button.addEventListener('click', () => {
+        const severity = this.query.severity === button.dataset.severity ? '' : button.dataset.severity;
+        this.severity.value = severity;
+        this.update({ severity, page: 1 });
+      });
+    }
+    for (const header of this.table.querySelectorAll('th[data-sort]')) {
+      header.querySelector('button').addEventListener('click', () => {
+        const sort = header.dataset.sort;
+        const order = sort === this.query.sort
+          ? (this.query.order === 'asc' ? 'desc' : 'asc')
+          : (ASCENDING_FIRST.has(sort) ? 'asc' : 'desc');
+        this.update({ sort, order, page: 1 });
+      });
+    }
+    this.renderSortState();
+  }
+
+  /** Reloads the counts and the table. */
+  refresh() {
+    return Promise.all([this.loadStats(), this.loadTable()]);
+  }
+
+  update(changes) {
+    Object.assign(this.query, changes);
+    this.renderSortState();
+    return this.loadTable();
+  }
+
+  async loadStats() {
+    try {
+      const stats = await this.api.stats();
+      for (const count of this.severityCounts) {
+        count.textContent = formatCount(stats.openBySeverity?.[count.dataset.count] ?? 0);
+      }
+      this.stateCounts.textContent = `Active ${formatCount(stats.active)} · Reopened ${formatCount(stats.reopened)} · `
+        + `Resolved ${formatCount(stats.resolved)} · Total ${formatCount(stats.total)}`;
+    } catch (error) {
+      this.stateCounts.textContent = `The counts could not be loaded: ${error.message}`;
+    }
+  }
+
+  async loadTable() {
+    // Only the newest request may draw: answers can arrive out of order while someone types.
+    const request = ++this.latest;
+    this.table.setAttribute('aria-busy', 'true');
+    try {
+      const page = await this.api.vulnerabilities(this.query);
+      if (request !== this.latest) {
+        return;
+      }
+      const filtered = this.query.q || this.query.severity || this.query.state;
+      fill(
+        this.body,
+        page.items.length > 0
+          ? page.items.map(findingRow)
+          : messageRow(COLUMNS, filtered ? 'No findings match these filters.' : 'No findings yet: import a scanner export.'),
+      );
+      this.pager.render(page, 'findings');
+    } catch (error) {
+      if (request === this.latest) {
+        fill(this.body, messageRow(COLUMNS, `The findings could not be loaded: ${error.message}`, 'text-danger'));
+      }
+    } finally {
+      if (request === this.latest) {
+        this.table.removeAttribute('aria-busy');
+      }
+    }
+  }
+
+  renderSortState() {
+    for (const header of this.table.querySelectorAll('th[data-sort]')) {
+      const sorted = header.dataset.sort === this.query.sort;
+      if (sorted) {
+        header.setAttribute('aria-sort', this.query.order === 'asc' ? 'ascending' : 'descending');
+      } else {
+        header.removeAttribute('aria-sort');
+      }
+    }
+    for (const button of this.severityButtons) {
+      button.setAttribute('aria-pressed', String(button.dataset.severity === this.query.severity));
+    }
+  }
+}

@@ -1,0 +1,230 @@
+// The import history (outcome, counts, duration, per-phase timings) and one import's detail:
+// its record, what it added, resolved and reopened, and the rows it rejected or warned about.
+
+import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
+import { cveCell, hostCell } from './findings.js';
+import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration } from './format.js';
+import { Pager } from './pager.js';
+
+const COLUMNS = 8;
+const PHASES = [['parsing', 'Parsing'], ['loading', 'Loading'], ['processing', 'Processing'], ['finalizing', 'Finalizing']];
+const CHANGES = [['new', 'new'], ['updated', 'updated'], ['reopened', 'reopened'], ['resolved', 'resolved']];
+const COUNTS = [
+  ['rows', 'Rows'], ['records', 'Records'], ['new', 'New'], ['updated', 'Updated'], ['reopened', 'Reopened'],
+  ['resolved', 'Resolved'], ['rejected', 'Rejected'], ['duplicates', 'Duplicates'], ['warnings', 'Warnings'],
+];
+const FINDINGS_PER_PAGE = 50;
+
+/** How long an import ran, from its record. */
+function duration(record) {
+  const started = Date.parse(record.startedAt);
+  const finished = Date.parse(record.finishedAt);
+  return Number.isNaN(started) || Number.isNaN(finished) ? null : finished - started;
+}
+
+/** What an import changed, naming only what it did: "4,329 new · 2 resolved". */
+function changes(counts) {
+  const done = CHANGES.filter(([key]) => counts[key] > 0).map(([key, label]) => `${formatCount(counts[key])} ${label}`);
+  return done.length > 0 ? joined(done) : 'no changes';
+}
+
+/** Items separated by dots, each kept on one line. */
+function joined(items) {
+  return items.flatMap((item, index) => [index > 0 ? ' · ' : null, el('span', { class: 'text-nowrap' }, item)]);
+}
+
+function countList(pairs, values, format) {
+  return pairs.map(([key, label]) => el('div', {}, el('dt', {}, label), el('dd', {}, format(values?.[key]))));
+}
+
+function historyRow(record, openDetail) {
+  const counts = record.counts ?? {};
+  return el(
+    'tr',
+    {},
+    el('td', { class: 'text-nowrap small' }, formatDateTime(record.startedAt)),
+    el(
+      'td',
+      { class: 'history-file' },
+      record.fileName ?? '–',
+      el('div', { class: 'small text-body-secondary text-nowrap' }, `${record.scope ?? ''} · scan ${formatDay(record.scanDate)}`),
+    ),
+    el('td', {}, outcomeBadge(record.outcome)),
+    el('td', { class: 'd-none d-md-table-cell small history-changes' }, changes(counts)),
+    el('td', { class: 'd-none d-sm-table-cell text-end' }, formatCount(counts.rejected ?? 0)),
+    el('td', { class: 'd-none d-sm-table-cell text-end text-nowrap' }, formatDuration(duration(record))),
+    el(
+      'td',
+      { class: 'd-none d-lg-table-cell small history-phases' },
+      joined(PHASES.map(([key, label]) => `${label} ${formatDuration(record.timings?.[key])}`)),
+    ),
+    el(
+      'td',
+      { class: 'text-end' },
+      el(
+        'button',
+        { type: 'button', class: 'btn btn-sm btn-outline-primary', 'aria-label': `Details of ${record.fileName}`, onclick: () => openDetail(record) },
+        'Details',
+      ),
+    ),
+  );
+}
+
+export class HistoryView {
+  constructor(document, api, bootstrap = globalThis.bootstrap) {
+    this.api = api;
+    this.table = document.getElementById('history-table');
+    this.body = this.table.querySelector('tbody');
+    this.pager = new Pager(document.querySelector('[data-pager=history]'), (page) => this.load(page));
+    this.page = 1;
+    this.detail = new ImportDetail(document.getElementById('import-detail'), api, bootstrap);
+  }
+
+  refresh() {
+    return this.load(this.page);
+  }
+
+  async load(page) {
+    this.table.setAttribute('aria-busy', 'true');
+    try {
+      const history = await this.api.imports({ page, perPage: 10 });
+      this.page = history.page;
+      fill(
+        this.body,
+        history.items.length > 0
+          ? history.items.map((record) => historyRow(record, (chosen) => this.detail.show(chosen)))
+          : messageRow(COLUMNS, 'No imports yet.'),
+      );
+      this.pager.render(history, 'imports');
+    } catch (error) {
+      fill(this.body, messageRow(COLUMNS, `The history could not be loaded: ${error.message}`, 'text-danger'));
+    } finally {
+      this.table.removeAttribute('aria-busy');
+    }
+  }
+}
+
+/** The detail modal of one import. */
+class ImportDetail {
+  constructor(element, api, bootstrap) {
+    this.element = element;
+    this.api = api;
+    this.bootstrap = bootstrap;
+    this.modal = bootstrap.Modal.getOrCreateInstance(element);
+    this.parts = {};
+    for (const part of element.querySelectorAll('[data-part]')) {
+      this.parts[part.dataset.part] = part;
+    }
+    this.record = null;
+    for (const tab of element.querySelectorAll('[data-change]')) {
+      tab.addEventListener('shown.bs.tab', () => this.loadFindings(tab.dataset.change, 1));
+    }
+  }
+
+  show(record) {
+    this.record = record;
+    const counts = record.counts ?? {};
+    this.parts.title.textContent = record.fileName ?? 'Import';
+    const facts = [
+      ['Outcome', outcomeBadge(record.outcome)],
+      ['Scan date', formatDay(record.scanDate)],
+      ['Scope', record.scope ?? '–'],
+      ['Started', `${formatDateTime(record.startedAt)}${record.startedBy ? ` by ${record.startedBy}` : ''}`],
+      ['Duration', formatDuration(duration(record))],
+      ['File', `${formatBytes(record.fileSize)} · ${record.format ?? 'unknown format'} · ${record.encoding ?? 'unknown encoding'}`],
+    ];
+    if (record.backfill) {
+      facts.push(['Backfill', 'older than the newest scan: states were not changed']);
+    }
+    if (record.error) {
+      facts.push(['Error', record.error]);
+    }
+    fill(this.parts.facts, facts.map(([label, value]) => el('div', {}, el('dt', {}, label), el('dd', {}, value))));
+    fill(this.parts.counts, countList(COUNTS, counts, (value) => formatCount(value ?? 0)));
+    fill(this.parts.timings, countList(PHASES, record.timings, formatDuration));
+    for (const badge of this.element.querySelectorAll('[data-tab-count]')) {
+      badge.textContent = formatCount(counts[badge.dataset.tabCount] ?? 0);
+    }
+    for (const panel of this.element.querySelectorAll('[data-problems]')) {
+      this.renderProblems(panel, record.problems?.[panel.dataset.problems] ?? []);
+    }
+    for (const panel of this.element.querySelectorAll('[data-findings]')) {
+      fill(panel);
+    }
+    // Open on the first tab; showing it (when another was open) loads its findings.
+    const first = this.element.querySelector('[data-change=added]');
+    if (first.classList.contains('active')) {
+      this.loadFindings('added', 1);
+    } else {
+      this.bootstrap.Tab.getOrCreateInstance(first).show();
+    }
+    this.modal.show();
+  }
+
+  renderProblems(panel, problems) {
+    if (problems.length === 0) {
+      fill(panel, el('p', { class: 'text-body-secondary my-3' }, 'None.'));
+      return;
+    }
+    fill(
+      panel,
+      el(
+        'table',
+        { class: 'table table-sm' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col', class: 'text-end' }, 'Line'), el('th', { scope: 'col' }, 'Reason'))),
+        el('tbody', {}, problems.map((problem) => el('tr', {}, el('td', { class: 'text-end' }, String(problem.line)), el('td', { class: 'text-break' }, problem.reason)))),
+      ),
+    );
+  }
+
+  async loadFindings(change, page) {
+    const record = this.record;
+    const panel = this.element.querySelector(`[data-findings=${change}]`);
+    if (page === 1) {
+      fill(panel, el('p', { class: 'text-body-secondary my-3' }, 'Loading…'));
+    }
+    try {
+      const result = await this.api.importFindings(record.sessionId, { change, page, perPage: FINDINGS_PER_PAGE });
+      if (record !== this.record) {
+        return;
+      }
+      let body = panel.querySelector('tbody');
+      if (page === 1) {
+        if (result.total === 0) {
+          fill(panel, el('p', { class: 'text-body-secondary my-3' }, 'None.'));
+          return;
+        }
+        body = el('tbody');
+        fill(
+          panel,
+          el(
+            'div',
+            { class: 'table-responsive' },
+            el(
+              'table',
+              { class: 'table table-sm align-middle' },
+              el('thead', {}, el('tr', {}, ['Severity', 'Host', 'CVE', 'Title'].map((name) => el('th', { scope: 'col' }, name)))),
+              body,
+            ),
+          ),
+        );
+      }
+      body.append(
+        ...result.items.map((finding) =>
+          el('tr', {}, el('td', {}, severityBadge(finding.severity)), hostCell(finding), cveCell(finding), el('td', {}, finding.title ?? '–'))),
+      );
+      panel.querySelector('[data-more]')?.remove();
+      if (page * result.perPage < result.total) {
+        panel.append(
+          el(
+            'button',
+            { type: 'button', class: 'btn btn-sm btn-outline-secondary', 'data-more': true, onclick: () => this.loadFindings(change, page + 1) },
+            `Show more (${formatCount(result.total - page * result.perPage)} left)`,
+          ),
+        );
+      }
+    } catch (error) {
+      fill(panel, el('p', { class: 'text-danger my-3' }, `These findings could not be loaded: ${error.message}`));
+    }
+  }
+}

@@ -1,0 +1,270 @@
+// The design's ProgressModal: a Bootstrap modal following one import from the upload to its end.
+// It shows the upload's own progress until the server's phases begin, then the bar and percentage,
+// the phase, the server's message and the ETA; cancelling asks first and ends only when the
+// server reports `importCancelled`; an error shows the server's message; completion shows the
+// summary. Everything the server says is inserted as text.
+
+import { formatBytes, formatCount, formatDuration, formatETA } from './format.js';
+
+export { formatETA };
+
+const PHASES = {
+  parsing: 'Parsing',
+  loading: 'Loading',
+  processing: 'Processing',
+  finalizing: 'Finalizing',
+};
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+export class ProgressModal {
+  /**
+   * `element`: the modal's markup (see index.html); `client`: the WebSocketClient whose events it
+   * follows; `onFinished(outcome, event)`: called once when the import has ended.
+   */
+  constructor(element, { client, bootstrap = globalThis.bootstrap, onFinished = () => {} }) {
+    this.element = element;
+    this.client = client;
+    this.onFinished = onFinished;
+    this.modal = bootstrap.Modal.getOrCreateInstance(element, { backdrop: 'static', keyboard: false });
+    this.parts = {};
+    for (const part of element.querySelectorAll('[data-part]')) {
+      this.parts[part.dataset.part] = part;
+    }
+    this.buttons = {};
+    for (const button of element.querySelectorAll('[data-action]')) {
+      this.buttons[button.dataset.action] = button;
+    }
+    this.sessionId = null;
+    this.state = 'idle';
+    this.progress = 0;
+    this.upload = null;
+
+    this.buttons.cancel.addEventListener('click', () => this.askToCancel());
+    this.buttons.keep.addEventListener('click', () => this.closeConfirmation(true));
+    this.buttons.stop.addEventListener('click', () => {
+      this.closeConfirmation(false);
+      this.cancel();
+    });
+    this.buttons.close.addEventListener('click', () => this.hide());
+    // Escape closes the modal only once the import has ended; until then it must not vanish.
+    element.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && this.finished) {
+        this.hide();
+      }
+    });
+    // Bootstrap focuses the dialog once it has faded in, after a quick import may have ended.
+    element.addEventListener('shown.bs.modal', () => {
+      if (this.finished) {
+        this.buttons.close.focus();
+      }
+    });
+    element.addEventListener('hidden.bs.modal', () => this.client.leaveSession());
+    client.on('progress', (event) => this.updateProgress(event));
+    client.on('importCancelled', (event) => {
+      if (event.sessionId === this.sessionId) {
+        this.showCancelled();
+      }
+    });
+  }
+
+  get finished() {
+    return FINISHED.has(this.state);
+  }
+
+  show(title, sessionId) {
+    this.sessionId = sessionId;
+    this.upload = null;
+    this.progress = 0;
+    this.parts.title.textContent = title;
+    this.parts.phase.textContent = 'Uploading';
+    this.parts.message.textContent = 'Sending the file to the server…';
+    this.parts.eta.textContent = '';
+    this.parts.upload.hidden = false;
+    this.parts.summary.hidden = true;
+    this.parts.alert.hidden = true;
+    this.parts.confirm.hidden = true;
+    this.setBar(this.parts.bar, 0);
+    this.updateUpload(0, 0);
+    this.setState('uploading');
+    this.modal.show();
+  }
+
+  /** The upload under way (from `uploadImport`), so that cancelling can stop it. */
+  trackUpload(upload) {
+    this.upload = upload;
+  }
+
+  /** The upload's own progress, before the server's phases begin. */
+  updateUpload(loaded, total) {
+    const percent = total > 0 ? Math.floor((loaded / total) * 100) : 0;
+    this.setBar(this.parts.uploadBar, percent);
+    this.parts.uploadText.textContent = total > 0 ? `${formatBytes(loaded)} of ${formatBytes(total)} (${percent}%)` : '';
+  }
+
+  /** The server has the file: the import is queued or starting. */
+  uploadAccepted() {
+    if (this.state === 'uploading') {
+      this.parts.message.textContent = 'The file is in; the import is starting…';
+      this.setState('running');
+    }
+  }
+
+  /** A progress event (from the socket or a poll) for this session. */
+  updateProgress(event) {
+    if (!event || event.sessionId !== this.sessionId || this.finished) {
+      return;
+    }
+    if (event.type === 'complete') {
+      this.showSummary(event);
+      return;
+    }
+    if (event.type === 'error') {
+      if (event.outcome === 'cancelled') {
+        this.showCancelled();
+      } else {
+        this.showError(event.message);
+      }
+      return;
+    }
+    if (this.state === 'uploading') {
+      this.setState('running');
+    }
+    this.parts.upload.hidden = true;
+    // Events can arrive twice (socket and poll, catch-up after a reconnect): never go back.
+    this.progress = Math.max(this.progress, event.progress ?? 0);
+    this.setBar(this.parts.bar, this.progress);
+    const queued = event.data?.queuePosition !== undefined;
+    this.parts.phase.textContent = queued ? 'Queued' : (PHASES[event.type] ?? event.type);
+    this.parts.message.textContent = event.message ?? '';
+    const eta = formatETA(event.eta);
+    this.parts.eta.textContent = eta ? `About ${eta} left` : '';
+  }
+
+  showError(message) {
+    this.parts.phase.textContent = 'Failed';
+    this.parts.message.textContent = '';
+    this.parts.eta.textContent = '';
+    this.showAlert('danger', message || 'The import failed.');
+    this.finish('failed');
+  }
+
+  showCancelled(message = 'The import was cancelled; nothing was changed.') {
+    this.parts.phase.textContent = 'Cancelled';
+    this.parts.message.textContent = '';
+    this.parts.eta.textContent = '';
+    this.showAlert('warning', message);
+    this.finish('cancelled');
+  }
+
+  showSummary(event) {
+    const summary = event.data ?? {};
+    this.progress = 100;
+    this.setBar(this.parts.bar, 100);
+    this.parts.upload.hidden = true;
+    this.parts.phase.textContent = 'Complete';
+    this.parts.message.textContent = event.message ?? '';
+    this.parts.eta.textContent = '';
+    for (const field of this.parts.summary.querySelectorAll('[data-count]')) {
+      field.textContent = formatCount(summary[field.dataset.count]);
+    }
+    this.parts.duration.textContent = formatDuration(summary.durationMs);
+    this.parts.summary.hidden = false;
+    this.finish('completed', event);
+  }
+
+  /**
+   * Stops the import: an upload still sending is aborted (the server then never starts it);
+   * otherwise the server is asked to cancel, and the modal waits for `importCancelled`.
+   */
+  async cancel() {
+    if (this.finished || this.state === 'cancelling') {
+      return;
+    }
+    this.setState('cancelling');
+    this.parts.message.textContent = 'Stopping the import and rolling it back…';
+    if (this.upload && !this.upload.sent) {
+      this.upload.abort();
+      return;
+    }
+    if (this.upload) {
+      // Every byte is sent: the session exists once the server has answered.
+      await this.upload.done.catch(() => {});
+      if (this.state !== 'cancelling') {
+        return;
+      }
+    }
+    const answer = await this.client.cancelImport(this.sessionId);
+    if (!answer.ok && this.state === 'cancelling') {
+      this.setState('running');
+      this.showAlert('warning', `The import could not be cancelled: ${answer.error}`);
+    }
+  }
+
+  hide() {
+    this.modal.hide();
+  }
+
+  formatETA(seconds) {
+    return formatETA(seconds);
+  }
+
+  askToCancel() {
+    this.parts.confirm.hidden = false;
+    this.buttons.cancel.hidden = true;
+    this.buttons.keep.focus();
+  }
+
+  closeConfirmation(refocus) {
+    this.parts.confirm.hidden = true;
+    this.buttons.cancel.hidden = this.finished;
+    if (refocus && !this.finished) {
+      this.buttons.cancel.focus();
+    }
+  }
+
+  finish(outcome, event) {
+    this.setState(outcome);
+    this.onFinished(outcome, event);
+  }
+
+  showAlert(kind, text) {
+    const alert = this.parts.alert;
+    alert.className = `alert alert-${kind} mt-3 mb-0`;
+    alert.textContent = text;
+    alert.hidden = false;
+  }
+
+  setBar(progress, percent) {
+    progress.setAttribute('aria-valuenow', String(percent));
+    progress.firstElementChild.style.width = `${percent}%`;
+    if (progress === this.parts.bar) {
+      this.parts.percent.textContent = `${percent}%`;
+    }
+  }
+
+  setState(state) {
+    this.state = state;
+    this.element.dataset.state = state;
+    const finished = this.finished;
+    const cancelling = state === 'cancelling';
+    this.buttons.cancel.hidden = finished || !this.parts.confirm.hidden;
+    this.buttons.cancel.disabled = cancelling;
+    this.parts.cancelLabel.textContent = cancelling ? 'Cancelling…' : 'Cancel import';
+    this.parts.cancelSpinner.hidden = !cancelling;
+    this.buttons.close.hidden = !finished;
+    if (finished) {
+      this.parts.confirm.hidden = true;
+    }
+    const bar = this.parts.bar.firstElementChild;
+    bar.classList.toggle('progress-bar-animated', !finished);
+    bar.classList.toggle('progress-bar-striped', !finished);
+    bar.classList.toggle('bg-success', state === 'completed');
+    bar.classList.toggle('bg-danger', state === 'failed');
+    bar.classList.toggle('bg-warning', state === 'cancelled');
+    if (finished || cancelling) {
+      // The focused button may have just been hidden or disabled: keep focus in the dialog.
+      (finished ? this.buttons.close : this.element).focus();
+    }
+  }
+}
