@@ -34,8 +34,8 @@ function eventOf(state) {
 
 // The design's client connects and joins at once; socket.io-client holds the joinSession until
 // the connection is open and sends it right then. The server must not lose it. A loss is a race
-// (the server setting up the socket's handlers after telling the client it is connected) that
-// a few connections in a hundred hit while an import keeps the machine busy, hence many tries
+// (handlers set up after the client is told it is connected): when the server had it, a few
+// connections in a hundred hit it while an import kept the machine busy, hence many tries
 // during one. An answer takes milliseconds; 1 s without one means it was lost.
 test('a joinSession sent right after connecting is always answered', TIMEOUT, async (t) => {
   const server = await startServerFor(t);

@@ -141,10 +141,11 @@ export class Watcher {
   }
 
   /**
-   * Resolves once the socket is connected (again) and the server handles its events. The server
-   * may drop an event sent right after the connection opens, before it has set up the socket's
-   * handlers (the suite's "sent right after connecting" test checks that it does not); an
-   * acknowledged `leaveSession` of an unused id, retried, shows the handlers are there.
+   * Resolves once the socket is connected (again) and the server handles its events: an
+   * acknowledged `leaveSession` of an unused id, retried, shows its handlers are there. (An event
+   * sent before the server has set them up would be lost; the e2e test "a joinSession sent right
+   * after connecting is always answered" checks the server prevents that, so other tests do not
+   * depend on it.)
    */
   async connected(ms = 20_000) {
     const deadline = Date.now() + ms;
