@@ -40,6 +40,8 @@ use crate::store::{Change, FindingQuery, FindingSort, Scope, StateFilter, StoreE
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 const MAX_PER_PAGE: u32 = 500;
 const SPOOL_BUFFER_BYTES: usize = 1 << 20;
+/// How long the rest of a refused upload is read before the connection is dropped.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
     let production = app.config.is_production();
@@ -133,9 +135,11 @@ async fn create_import(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit + MULTIPART_OVERHEAD) {
-        return Err(too_large());
-    }
+    // An upload over the limit is still read to its end (and thrown away, within a bound):
+    // clients send the whole body before they read the answer, and would otherwise see a broken
+    // connection instead of the 413.
+    let mut refused = declared.is_some_and(|length| length > limit + MULTIPART_OVERHEAD);
+    let drain_until = tokio::time::Instant::now() + DRAIN_TIME;
     let interrupted = |error: axum::extract::multipart::MultipartError| {
         ApiError::BadRequest(format!(
             "the upload could not be read: {}",
@@ -146,6 +150,10 @@ async fn create_import(
     let mut fields: HashMap<String, String> = HashMap::new();
     while let Some(mut field) = multipart.next_field().await.map_err(interrupted)? {
         let name = field.name().unwrap_or_default().to_owned();
+        if refused {
+            discard(&mut field, drain_until).await;
+            continue;
+        }
         if name != "file" {
             let value = field.text().await.map_err(interrupted)?;
             fields.insert(name, value);
@@ -170,12 +178,19 @@ async fn create_import(
         while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
             size += chunk.len() as u64;
             if size > limit {
-                return Err(too_large());
+                refused = true;
+                discard(&mut field, drain_until).await;
+                break;
             }
             file.write_all(&chunk).await?;
         }
-        file.flush().await?;
-        upload = Some((file_name, path));
+        if !refused {
+            file.flush().await?;
+            upload = Some((file_name, path));
+        }
+    }
+    if refused {
+        return Err(too_large());
     }
     let (file_name, path) = upload.ok_or_else(|| {
         ApiError::BadRequest(
@@ -223,6 +238,11 @@ async fn create_import(
         StatusCode::ACCEPTED,
         Json(json!({ "sessionId": session_id })),
     ))
+}
+
+/// Reads and drops the rest of a field, until `deadline`.
+async fn discard(field: &mut axum::extract::multipart::Field<'_>, deadline: tokio::time::Instant) {
+    while let Ok(Ok(Some(_))) = tokio::time::timeout_at(deadline, field.chunk()).await {}
 }
 
 async fn import_status(

@@ -9,12 +9,13 @@ use serde_json::json;
 use tempfile::TempPath;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::metrics::Metrics;
 use crate::import::{ImportRequest, run_import};
 use crate::progress::{Phase, ProgressTracker};
-use crate::store::Store;
+use crate::store::{NewImport, Outcome, Store};
 
 /// An accepted upload waiting for its turn.
 pub struct Job {
@@ -45,6 +46,8 @@ struct Inner {
     waiting: Mutex<VecDeque<Job>>,
     running: Mutex<Option<Uuid>>,
     wake: Notify,
+    /// Writing the records of imports cancelled while they waited.
+    recording: TaskTracker,
     store: Arc<dyn Store>,
     tracker: ProgressTracker,
     metrics: Arc<Metrics>,
@@ -57,6 +60,7 @@ impl ImportQueue {
                 waiting: Mutex::default(),
                 running: Mutex::default(),
                 wake: Notify::new(),
+                recording: TaskTracker::new(),
                 store,
                 tracker,
                 metrics,
@@ -92,6 +96,8 @@ impl ImportQueue {
             let next = lock(&self.inner.waiting).pop_front();
             let Some(job) = next else {
                 if stop.is_cancelled() {
+                    self.inner.recording.close();
+                    self.inner.recording.wait().await;
                     return;
                 }
                 tokio::select! {
@@ -134,8 +140,9 @@ impl ImportQueue {
         }
     }
 
-    /// A waiting import was cancelled: it leaves the queue (its upload is deleted) and its
-    /// watchers are told. One that has started meanwhile is the pipeline's to stop.
+    /// A waiting import was cancelled: it leaves the queue at once, is recorded as cancelled
+    /// (its upload deleted), and then its watchers are told. One that has started meanwhile is
+    /// the pipeline's to stop.
     fn cancel_waiting(&self, session_id: Uuid) {
         let removed = {
             let mut waiting = lock(&self.inner.waiting);
@@ -144,11 +151,32 @@ impl ImportQueue {
                 .position(|job| job.request.session_id == session_id);
             position.and_then(|at| waiting.remove(at))
         };
-        if removed.is_some() {
-            tracing::info!(session = %session_id, "queued import cancelled");
-            self.inner.tracker.session_cancelled(session_id);
-            self.announce_positions();
-        }
+        let Some(job) = removed else {
+            return;
+        };
+        tracing::info!(session = %session_id, "queued import cancelled");
+        self.announce_positions();
+        let inner = Arc::clone(&self.inner);
+        self.inner.recording.spawn_blocking(move || {
+            let request = &job.request;
+            let import = NewImport {
+                session_id,
+                file_name: request.file_name.clone(),
+                file_size: std::fs::metadata(&job.upload).map_or(0, |meta| meta.len()),
+                scan_date: request.scan_date,
+                scope: request.scope,
+                started_by: request.started_by.clone(),
+            };
+            if let Err(error) = inner.store.record_unstarted(
+                &import,
+                Outcome::Cancelled,
+                "the import was cancelled before it started; nothing was changed",
+            ) {
+                tracing::error!(session = %session_id, %error, "could not record a cancelled import");
+            }
+            drop(job);
+            inner.tracker.session_cancelled(session_id);
+        });
     }
 
     /// Tells each waiting import its place.

@@ -100,9 +100,9 @@ pub struct NewImport {
     pub started_by: String,
 }
 
-/// Milliseconds spent in each phase.
+/// Milliseconds spent in each phase (zero for a phase never reached).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct PhaseTimings {
     pub parsing: u64,
     pub loading: u64,
@@ -127,7 +127,7 @@ pub struct ImportCounts {
 
 /// Rows that were rejected and values that were dropped, with their lines (the first 100 each).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct Problems {
     pub rejected_rows: Vec<Malformed>,
     pub warnings: Vec<Malformed>,
@@ -333,6 +333,15 @@ pub trait Store: Send + Sync {
     /// Marks imports that a stopped process left running as interrupted (when no import is
     /// running now). Returns how many.
     fn recover_interrupted(&self) -> Result<u64, StoreError>;
+
+    /// Records an import that ended before it began (cancelled while it waited in a queue),
+    /// so its history and status outlive the server's memory of it.
+    fn record_unstarted(
+        &self,
+        import: &NewImport,
+        outcome: Outcome,
+        error: &str,
+    ) -> Result<(), StoreError>;
 
     /// The recorded import of a session, if any.
     fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError>;

@@ -162,8 +162,9 @@ test('SIGTERM during an import: watchers told, exit 0, after a restart cancelled
   assert.ok(['cancelled', 'interrupted'].includes(status.body.outcome), `outcome ${status.body.outcome}`);
   assert.deepEqual(await snapshot(server.url), before, 'findings and counts unchanged');
   const history = await request(server.url, '/api/imports');
-  assert.equal(history.body.items[0].sessionId, running);
-  assert.equal(history.body.items[0].outcome, status.body.outcome);
+  const recorded = (id) => history.body.items.find((item) => item.sessionId === id);
+  assert.equal(recorded(running)?.outcome, status.body.outcome);
+  assert.equal(recorded(queued)?.outcome, 'cancelled', 'the queued import is recorded as cancelled');
 });
 
 test('GET /metrics counts connected sockets, sessions, progress events and imports', TIMEOUT, async (t) => {

@@ -151,6 +151,35 @@ impl Store for SqliteStore {
         }
     }
 
+    fn record_unstarted(
+        &self,
+        import: &NewImport,
+        outcome: Outcome,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        // A connection of its own: this may wait for a running import's commit, and reads
+        // should not wait with it.
+        let conn = connect(&self.path)?;
+        let at = now();
+        conn.execute(
+            "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
+                                  started_at, finished_at, outcome, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+            params![
+                import.session_id.to_string(),
+                import.file_name,
+                import.file_size as i64,
+                import.scan_date.to_string(),
+                import.scope.as_str(),
+                import.started_by,
+                at,
+                outcome.as_str(),
+                error,
+            ],
+        )?;
+        Ok(())
+    }
+
     fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError> {
         let conn = self.reader();
         let mut statement = conn.prepare_cached(&format!(
