@@ -1,14 +1,13 @@
 // Scenario 4: a file that is not a scanner export. The modal shows the server's error (which
 // names the headers it found) and nothing changes.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  closeModal, getJson, launchBrowser, modalTexts, openUi, pageData, startImport, waitForHistory,
-  waitForClose, waitForModal, SHORT,
+  closeModal, getJson, importSampleAndSnapshot, launchBrowser, modalTexts, openUi, pageData, startImport, waitForHistory,
+  waitForClose, waitForModal,
 } from '../support/browser.mjs';
-import { SAMPLES, startServer, writeFile } from '../support/server.mjs';
+import { startServer, writeFile } from '../support/server.mjs';
 
 test('a bad file shows the server\'s error and changes nothing', async (t) => {
   const server = await startServer();
@@ -17,12 +16,7 @@ test('a bad file shows the server\'s error and changes nothing', async (t) => {
   t.after(() => browser.close());
   const { page, errors } = await openUi(browser, server);
 
-  await startImport(page, join(SAMPLES, 'test-import.csv'));
-  assert.equal(await waitForModal(page, ['completed', 'failed']), 'completed');
-  await closeModal(page);
-  await page.waitForFunction(() => document.querySelectorAll('#findings-table tbody tr').length === 20, null, { timeout: SHORT });
-  const before = await pageData(page);
-  const statsBefore = await getJson(server, '/api/stats');
+  const { before, statsBefore } = await importSampleAndSnapshot(page, server);
 
   await startImport(page, writeFile(server.dir, 'sizes.csv', 'colour,size\nred,large\nblue,small\n'));
   assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'failed');

@@ -1,14 +1,13 @@
 // Scenario 2: cancelling a large import midway. The modal asks first, waits for the server's
 // `importCancelled`, reports the cancellation, and the table and counts are exactly as before.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  closeModal, getJson, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress,
+  closeModal, getJson, importSampleAndSnapshot, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress,
   screenshot, startImport, waitForHistory, waitForModal, LONG, SHORT,
 } from '../support/browser.mjs';
-import { generateExport, SAMPLES, startServer } from '../support/server.mjs';
+import { generateExport, startServer } from '../support/server.mjs';
 
 test('cancelling a large import midway changes nothing', async (t) => {
   const server = await startServer();
@@ -17,12 +16,7 @@ test('cancelling a large import midway changes nothing', async (t) => {
   t.after(() => browser.close());
   const { page, errors } = await openUi(browser, server);
 
-  await startImport(page, join(SAMPLES, 'test-import.csv'));
-  assert.equal(await waitForModal(page, ['completed', 'failed']), 'completed');
-  await closeModal(page);
-  await page.waitForFunction(() => document.querySelectorAll('#findings-table tbody tr').length === 20, null, { timeout: SHORT });
-  const before = await pageData(page);
-  const statsBefore = await getJson(server, '/api/stats');
+  const { before, statsBefore } = await importSampleAndSnapshot(page, server);
 
   const large = generateExport(server.dir, 150_000);
   await recordProgress(page);

@@ -1,7 +1,10 @@
 // Headless Debian Chromium driven by playwright-core, for the browser tests: opening the UI of a
 // test server, importing through its form, following the progress modal, screenshots.
 import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+
+import { SAMPLES } from './server.mjs';
 
 /** Screenshots land here (git-ignored). */
 export const ARTIFACTS = new URL('../browser/artifacts/', import.meta.url).pathname;
@@ -160,4 +163,18 @@ export async function screenshot(page, name) {
 export async function getJson(server, path) {
   const response = await fetch(new URL(path, server.url));
   return response.json();
+}
+
+/**
+ * Imports the 20-row sample through the UI, closes the summary and returns what the page and the
+ * API show afterwards: the state a test compares against after changing nothing.
+ */
+export async function importSampleAndSnapshot(page, server) {
+  await startImport(page, join(SAMPLES, 'test-import.csv'));
+  if (await waitForModal(page, ['completed', 'failed']) !== 'completed') {
+    throw new Error('the sample import did not complete');
+  }
+  await closeModal(page);
+  await page.waitForFunction(() => document.querySelectorAll('#findings-table tbody tr').length === 20, null, { timeout: SHORT });
+  return { before: await pageData(page), statsBefore: await getJson(server, '/api/stats') };
 }
