@@ -17,3 +17,10 @@ pub mod import;
 pub mod progress;
 pub mod server;
 pub mod store;
+
+/// Locks a mutex, tolerating poisoning: shared state stays usable after a panic elsewhere.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

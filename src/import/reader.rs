@@ -128,8 +128,8 @@ impl<R: Read> CsvReader<R> {
                 return Ok(None);
             };
             let expected = self.expected_fields.unwrap_or(span.fields);
-            let unbalanced = self.raw.iter().filter(|&&b| b == b'"').count() % 2 == 1;
-            if span.multiline && (span.fields != expected || unbalanced) {
+            let unbalanced = || self.raw.iter().filter(|&&b| b == b'"').count() % 2 == 1;
+            if span.multiline && (span.fields != expected || unbalanced()) {
                 self.resume_after_first_line(span.line);
                 return Ok(Some(Item::Malformed(Malformed {
                     line: span.line,

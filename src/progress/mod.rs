@@ -13,7 +13,7 @@ mod eta;
 mod event;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,6 +22,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::lock;
 
 pub use eta::{EtaEstimator, LinearEta};
 pub use event::{Phase, ProgressEvent};
@@ -418,13 +420,6 @@ impl ProgressReporter for SessionReporter {
     fn cancelled(&self) {
         self.tracker.session_cancelled(self.id);
     }
-}
-
-/// Locks a mutex, tolerating poisoning: progress state stays usable after a panicking sink.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

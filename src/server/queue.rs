@@ -3,7 +3,7 @@
 //! in the queue, and a waiting import can be cancelled (it leaves the queue at once).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use tempfile::TempPath;
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::metrics::Metrics;
 use crate::import::{ImportRequest, run_import};
+use crate::lock;
 use crate::progress::{Phase, ProgressTracker};
 use crate::store::{NewImport, Outcome, Store};
 
@@ -202,10 +203,4 @@ impl ImportQueue {
             );
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

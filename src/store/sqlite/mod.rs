@@ -69,9 +69,7 @@ impl SqliteStore {
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        self.reader
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock(&self.reader)
     }
 
     fn lock_file(&self) -> Result<File, StoreError> {
@@ -515,17 +513,25 @@ struct RawImport {
     format: Option<String>,
     encoding: Option<String>,
     backfill: bool,
-    counts: [i64; 9],
+    counts: ImportCounts,
     timings: String,
     problems: String,
 }
 
 impl RawImport {
     fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        let mut counts = [0i64; 9];
-        for (i, count) in counts.iter_mut().enumerate() {
-            *count = row.get(14 + i)?;
-        }
+        let count = |index: usize| row.get::<_, i64>(index).map(|count| count as u64);
+        let counts = ImportCounts {
+            rows: count(14)?,
+            records: count(15)?,
+            rejected: count(16)?,
+            duplicates: count(17)?,
+            new: count(18)?,
+            updated: count(19)?,
+            reopened: count(20)?,
+            resolved: count(21)?,
+            warnings: count(22)?,
+        };
         Ok(RawImport {
             id: row.get(0)?,
             session_id: row.get(1)?,
@@ -549,17 +555,6 @@ impl RawImport {
 
     fn into_record(self) -> Result<ImportRecord, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("import {}: {what}", self.id));
-        let [
-            rows,
-            records,
-            rejected,
-            duplicates,
-            new,
-            updated,
-            reopened,
-            resolved,
-            warnings,
-        ] = self.counts.map(|count| count as u64);
         Ok(ImportRecord {
             id: self.id,
             session_id: self.session_id.parse().map_err(|_| corrupt("session id"))?,
@@ -569,17 +564,7 @@ impl RawImport {
             timings: serde_json::from_str::<PhaseTimings>(&self.timings)
                 .map_err(|_| corrupt("timings"))?,
             problems: serde_json::from_str::<Problems>(&self.problems).unwrap_or_default(),
-            counts: ImportCounts {
-                rows,
-                records,
-                rejected,
-                duplicates,
-                new,
-                updated,
-                reopened,
-                resolved,
-                warnings,
-            },
+            counts: self.counts,
             file_name: self.file_name,
             file_size: self.file_size as u64,
             started_by: self.started_by,
