@@ -276,6 +276,7 @@ fn import_in_process(
         scan_date: "2026-01-05".parse().expect("date"),
         scope: Scope::Full,
         started_by: "bench".into(),
+        canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
     };
     let started = Instant::now();
@@ -293,6 +294,7 @@ fn request_for(file: &Path, session_id: Uuid) -> ImportRequest {
         scan_date: "2026-01-05".parse().expect("date"),
         scope: Scope::Full,
         started_by: "bench".into(),
+        canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
     }
 }

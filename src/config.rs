@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::import::ImportRequest;
 use crate::store::DEFAULT_DATABASE_URL;
@@ -33,6 +34,55 @@ pub struct ServeConfig {
     /// An import fails when more than this share of its rows is rejected.
     #[arg(long, env = "MAX_REJECTED_SHARE", default_value_t = ImportRequest::DEFAULT_MAX_REJECTED_SHARE)]
     pub max_rejected_share: f64,
+    /// The address users reach the server at (e.g. https://vulns.example.com), behind a proxy or
+    /// not: requests must name its host, cross-site checks use its origin, and cookies are
+    /// `Secure` when it is https.
+    #[arg(long, env = "PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub public_url: Option<PublicUrl>,
+    /// A web session ends after this long without a request (e.g. 12h, 30m).
+    #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub session_idle_timeout: Duration,
+    /// Serve `/metrics` without a credential (for a scraper on a trusted network).
+    #[arg(long, env = "METRICS_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics_public: bool,
+}
+
+/// `PUBLIC_URL`, reduced to what the server checks: its origin and its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `scheme://host[:port]`, as browsers send it in `Origin`.
+    pub origin: String,
+    /// `host[:port]`, as clients send it in `Host`.
+    pub host: String,
+    pub https: bool,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<PublicUrl, String> {
+        let text = text.trim().trim_end_matches('/');
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("PUBLIC_URL \"{text}\" needs a scheme: http:// or https://"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("PUBLIC_URL \"{text}\" must start with http:// or https://"));
+        }
+        let authority = rest.split('/').next().unwrap_or_default().to_ascii_lowercase();
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("PUBLIC_URL \"{text}\" needs a host (and no user name)"));
+        }
+        // The default port is left out, as browsers leave it out of `Origin`.
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let host = authority
+            .strip_suffix(default_port)
+            .unwrap_or(&authority)
+            .to_owned();
+        Ok(PublicUrl {
+            origin: format!("{scheme}://{host}"),
+            host,
+            https: scheme == "https",
+        })
+    }
 }
 
 impl ServeConfig {
@@ -70,6 +120,9 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("upload_dir", &self.upload_dir)
             .field("max_rejected_share", &self.max_rejected_share)
+            .field("public_url", &self.public_url)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("metrics_public", &self.metrics_public)
             .finish()
     }
 }
@@ -108,6 +161,24 @@ mod tests {
             flagged.cors_origins,
             ["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn public_urls_reduce_to_origin_and_host() {
+        let url = PublicUrl::parse("HTTPS://Vulns.Example.com:443/app/").unwrap();
+        assert_eq!(url.origin, "https://vulns.example.com");
+        assert_eq!(url.host, "vulns.example.com");
+        assert!(url.https);
+        let url = PublicUrl::parse("http://10.0.0.5:8080").unwrap();
+        assert_eq!((url.origin.as_str(), url.host.as_str()), ("http://10.0.0.5:8080", "10.0.0.5:8080"));
+        for bad in ["vulns.example.com", "ftp://x", "https://", "https://user@host"] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+        let config = Cli::try_parse_from(["serve", "--metrics-public", "--session-idle-timeout", "30m"])
+            .unwrap()
+            .config;
+        assert!(config.metrics_public);
+        assert_eq!(config.session_idle_timeout, Duration::from_secs(1800));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use vulnimport::cli::accounts::{TokenCommand, UserCommand};
 use vulnimport::cli::{self, ImportOptions};
 use vulnimport::config::ServeConfig;
 use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
@@ -43,7 +44,19 @@ enum Command {
         /// Print one JSON summary on standard output instead of the progress bar.
         #[arg(long)]
         json: bool,
+        /// Import through a running server (http[s]://HOST:PORT) instead of into a database.
+        #[arg(long)]
+        server: Option<String>,
+        /// API token for `--server` (see `vulnimport token create`).
+        #[arg(long, env = "VULNIMPORT_TOKEN", hide_env_values = true, requires = "server")]
+        token: Option<String>,
     },
+    /// Manage the accounts that can sign in.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for scripts and CI.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Serve the web UI, the HTTP API and the Socket.IO progress channel.
     Serve(ServeConfig),
     /// Write a synthetic Tenable.io export (for demos, tests and benchmarks).
@@ -80,6 +93,8 @@ async fn main() -> ExitCode {
             scope,
             database,
             json,
+            server,
+            token,
         } => {
             let options = ImportOptions {
                 file,
@@ -88,7 +103,11 @@ async fn main() -> ExitCode {
                 database_url: database,
                 json,
             };
-            cli::import(options).await.map(|summary| {
+            let summary = match server {
+                Some(server) => cli::remote::import(options, &server, token).await,
+                None => cli::import(options).await,
+            };
+            summary.map(|summary| {
                 if json {
                     println!(
                         "{}",
@@ -104,6 +123,8 @@ async fn main() -> ExitCode {
                 }
             })
         }
+        Command::User(command) => cli::accounts::user(command).await,
+        Command::Token(command) => cli::accounts::token(command).await,
         Command::Serve(config) => serve(config).await.map(|()| ExitCode::SUCCESS),
         Command::Generate { output, rows, seed } => {
             cli::generate(rows, seed, &output).map(|()| ExitCode::SUCCESS)

@@ -13,4 +13,4 @@ pub mod pipeline;
 pub mod reader;
 pub mod source;
 
-pub use pipeline::{ImportRequest, ImportSummary, run_import};
+pub use pipeline::{Canceller, ImportRequest, ImportSummary, run_import};

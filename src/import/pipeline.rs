@@ -13,8 +13,8 @@
 //! completes.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
@@ -46,14 +46,31 @@ pub struct ImportRequest {
     pub session_id: Uuid,
     pub scan_date: NaiveDate,
     pub scope: Scope,
-    /// Who or what started it (`cli`, `web`…).
+    /// The account that started it, or `cli` for a local command-line import.
     pub started_by: String,
+    /// Who cancelled it, if someone does.
+    pub canceller: Canceller,
     /// The import fails when more than this share of rows is rejected.
     pub max_rejected_share: f64,
 }
 
 impl ImportRequest {
     pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.10;
+}
+
+/// The name of whoever cancelled an import: set before the cancel is signalled, recorded with
+/// the cancelled import.
+#[derive(Debug, Clone, Default)]
+pub struct Canceller(Arc<Mutex<Option<String>>>);
+
+impl Canceller {
+    pub fn set(&self, name: &str) {
+        *crate::lock(&self.0) = Some(name.to_owned());
+    }
+
+    pub fn get(&self) -> Option<String> {
+        crate::lock(&self.0).clone()
+    }
 }
 
 /// How an import ended.
@@ -405,6 +422,9 @@ impl Import<'_> {
                 };
                 self.applied = Applied::default();
                 self.fill_report(Some(message.clone()));
+                if outcome == Outcome::Cancelled {
+                    self.report.cancelled_by = self.request.canceller.get();
+                }
                 if let Some(run) = run
                     && let Err(error) = run.abandon(outcome, &self.report)
                 {

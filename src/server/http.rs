@@ -1,6 +1,8 @@
 //! The HTTP API. JSON everywhere; errors are `{ "error": "…" }` with a proper status, and
 //! internal causes stay in the log.
 //!
+//! Every route is listed once in [`routes`] with what it requires (see [`super::access`]).
+//!
 //! | route | does |
 //! |---|---|
 //! | `POST /api/imports` | multipart upload (`file`, optional `sessionId`, `scanDate`, `scope`), streamed to disk, queued; `202 { sessionId }` |
@@ -12,28 +14,32 @@
 //! | `GET /api/vulnerabilities` | findings: `state`, `severity`, `q`, `sort`, `order`, `page`, `perPage` |
 //! | `GET /api/stats` | counts by severity and state |
 //! | `GET /api/health`, `GET /metrics` | liveness; Prometheus text |
+//! | `/api/session`, `/api/setup`, `/api/users`, `/api/tokens` | sign-in and accounts (see [`super::accounts`]) |
 
 use std::collections::HashMap;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Extension, Multipart, Path, Query, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use socketioxide::layer::SocketIoLayer;
 use tokio::io::AsyncWriteExt;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
-use super::App;
+use super::access::{self, Access, Caller};
 use super::queue::Job;
 use super::realtime::{CancelRefused, parse_session_id};
+use super::{App, accounts};
+use crate::config::ServeConfig;
 use crate::import::ImportRequest;
 use crate::import::normalize::Severity;
+use crate::store::accounts::Role;
 use crate::store::{Change, FindingQuery, FindingSort, Scope, StateFilter, StoreError};
 
 /// Multipart framing and the small fields may add this much to the file's own size.
@@ -43,33 +49,96 @@ const SPOOL_BUFFER_BYTES: usize = 1 << 20;
 /// How long the rest of a refused upload is read before the connection is dropped.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// One route: method, path, what it requires, handler. The router is built from [`routes`]
+/// alone, so every route states its access and the route-table test sees every route.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<App>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: Handler<T, App>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+    Route {
+        method,
+        path,
+        access,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every route of the API. The web UI's files (the router's fallback) are public: they hold no
+/// data, and the sign-in page needs them.
+pub fn routes(config: &ServeConfig) -> Vec<Route> {
+    use Access::{Public, Signed};
+    use Method as M;
+    use Role::{Admin, Analyst, Viewer};
+    let metrics_access = if config.metrics_public {
+        Public
+    } else {
+        Signed(Viewer)
+    };
+    let mut upload = route(M::POST, "/api/imports", Signed(Analyst), create_import);
+    upload.handler = upload.handler.layer(DefaultBodyLimit::disable());
+    vec![
+        route(M::GET, "/api/health", Public, health),
+        route(M::POST, "/api/session", Public, accounts::sign_in),
+        route(M::GET, "/api/session", Signed(Viewer), accounts::whoami),
+        route(M::DELETE, "/api/session", Signed(Viewer), accounts::sign_out),
+        route(M::PUT, "/api/session/password", Signed(Viewer), accounts::change_password),
+        route(M::POST, "/api/setup", Public, accounts::set_up),
+        upload,
+        route(M::GET, "/api/imports", Signed(Viewer), list_imports),
+        route(M::GET, "/api/imports/{session_id}", Signed(Viewer), import_status),
+        route(M::POST, "/api/imports/{session_id}/cancel", Signed(Analyst), cancel_import),
+        route(M::GET, "/api/imports/{session_id}/record", Signed(Viewer), import_record),
+        route(M::GET, "/api/imports/{session_id}/findings", Signed(Viewer), import_findings),
+        route(M::GET, "/api/vulnerabilities", Signed(Viewer), list_vulnerabilities),
+        route(M::GET, "/api/stats", Signed(Viewer), stats),
+        route(M::GET, "/api/users", Signed(Admin), accounts::list_users),
+        route(M::POST, "/api/users", Signed(Admin), accounts::add_user),
+        route(M::PATCH, "/api/users/{id}", Signed(Admin), accounts::change_user),
+        route(M::DELETE, "/api/users/{id}", Signed(Admin), accounts::remove_user),
+        route(M::GET, "/api/tokens", Signed(Admin), accounts::list_tokens),
+        route(M::POST, "/api/tokens", Signed(Admin), accounts::create_token),
+        route(M::DELETE, "/api/tokens/{id}", Signed(Admin), accounts::revoke_token),
+        route(M::GET, "/metrics", metrics_access, metrics),
+    ]
+}
+
 pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
-    let production = app.config.is_production();
-    let cors = cors(&app.config.cors_origins, production);
-    Router::new()
-        .route(
-            "/api/imports",
-            post(create_import)
-                .layer(DefaultBodyLimit::disable())
-                .get(list_imports),
-        )
-        .route("/api/imports/{session_id}", get(import_status))
-        .route("/api/imports/{session_id}/cancel", post(cancel_import))
-        .route("/api/imports/{session_id}/record", get(import_record))
-        .route("/api/imports/{session_id}/findings", get(import_findings))
-        .route("/api/vulnerabilities", get(list_vulnerabilities))
-        .route("/api/stats", get(stats))
-        .route("/api/health", get(health))
-        .route("/metrics", get(metrics))
+    let mut router = Router::new();
+    for Route {
+        path,
+        access,
+        handler,
+        ..
+    } in routes(&app.config)
+    {
+        let guarded = handler.layer(middleware::from_fn(move |request, next| {
+            access::guard(access, request, next)
+        }));
+        router = router.route(path, guarded);
+    }
+    router
         // Unknown `/api/…` paths answer the JSON 404; other paths are the embedded web UI's.
         .route("/api/{*path}", axum::routing::any(not_found))
         .fallback(super::web::serve)
         .layer(socket_layer)
         .layer(middleware::from_fn_with_state(
             app.clone(),
-            refuse_foreign_origins,
+            access::authenticate,
         ))
-        .layer(cors)
+        .layer(access::cors(&app.config))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            access::security_headers,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }
@@ -78,6 +147,9 @@ pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
+    Unauthorized(String),
+    Misdirected(String),
+    TooManyRequests { message: String, retry_after: u64 },
     NotFound(String),
     Conflict(String),
     TooLarge(String),
@@ -89,6 +161,19 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message),
+            ApiError::Misdirected(message) => (StatusCode::MISDIRECTED_REQUEST, message),
+            ApiError::TooManyRequests {
+                message,
+                retry_after,
+            } => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, retry_after.to_string())],
+                    Json(json!({ "error": message })),
+                )
+                    .into_response();
+            }
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
             ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
@@ -107,7 +192,10 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::Internal(error.to_string())
+        match error {
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -121,6 +209,7 @@ type ApiResult<T> = Result<T, ApiError>;
 
 async fn create_import(
     State(app): State<App>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -219,6 +308,7 @@ async fn create_import(
             "session id {session_id} is already used by another import"
         )));
     }
+    let starter = caller.require(Role::Analyst)?.identity.clone();
     let cancel = app.tracker.create_session(session_id).map_err(|_| {
         ApiError::Conflict(format!(
             "session id {session_id} is already used by another import"
@@ -230,10 +320,11 @@ async fn create_import(
         session_id,
         scan_date,
         scope,
-        started_by: "web".into(),
+        started_by: starter.name.clone(),
+        canceller: Default::default(),
         max_rejected_share: app.config.max_rejected_share,
     };
-    app.queue.enqueue(Job::new(request, path, cancel));
+    app.queue.enqueue(Job::new(request, starter.user_id, path, cancel));
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "sessionId": session_id })),
@@ -259,16 +350,19 @@ async fn import_status(
 
 async fn cancel_import(
     State(app): State<App>,
+    Extension(caller): Extension<Caller>,
     Path(session_id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
-    match app.request_cancel(session_id).await {
+    let by = &caller.require(Role::Analyst)?.identity;
+    match app.request_cancel(session_id, by).await {
         Ok(()) => Ok((
             StatusCode::ACCEPTED,
             Json(json!({ "ok": true, "sessionId": session_id })),
         )),
         Err(refused @ CancelRefused::Finished) => Err(ApiError::Conflict(refused.to_string())),
         Err(refused @ CancelRefused::Unknown) => Err(ApiError::NotFound(refused.to_string())),
+        Err(refused @ CancelRefused::NotYours) => Err(ApiError::Forbidden(refused.to_string())),
     }
 }
 
@@ -424,53 +518,6 @@ fn parse_param<T: serde::de::DeserializeOwned>(
             .map(Some)
             .map_err(|_| ApiError::BadRequest(format!("{name} \"{text}\" is not {expected}"))),
     }
-}
-
-fn cors(origins: &[String], production: bool) -> CorsLayer {
-    let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers(Any);
-    if !production {
-        return layer.allow_origin(Any);
-    }
-    let listed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok())
-        .collect();
-    layer.allow_origin(AllowOrigin::list(listed))
-}
-
-/// In production, a request from another origin (a browser page elsewhere, including the
-/// Socket.IO handshake, which CORS alone does not cover for WebSockets) is refused unless its
-/// origin is listed in `CORS_ORIGINS`.
-async fn refuse_foreign_origins(State(app): State<App>, request: Request, next: Next) -> Response {
-    if app.config.is_production()
-        && let Some(origin) = request
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|origin| origin.to_str().ok())
-    {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|host| host.to_str().ok())
-            .unwrap_or_default();
-        let same_origin = origin
-            .split_once("://")
-            .is_some_and(|(_, authority)| authority == host);
-        let listed = app
-            .config
-            .cors_origins
-            .iter()
-            .any(|allowed| allowed == origin);
-        if !same_origin && !listed {
-            return ApiError::Forbidden(format!(
-                "cross-origin requests from {origin} are not allowed"
-            ))
-            .into_response();
-        }
-    }
-    next.run(request).await
 }
 
 fn human_bytes(bytes: u64) -> String {

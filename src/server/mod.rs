@@ -1,8 +1,10 @@
 //! `vulnimport serve`: one process serving the HTTP API, the Socket.IO progress channel and the
 //! web UI, on top of the import engine.
 //!
-//! - [`http`]: the router and its handlers (uploads, status, cancel, history, findings, health,
-//!   metrics), with one error type that answers `{ "error": … }`;
+//! - [`http`]: the route table and its handlers (uploads, status, cancel, history, findings,
+//!   health, metrics), with one error type that answers `{ "error": … }`;
+//! - [`access`]: who may do what: credentials, roles, host and cross-site rules, security headers;
+//! - [`accounts`]: sign-in, the first-start setup link, users and tokens over HTTP;
 //! - [`realtime`]: the Socket.IO namespace and the sink that carries progress to rooms;
 //! - [`queue`]: one import applies at a time, the others wait in order;
 //! - [`metrics`]: the Prometheus counters;
@@ -12,7 +14,9 @@
 //! when they like. At shutdown running and queued imports are cancelled and rolled back, their
 //! watchers told, then the sockets closed.
 
-mod http;
+mod access;
+mod accounts;
+pub mod http;
 mod metrics;
 mod queue;
 mod realtime;
@@ -28,21 +32,28 @@ use socketioxide::SocketIo;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::auth::Authenticator;
+use crate::auth::throttle::SignInThrottle;
 use crate::config::{ServeConfig, redacted_url};
 use crate::import::ImportSummary;
 use crate::progress::{
     Ending, Phase, ProgressEvent, ProgressTracker, SessionState, TrackerSettings,
 };
+use crate::store::accounts::Identity;
 use crate::store::{self, ImportRecord, Outcome, Store, StoreError};
+use accounts::{PendingSetup, SetupLink};
 use metrics::Metrics;
 use queue::ImportQueue;
 use realtime::{CancelRefused, Outbound, SocketSink};
 
 /// How long shutdown waits for a running import to roll back.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How often idle web sessions are deleted.
+const SESSION_PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// What handlers share.
 #[derive(Clone)]
@@ -53,6 +64,12 @@ pub struct App {
     metrics: Arc<Metrics>,
     outbound: Arc<SocketSink>,
     config: Arc<ServeConfig>,
+    auth: Authenticator,
+    throttle: Arc<SignInThrottle>,
+    setup: Arc<PendingSetup>,
+    /// Wakes the task that checks connected sockets' credentials (after a revocation, a
+    /// sign-out, a disabled account…).
+    recheck_sockets: Arc<Notify>,
 }
 
 /// An import's status as the API reports it: its newest progress event (the same JSON the
@@ -151,8 +168,23 @@ impl App {
         Ok(record.as_ref().map(ImportStatus::from_record))
     }
 
-    /// Cancels a queued or running import.
-    pub async fn request_cancel(&self, session_id: Uuid) -> Result<(), CancelRefused> {
+    /// Cancels a queued or running import, if `by` started it or is an admin.
+    pub async fn request_cancel(&self, session_id: Uuid, by: &Identity) -> Result<(), CancelRefused> {
+        match self.queue.authorize_cancel(session_id, by) {
+            Ok(()) => {}
+            Err(CancelRefused::Unknown) => {
+                return match self.tracker.latest(session_id) {
+                    Some(state) if state.ended.is_some() => Err(CancelRefused::Finished),
+                    Some(_) => Err(CancelRefused::Unknown),
+                    None => match self.recorded_status(session_id).await {
+                        Ok(Some(_)) => Err(CancelRefused::Finished),
+                        _ => Err(CancelRefused::Unknown),
+                    },
+                };
+            }
+            Err(refused) => return Err(refused),
+        }
+        tracing::info!(session = %session_id, by = %by.name, "cancel requested");
         match self.tracker.request_cancel(session_id) {
             Ok(()) => Ok(()),
             Err(crate::progress::SessionError::Unknown) => {
@@ -163,6 +195,11 @@ impl App {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Has connected sockets' credentials checked now rather than at the next round.
+    pub fn revalidate_sockets(&self) {
+        self.recheck_sockets.notify_one();
     }
 
     fn catch_up(&self, socket: Sid, status: ImportStatus) {
@@ -189,10 +226,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let url = config.database_url.clone();
-    let store = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+    let (store, users) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
         let store = store::open(&url)?;
         store.recover_interrupted()?;
-        Ok(store)
+        let users = store.count_users()?;
+        Ok((store, users))
     })
     .await?
     .with_context(|| {
@@ -209,27 +247,49 @@ pub async fn serve(
     let sink = Arc::new(sink);
     let tracker = ProgressTracker::new(sink.clone(), TrackerSettings::default());
     let queue = ImportQueue::new(Arc::clone(&store), tracker.clone(), Arc::clone(&metrics));
+    let address = listener.local_addr()?;
+    let setup = if users == 0 {
+        let (link, secret) = SetupLink::new();
+        print_setup_link(&config, address, &secret);
+        Some(link)
+    } else {
+        None
+    };
     let app = App {
+        auth: Authenticator::new(Arc::clone(&store), config.session_idle_timeout),
         store,
         tracker: tracker.clone(),
         queue: queue.clone(),
         metrics: Arc::clone(&metrics),
         outbound: sink,
         config: Arc::new(config),
+        throttle: Arc::default(),
+        setup: Arc::new(std::sync::Mutex::new(setup)),
+        recheck_sockets: Arc::default(),
     };
     let (socket_layer, io) = SocketIo::builder().with_state(app.clone()).build_layer();
-    io.ns("/", realtime::on_connect.with(realtime::register_handlers));
+    io.ns(
+        "/",
+        realtime::on_connect
+            .with(realtime::register_handlers)
+            .with(realtime::authenticate),
+    );
     tokio::spawn(realtime::forward(outbound, io.clone(), metrics));
+    tokio::spawn(realtime::revalidate(app.clone(), io.clone()));
+    tokio::spawn(purge_idle_sessions(app.auth.clone()));
     let stop = CancellationToken::new();
     let worker = tokio::spawn(queue.run(stop.clone()));
 
     tracing::info!(
-        address = %listener.local_addr()?,
+        %address,
         database = %redacted_url(&app.config.database_url),
         "vulnimport serving"
     );
     let router = http::router(app, socket_layer);
-    axum::serve(listener, router)
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: cancelling imports");
@@ -244,6 +304,34 @@ pub async fn serve(
         })
         .await?;
     Ok(())
+}
+
+/// Tells the operator where to create the first admin: the server's public address when known,
+/// else the one it listens on (localhost when it listens everywhere).
+fn print_setup_link(config: &ServeConfig, address: std::net::SocketAddr, secret: &str) {
+    let base = match &config.public_url {
+        Some(public) => public.origin.clone(),
+        None if address.ip().is_unspecified() => format!("http://localhost:{}", address.port()),
+        None => format!("http://{address}"),
+    };
+    println!(
+        "No accounts yet. Create the first admin in your browser (this link works once, for 24 hours):\n  {base}/setup#{secret}\nOr from a shell: vulnimport user add NAME --role admin"
+    );
+}
+
+/// Deletes idle web sessions now and then, so the table does not grow.
+async fn purge_idle_sessions(auth: Authenticator) {
+    let mut every = tokio::time::interval(SESSION_PURGE_EVERY);
+    loop {
+        every.tick().await;
+        let auth = auth.clone();
+        match tokio::task::spawn_blocking(move || auth.purge_idle_sessions()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(purged)) => tracing::info!(purged, "idle web sessions ended"),
+            Ok(Err(error)) => tracing::warn!(%error, "could not purge idle web sessions"),
+            Err(error) => tracing::warn!(%error, "session purge task failed"),
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -1,6 +1,7 @@
 //! The import queue: imports change shared lifecycle state, so one import applies at a time per
 //! database. Further uploads wait in order; their watchers see `parsing` at 0% with their place
-//! in the queue, and a waiting import can be cancelled (it leaves the queue at once).
+//! in the queue, and a waiting import can be cancelled (it leaves the queue at once) by the
+//! account that started it or an admin.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -13,14 +14,18 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::metrics::Metrics;
-use crate::import::{ImportRequest, run_import};
+use super::realtime::CancelRefused;
+use crate::import::{Canceller, ImportRequest, run_import};
 use crate::lock;
 use crate::progress::{Phase, ProgressTracker};
+use crate::store::accounts::{Identity, Role};
 use crate::store::{NewImport, Outcome, Store};
 
 /// An accepted upload waiting for its turn.
 pub struct Job {
     pub request: ImportRequest,
+    /// The account that started it.
+    pub owner: i64,
     /// The spooled upload; the file is deleted when the job is dropped.
     pub upload: TempPath,
     pub cancel: CancellationToken,
@@ -28,9 +33,15 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new(request: ImportRequest, upload: TempPath, cancel: CancellationToken) -> Self {
+    pub fn new(
+        request: ImportRequest,
+        owner: i64,
+        upload: TempPath,
+        cancel: CancellationToken,
+    ) -> Self {
         Job {
             request,
+            owner,
             upload,
             cancel,
             started: CancellationToken::new(),
@@ -43,9 +54,16 @@ pub struct ImportQueue {
     inner: Arc<Inner>,
 }
 
+/// The import applying now: who may cancel it, and where to note who did.
+struct Running {
+    session_id: Uuid,
+    owner: i64,
+    canceller: Canceller,
+}
+
 struct Inner {
     waiting: Mutex<VecDeque<Job>>,
-    running: Mutex<Option<Uuid>>,
+    running: Mutex<Option<Running>>,
     wake: Notify,
     /// Writing the records of imports cancelled while they waited.
     recording: TaskTracker,
@@ -86,6 +104,36 @@ impl ImportQueue {
         });
     }
 
+    /// Checks that `by` may cancel a waiting or running import (its starter, or an admin) and
+    /// notes their name for its record; the caller then signals the cancel. An import that is
+    /// neither waiting nor running is [`CancelRefused::Unknown`] here.
+    pub fn authorize_cancel(&self, session_id: Uuid, by: &Identity) -> Result<(), CancelRefused> {
+        let allowed = |owner: i64| by.role == Role::Admin || owner == by.user_id;
+        let waiting = lock(&self.inner.waiting);
+        if let Some(job) = waiting
+            .iter()
+            .find(|job| job.request.session_id == session_id)
+        {
+            if !allowed(job.owner) {
+                return Err(CancelRefused::NotYours);
+            }
+            job.request.canceller.set(&by.name);
+            return Ok(());
+        }
+        // Still holding `waiting`: a job moves to `running` under that lock, so it is seen in
+        // one place or the other.
+        match &*lock(&self.inner.running) {
+            Some(running) if running.session_id == session_id => {
+                if !allowed(running.owner) {
+                    return Err(CancelRefused::NotYours);
+                }
+                running.canceller.set(&by.name);
+                Ok(())
+            }
+            _ => Err(CancelRefused::Unknown),
+        }
+    }
+
     /// Imports waiting, not counting the one running.
     pub fn waiting(&self) -> usize {
         lock(&self.inner.waiting).len()
@@ -94,7 +142,18 @@ impl ImportQueue {
     /// Runs queued imports one after another until `stop` fires and the running one has ended.
     pub async fn run(self, stop: CancellationToken) {
         loop {
-            let next = lock(&self.inner.waiting).pop_front();
+            let next = {
+                let mut waiting = lock(&self.inner.waiting);
+                let next = waiting.pop_front();
+                if let Some(job) = &next {
+                    *lock(&self.inner.running) = Some(Running {
+                        session_id: job.request.session_id,
+                        owner: job.owner,
+                        canceller: job.request.canceller.clone(),
+                    });
+                }
+                next
+            };
             let Some(job) = next else {
                 if stop.is_cancelled() {
                     self.inner.recording.close();
@@ -109,7 +168,6 @@ impl ImportQueue {
             };
             job.started.cancel();
             let session_id = job.request.session_id;
-            *lock(&self.inner.running) = Some(session_id);
             self.announce_positions();
             tracing::info!(session = %session_id, file = %job.request.file_name, "import started");
             let store = Arc::clone(&self.inner.store);
@@ -172,6 +230,7 @@ impl ImportQueue {
                 &import,
                 Outcome::Cancelled,
                 "the import was cancelled before it started; nothing was changed",
+                request.canceller.get().as_deref(),
             ) {
                 tracing::error!(session = %session_id, %error, "could not record a cancelled import");
             }

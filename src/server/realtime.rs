@@ -4,27 +4,48 @@
 //!   (a `progress` event, or `importCancelled`), so late and reconnecting clients catch up;
 //!   the ack carries `{ ok, state }`, or `{ ok: false, error }` for an id that is not a UUID;
 //! - `leaveSession(id)` leaves the room;
-//! - `cancelImport(id)` asks the import to stop; the ack says whether a running one was found;
+//! - `cancelImport(id)` asks the import to stop, if the socket's account started it or is an
+//!   admin; the ack says whether it was stopped, or why not;
 //! - the server sends `progress` and `importCancelled` to the room.
+//!
+//! The handshake is authenticated ([`authenticate`]): the session cookie, or `auth: { token }`;
+//! without a valid one the client gets `connect_error` saying why. [`revalidate`] checks the
+//! credentials of connected sockets every few seconds (at once after a revocation or sign-out)
+//! and disconnects, after an `authError` event, the sockets whose credential stopped being valid.
 //!
 //! Everything the tracker delivers goes through one queue drained by one task, so the events of
 //! a session reach sockets in the order they were made; a joining socket's catch-up is queued
 //! under the session's lock, so it cannot overtake or follow out of order.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, Data, SocketRef, State};
+use socketioxide::extract::{AckSender, Data, SocketRef, State, TryData};
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use uuid::Uuid;
 
+use super::access::Caller;
 use super::metrics::Metrics;
 use super::{App, ImportStatus};
+use crate::auth::{Credential, Refused};
 use crate::progress::{ProgressEvent, ProgressSink, SessionError};
 use crate::store::Outcome;
+use crate::store::accounts::{Identity, Role};
+
+/// How often connected sockets' credentials are checked.
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// Who a socket acts for, and the credential to check again.
+#[derive(Debug, Clone)]
+struct SocketUser {
+    identity: Identity,
+    credential: Credential,
+}
 
 /// What the forwarding task sends.
 pub enum Outbound {
@@ -92,6 +113,109 @@ pub async fn forward(
         };
         if let Err(error) = sent {
             tracing::warn!(%error, "could not send a progress event");
+        }
+    }
+}
+
+/// The handshake's credential: `auth: { token }` from the client, else what the HTTP request
+/// carried (the session cookie, or a bearer header). A refusal reaches the client as
+/// `connect_error` with the reason as its message.
+pub async fn authenticate(
+    socket: SocketRef,
+    TryData(auth): TryData<Value>,
+    State(app): State<App>,
+) -> Result<(), Refused> {
+    let token = auth
+        .ok()
+        .as_ref()
+        .and_then(|auth| auth.get("token"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let user = match token {
+        Some(token) => {
+            let credential = Credential::Token(token);
+            let auth = app.auth.clone();
+            let checked = credential.clone();
+            let identity = tokio::task::spawn_blocking(move || auth.identify(&checked))
+                .await
+                .map_err(|_| Refused::Unavailable)??;
+            SocketUser {
+                identity,
+                credential,
+            }
+        }
+        None => match socket.req_parts().extensions.get::<Caller>() {
+            Some(Caller::User(principal)) => SocketUser {
+                identity: principal.identity.clone(),
+                credential: principal.credential.clone(),
+            },
+            Some(Caller::Refused(reason)) => return Err(reason.clone()),
+            Some(Caller::Anonymous) | None => return Err(Refused::Missing),
+        },
+    };
+    socket.extensions.insert(user);
+    Ok(())
+}
+
+/// Checks connected sockets' credentials every [`RECHECK_EVERY`] (and when woken), keeps their
+/// identities current (a changed role counts at once) and disconnects the ones refused now.
+pub async fn revalidate(app: App, io: SocketIo) {
+    let mut every = tokio::time::interval(RECHECK_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = app.recheck_sockets.notified() => {}
+        }
+        let mut by_credential: HashMap<Credential, Vec<SocketRef>> = HashMap::new();
+        for socket in io.sockets() {
+            if let Some(user) = socket.extensions.get::<SocketUser>() {
+                by_credential
+                    .entry(user.credential)
+                    .or_default()
+                    .push(socket);
+            }
+        }
+        if by_credential.is_empty() {
+            continue;
+        }
+        let credentials: Vec<Credential> = by_credential.keys().cloned().collect();
+        let auth = app.auth.clone();
+        let Ok(verdicts) = tokio::task::spawn_blocking(move || {
+            credentials
+                .into_iter()
+                .map(|credential| {
+                    let verdict = auth.check(&credential);
+                    (credential, verdict)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        else {
+            continue;
+        };
+        for (credential, verdict) in verdicts {
+            let sockets = by_credential.remove(&credential).unwrap_or_default();
+            match verdict {
+                Ok(identity) => {
+                    for socket in sockets {
+                        socket.extensions.insert(SocketUser {
+                            identity: identity.clone(),
+                            credential: credential.clone(),
+                        });
+                    }
+                }
+                // The database is busy or gone: try again next round rather than drop everyone.
+                Err(Refused::Unavailable) => {}
+                Err(reason) => {
+                    for socket in sockets {
+                        tracing::info!(socket = %socket.id, %reason, "socket signed out");
+                        socket
+                            .emit("authError", &json!({ "error": reason.to_string() }))
+                            .ok();
+                        socket.disconnect().ok();
+                    }
+                }
+            }
         }
     }
 }
@@ -172,12 +296,27 @@ async fn leave_session(socket: SocketRef, Data(argument): Data<Value>, ack: AckS
     }
 }
 
-async fn cancel_import(Data(argument): Data<Value>, ack: AckSender, State(app): State<App>) {
+async fn cancel_import(
+    socket: SocketRef,
+    Data(argument): Data<Value>,
+    ack: AckSender,
+    State(app): State<App>,
+) {
     let session_id = match session_id_of(&argument) {
         Ok(id) => id,
         Err(error) => return reply(ack, &json!({ "ok": false, "error": error })),
     };
-    let answer = match app.request_cancel(session_id).await {
+    let Some(user) = socket.extensions.get::<SocketUser>() else {
+        return reply(ack, &json!({ "ok": false, "error": Refused::Missing.to_string() }));
+    };
+    if user.identity.role < Role::Analyst {
+        let error = format!(
+            "this needs the analyst role; {} is {}",
+            user.identity.name, user.identity.role
+        );
+        return reply(ack, &json!({ "ok": false, "sessionId": session_id, "error": error }));
+    }
+    let answer = match app.request_cancel(session_id, &user.identity).await {
         Ok(()) => json!({ "ok": true, "sessionId": session_id }),
         Err(error) => json!({ "ok": false, "sessionId": session_id, "error": error.to_string() }),
     };
@@ -236,6 +375,9 @@ impl std::fmt::Display for CancelRefused {
             CancelRefused::Finished => {
                 "this import has already finished; there is nothing to cancel"
             }
+            CancelRefused::NotYours => {
+                "only the account that started this import, or an admin, can cancel it"
+            }
         })
     }
 }
@@ -245,6 +387,7 @@ impl std::fmt::Display for CancelRefused {
 pub enum CancelRefused {
     Unknown,
     Finished,
+    NotYours,
 }
 
 impl From<SessionError> for CancelRefused {

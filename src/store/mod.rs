@@ -6,9 +6,12 @@
 //! tables as they were. One import applies at a time per database: [`Store::begin_import`] waits
 //! for the database's import lock.
 //!
+//! Accounts (users, API tokens, web sessions) are part of every backend: [`Accounts`].
+//!
 //! Readers see committed state only: pages of findings ([`Store::list_findings`], filtered,
 //! ordered and counted by one [`FindingQuery`]), dashboard counts and the import history.
 
+pub mod accounts;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -21,6 +24,7 @@ use uuid::Uuid;
 
 use crate::import::normalize::{Record, Severity};
 use crate::import::reader::Malformed;
+pub use accounts::Accounts;
 
 /// Which open findings an import may resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -142,6 +146,8 @@ pub struct ImportReport {
     pub format: Option<String>,
     pub encoding: Option<String>,
     pub error: Option<String>,
+    /// The account that cancelled the import, when one did.
+    pub cancelled_by: Option<String>,
 }
 
 /// What applying the staged records did.
@@ -165,7 +171,9 @@ pub struct ImportRecord {
     pub file_size: u64,
     pub scan_date: NaiveDate,
     pub scope: Scope,
+    /// The account that started it, or `cli` for a local command-line import.
     pub started_by: String,
+    pub cancelled_by: Option<String>,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub outcome: Outcome,
@@ -316,12 +324,15 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
     #[error("database file error: {0}")]
     Io(#[from] std::io::Error),
-    #[error("corrupt import record: {0}")]
+    #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A name that must be unique is taken.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A database that vulnimport imports into.
-pub trait Store: Send + Sync {
+pub trait Store: Accounts + Send + Sync {
     /// Waits for the database's import lock (giving up when `cancel` fires), marks imports left
     /// running by a dead process as interrupted, and records this import as running.
     fn begin_import(
@@ -341,6 +352,7 @@ pub trait Store: Send + Sync {
         import: &NewImport,
         outcome: Outcome,
         error: &str,
+        cancelled_by: Option<&str>,
     ) -> Result<(), StoreError>;
 
     /// The recorded import of a session, if any.

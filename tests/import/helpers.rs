@@ -76,6 +76,7 @@ impl TestDb {
             scan_date: date(scan_date),
             scope,
             started_by: "test".into(),
+            canceller: Default::default(),
             max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
         }
     }

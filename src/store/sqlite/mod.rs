@@ -12,6 +12,7 @@
 //! - Reads (findings pages, dashboard counts, import history) go through one shared connection;
 //!   `queries` holds them.
 
+mod accounts;
 mod queries;
 
 use std::collections::HashSet;
@@ -31,7 +32,10 @@ use super::{
 };
 use crate::import::normalize::{Record, key_hash};
 
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_findings.sql"),
+    include_str!("migrations/002_accounts.sql"),
+];
 /// Page cache of a connection: bounded, so memory stays flat whatever the file's size. A larger
 /// cache speeds up imports of millions of rows (fewer index pages re-read and re-written) but
 /// costs its size in memory; 100k-row imports barely notice.
@@ -45,6 +49,8 @@ pub struct SqliteStore {
     path: PathBuf,
     lock_path: PathBuf,
     reader: Mutex<Connection>,
+    accounts: Mutex<Connection>,
+    stamps: Mutex<Connection>,
 }
 
 impl SqliteStore {
@@ -57,10 +63,14 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
+        let stamps = connect(path)?;
+        stamps.busy_timeout(Duration::ZERO)?;
         Ok(SqliteStore {
             path: path.to_owned(),
             lock_path: lock_path.into(),
             reader: Mutex::new(conn),
+            accounts: Mutex::new(connect(path)?),
+            stamps: Mutex::new(stamps),
         })
     }
 
@@ -70,6 +80,14 @@ impl SqliteStore {
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
         crate::lock(&self.reader)
+    }
+
+    fn accounts(&self) -> MutexGuard<'_, Connection> {
+        crate::lock(&self.accounts)
+    }
+
+    fn stamps(&self) -> MutexGuard<'_, Connection> {
+        crate::lock(&self.stamps)
     }
 
     fn lock_file(&self) -> Result<File, StoreError> {
@@ -154,6 +172,7 @@ impl Store for SqliteStore {
         import: &NewImport,
         outcome: Outcome,
         error: &str,
+        cancelled_by: Option<&str>,
     ) -> Result<(), StoreError> {
         // A connection of its own: this may wait for a running import's commit, and reads
         // should not wait with it.
@@ -161,8 +180,8 @@ impl Store for SqliteStore {
         let at = now();
         conn.execute(
             "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
-                                  started_at, finished_at, outcome, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+                                  started_at, finished_at, outcome, error, cancelled_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
             params![
                 import.session_id.to_string(),
                 import.file_name,
@@ -173,6 +192,7 @@ impl Store for SqliteStore {
                 at,
                 outcome.as_str(),
                 error,
+                cancelled_by,
             ],
         )?;
         Ok(())
@@ -433,7 +453,7 @@ impl SqliteRun {
                  encoding = ?6, backfill = ?7, rows = ?8, records = ?9, rejected = ?10,
                  duplicates = ?11, new = ?12, updated = ?13, reopened = ?14, resolved = ?15,
                  warnings = ?16, timings = ?17, problems = ?18, added_from_id = ?19,
-                 added_to_id = ?20
+                 added_to_id = ?20, cancelled_by = ?21
              WHERE id = ?1",
             params![
                 self.import_id,
@@ -456,6 +476,7 @@ impl SqliteRun {
                 json(&report.problems),
                 added_from,
                 added_to,
+                report.cancelled_by,
             ],
         )?;
         Ok(())
@@ -495,7 +516,7 @@ const UPSERT_BACKFILL: &str = "
 
 const IMPORT_COLUMNS: &str = "id, session_id, file_name, file_size, scan_date, scope, started_by,
     started_at, finished_at, outcome, error, format, encoding, backfill, rows, records, rejected,
-    duplicates, new, updated, reopened, resolved, warnings, timings, problems";
+    duplicates, new, updated, reopened, resolved, warnings, timings, problems, cancelled_by";
 
 /// An `imports` row as stored, before its text columns are parsed.
 struct RawImport {
@@ -516,6 +537,7 @@ struct RawImport {
     counts: ImportCounts,
     timings: String,
     problems: String,
+    cancelled_by: Option<String>,
 }
 
 impl RawImport {
@@ -550,6 +572,7 @@ impl RawImport {
             counts,
             timings: row.get(23)?,
             problems: row.get(24)?,
+            cancelled_by: row.get(25)?,
         })
     }
 
@@ -568,6 +591,7 @@ impl RawImport {
             file_name: self.file_name,
             file_size: self.file_size as u64,
             started_by: self.started_by,
+            cancelled_by: self.cancelled_by,
             started_at: self.started_at,
             finished_at: self.finished_at,
             error: self.error,

@@ -404,6 +404,7 @@ mod tests {
                 scan_date: scan_date.parse().unwrap(),
                 scope: Scope::Full,
                 started_by: "test".into(),
+                canceller: Default::default(),
                 max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
             };
             run_import(

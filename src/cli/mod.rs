@@ -1,5 +1,9 @@
 //! The command line's work: `vulnimport import` with a terminal progress bar fed by the same
-//! progress tracker the server uses, and `vulnimport generate` for synthetic exports.
+//! progress tracker the server uses (or, with `--server`, through a server: [`remote`]),
+//! `vulnimport generate` for synthetic exports, and [`accounts`] for `user` and `token`.
+
+pub mod accounts;
+pub mod remote;
 
 use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -57,6 +61,7 @@ pub async fn import(options: ImportOptions) -> anyhow::Result<ImportSummary> {
             .unwrap_or_else(|| chrono::Local::now().date_naive()),
         scope: options.scope,
         started_by: "cli".into(),
+        canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
     };
     let reporter = tracker.reporter(session_id);

@@ -1,0 +1,32 @@
+//! Random secrets from the operating system's generator, and their SHA-256 digests, which are
+//! all the database keeps.
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+const TOKEN_PREFIX: &str = "vit_";
+
+/// 256 random bits, URL-safe base64 (43 characters).
+pub fn random() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn digest(value: &str) -> [u8; 32] {
+    Sha256::digest(value.as_bytes()).into()
+}
+
+/// An API token as handed out: `vit_<id>_<secret>`.
+pub fn join_token(id: i64, secret: &str) -> String {
+    format!("{TOKEN_PREFIX}{id}_{secret}")
+}
+
+/// The id and secret of a token, if it has the token's shape.
+pub fn split_token(token: &str) -> Option<(i64, &str)> {
+    let (id, secret) = token.trim().strip_prefix(TOKEN_PREFIX)?.split_once('_')?;
+    let id = id.parse().ok().filter(|id| *id > 0)?;
+    (secret.len() == 43).then_some((id, secret))
+}

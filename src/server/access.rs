@@ -1,0 +1,326 @@
+//! Who may do what, on every request.
+//!
+//! - [`authenticate`] runs on every request (API, web UI, Socket.IO): it refuses a `Host` other
+//!   than `PUBLIC_URL`'s (DNS rebinding), identifies the caller from a bearer token or the session
+//!   cookie, and refuses cross-site use of the cookie: an `Origin` that is not the server's own
+//!   (or listed, or in development a localhost one), or a state-changing request without `Origin`.
+//!   What it learned is a [`Caller`] in the request's extensions.
+//! - [`Access`] is each route's requirement, checked by the route's own guard (see
+//!   `http::routes`): public, or signed in with at least a role. No credential answers 401, too
+//!   low a role 403, both as JSON.
+//! - [`security_headers`] adds the content security policy and its companions to every response.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::App;
+use super::http::ApiError;
+use crate::auth::{Credential, Refused};
+use crate::config::ServeConfig;
+use crate::store::accounts::{Identity, Role};
+
+/// The web session's cookie.
+pub const SESSION_COOKIE: &str = "vulnimport_session";
+
+/// What a route requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a credential.
+    Public,
+    /// A signed-in account with at least this role.
+    Signed(Role),
+}
+
+/// Who is calling, as [`authenticate`] found.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    Refused(Refused),
+    User(Principal),
+}
+
+/// A signed-in caller: the account and the credential it came with.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub identity: Identity,
+    pub credential: Credential,
+}
+
+impl Caller {
+    /// The principal when it has at least `role`; otherwise the error to answer.
+    pub fn require(&self, role: Role) -> Result<&Principal, ApiError> {
+        match self {
+            Caller::User(principal) if principal.identity.role >= role => Ok(principal),
+            Caller::User(principal) => Err(ApiError::Forbidden(format!(
+                "this needs the {role} role; {} is {}",
+                principal.identity.name, principal.identity.role
+            ))),
+            Caller::Refused(reason) => Err(ApiError::Unauthorized(reason.to_string())),
+            Caller::Anonymous => Err(ApiError::Unauthorized(Refused::Missing.to_string())),
+        }
+    }
+}
+
+/// The guard of a route: lets the request through when its caller meets `access`.
+pub async fn guard(access: Access, request: Request, next: Next) -> Response {
+    if let Access::Signed(role) = access {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or(Caller::Anonymous);
+        if let Err(refusal) = caller.require(role) {
+            return refusal.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Identifies the caller and applies the host and cross-site rules; see the module's overview.
+pub async fn authenticate(State(app): State<App>, mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if let Some(public) = &app.config.public_url
+        && request.uri().path() != "/api/health"
+    {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .or_else(|| request.uri().authority().map(|authority| authority.as_str()))
+            .unwrap_or_default();
+        if !host.eq_ignore_ascii_case(&public.host) {
+            return ApiError::Misdirected(format!(
+                "this server answers for {} only (PUBLIC_URL)",
+                public.host
+            ))
+            .into_response();
+        }
+    }
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|origin| origin.to_str().unwrap_or("(not text)").to_owned());
+    if let Some(origin) = &origin
+        && !origin_allowed(&app.config, headers, origin)
+    {
+        return ApiError::Forbidden(format!("requests from the origin {origin} are not allowed"))
+            .into_response();
+    }
+    let credential = credential(headers);
+    let caller = match credential {
+        None => Caller::Anonymous,
+        Some(credential) => {
+            if matches!(credential, Credential::Session(_))
+                && origin.is_none()
+                && !is_safe(request.method())
+            {
+                return ApiError::Forbidden(
+                    "a request signed in by cookie that changes something must carry an Origin header"
+                        .into(),
+                )
+                .into_response();
+            }
+            let auth = app.auth.clone();
+            let checked = credential.clone();
+            // Socket.IO's long-polling requests are the connection's, not the user's activity:
+            // they must not keep an idle web session alive.
+            let used = !request.uri().path().starts_with("/socket.io/");
+            let look_up = move || {
+                if used {
+                    auth.identify(&checked)
+                } else {
+                    auth.check(&checked)
+                }
+            };
+            match tokio::task::spawn_blocking(look_up).await {
+                Ok(Ok(identity)) => Caller::User(Principal {
+                    identity,
+                    credential,
+                }),
+                Ok(Err(refused)) => Caller::Refused(refused),
+                Err(_) => Caller::Refused(Refused::Unavailable),
+            }
+        }
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A bearer token wins over the session cookie.
+pub fn credential(headers: &HeaderMap) -> Option<Credential> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+    if let Some(token) = bearer {
+        return Some(Credential::Token(token));
+    }
+    CookieJar::from_headers(headers)
+        .get(SESSION_COOKIE)
+        .map(|cookie| Credential::Session(cookie.value().to_owned()))
+}
+
+/// The session cookie for a new session: `HttpOnly`, `SameSite=Lax`, `Secure` behind https.
+pub fn session_cookie(config: &ServeConfig, value: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(config.public_url.as_ref().is_some_and(|url| url.https))
+        .build()
+}
+
+/// The server's own origin (`PUBLIC_URL`'s, else `http://` and the request's `Host`), an origin
+/// listed in `CORS_ORIGINS`, and in development any localhost origin.
+fn origin_allowed(config: &ServeConfig, headers: &HeaderMap, origin: &str) -> bool {
+    let own = match &config.public_url {
+        Some(public) => public.origin.eq_ignore_ascii_case(origin),
+        None => headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .is_some_and(|host| origin.eq_ignore_ascii_case(&format!("http://{host}"))),
+    };
+    own || config
+        .cors_origins
+        .iter()
+        .any(|listed| listed.trim().eq_ignore_ascii_case(origin))
+        || (!config.is_production() && is_localhost_origin(origin))
+}
+
+/// `http(s)://localhost`, `127.0.0.1` or `[::1]`, on any port.
+fn is_localhost_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = match rest.strip_prefix("[::1]") {
+        Some(port) => return port.is_empty() || is_port(port),
+        None => rest,
+    };
+    let (name, port) = host.split_once(':').unwrap_or((host, ""));
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1")
+        && (port.is_empty() || port.parse::<u16>().is_ok())
+}
+
+fn is_port(text: &str) -> bool {
+    text.strip_prefix(':')
+        .is_some_and(|port| port.parse::<u16>().is_ok())
+}
+
+/// Cross-origin reads for the origins [`origin_allowed`] accepts besides the server's own, with
+/// credentials (cookies) allowed.
+pub fn cors(config: &ServeConfig) -> CorsLayer {
+    let listed: Vec<String> = config
+        .cors_origins
+        .iter()
+        .map(|origin| origin.trim().to_ascii_lowercase())
+        .collect();
+    let development = !config.is_production();
+    CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            let Ok(origin) = origin.to_str() else {
+                return false;
+            };
+            listed.iter().any(|listed| listed.eq_ignore_ascii_case(origin))
+                || (development && is_localhost_origin(origin))
+        }))
+}
+
+/// The policy of every response. Scripts and styles come from this server only (no inline
+/// code); images may also be `data:` URLs (Bootstrap's icons); nothing may frame the pages.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// Adds the security headers to every response, and `no-store` to API answers.
+pub async fn security_headers(State(app): State<App>, request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let mut set = |name, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::REFERRER_POLICY, "same-origin");
+    if app.config.public_url.as_ref().is_some_and(|url| url.https) {
+        set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    }
+    if api {
+        set(header::CACHE_CONTROL, "no-store");
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localhost_origins_are_recognised_exactly() {
+        for good in [
+            "http://localhost",
+            "http://localhost:5173",
+            "https://127.0.0.1:8443",
+            "http://[::1]:8080",
+            "http://LOCALHOST:1",
+        ] {
+            assert!(is_localhost_origin(good), "{good}");
+        }
+        for bad in [
+            "http://localhost.evil.com",
+            "http://127.0.0.1.evil.com:80",
+            "http://evil.com",
+            "file://localhost",
+            "http://localhost:99999",
+            "http://[::1]evil",
+            "null",
+        ] {
+            assert!(!is_localhost_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bearer_tokens_win_over_cookies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, "a=b; vulnimport_session=abc".parse().unwrap());
+        assert_eq!(
+            credential(&headers),
+            Some(Credential::Session("abc".into()))
+        );
+        headers.insert(header::AUTHORIZATION, "Bearer vit_1_x".parse().unwrap());
+        assert_eq!(credential(&headers), Some(Credential::Token("vit_1_x".into())));
+        headers.insert(header::AUTHORIZATION, "Basic dXNlcg==".parse().unwrap());
+        assert_eq!(
+            credential(&headers),
+            Some(Credential::Session("abc".into())),
+            "other schemes are ignored"
+        );
+    }
+}

@@ -1,0 +1,420 @@
+//! Sign-in and account management over HTTP.
+//!
+//! | route | who | does |
+//! |---|---|---|
+//! | `POST /api/session` | anyone | `{ username, password }` → session cookie and `{ user }`; throttled |
+//! | `GET /api/session` | signed in | `{ user }`: who the credential belongs to |
+//! | `DELETE /api/session` | signed in | signs out (ends the cookie's session) |
+//! | `PUT /api/session/password` | signed in | `{ currentPassword, newPassword }`; other sessions end |
+//! | `POST /api/setup` | setup link | `{ token, username, password }`: the first admin, signed in |
+//! | `GET/POST /api/users`, `PATCH/DELETE /api/users/{id}` | admin | accounts |
+//! | `GET/POST /api/tokens`, `DELETE /api/tokens/{id}` | admin | API tokens (the secret shown once) |
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::App;
+use super::access::{Caller, Principal, SESSION_COOKIE, session_cookie};
+use super::http::ApiError;
+use crate::auth::{self, AccountError, Credential, password, secret};
+use crate::lock;
+use crate::store::accounts::{Identity, Role, UserChange};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// How long the first-start setup link stays valid.
+const SETUP_VALID_FOR: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The one-time link that creates the first admin, while no account exists.
+pub struct SetupLink {
+    secret: String,
+    expires: Instant,
+}
+
+impl SetupLink {
+    pub fn new() -> (SetupLink, String) {
+        let secret = secret::random();
+        let link = SetupLink {
+            secret: secret.clone(),
+            expires: Instant::now() + SETUP_VALID_FOR,
+        };
+        (link, secret)
+    }
+}
+
+/// The pending setup link, if any.
+pub type PendingSetup = Mutex<Option<SetupLink>>;
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Invalid(message) => ApiError::BadRequest(message),
+            AccountError::Conflict(message) => ApiError::Conflict(message),
+            unknown @ AccountError::UnknownUser(_) => ApiError::NotFound(unknown.to_string()),
+            AccountError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Runs account work on the blocking pool (argon2 takes tens of milliseconds).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::Internal(format!("account task failed: {error}")))?
+}
+
+fn user_json(identity: &Identity) -> Value {
+    json!({ "id": identity.user_id, "name": identity.name, "role": identity.role })
+}
+
+#[derive(Deserialize)]
+pub struct SignIn {
+    username: String,
+    password: String,
+}
+
+const WRONG_CREDENTIALS: &str = "unknown user or wrong password";
+
+pub async fn sign_in(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Json(body): Json<SignIn>,
+) -> ApiResult<(CookieJar, Json<Value>)> {
+    let name = body.username.trim().to_owned();
+    if let Some(wait) = app.throttle.wait(&name, peer.ip()) {
+        let seconds = wait.as_secs() + 1;
+        return Err(ApiError::TooManyRequests {
+            message: format!("too many failed sign-ins; try again in {seconds} s"),
+            retry_after: seconds,
+        });
+    }
+    let store = app.store.clone();
+    let checked = name.clone();
+    let account = blocking(move || {
+        let account = store.credentials(&checked)?;
+        let matches = password::verify(
+            &body.password,
+            account.as_ref().map(|account| account.password_hash.as_str()),
+        );
+        Ok(account.filter(|_| matches))
+    })
+    .await?;
+    let Some(account) = account else {
+        app.throttle.failed(&name, peer.ip());
+        tracing::warn!(user = %name, peer = %peer.ip(), "failed sign-in");
+        return Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()));
+    };
+    app.throttle.succeeded(&name);
+    if account.disabled {
+        return Err(ApiError::Forbidden("this account is disabled".into()));
+    }
+    let auth = app.auth.clone();
+    let user_id = account.identity.user_id;
+    let value = blocking(move || Ok(auth.start_session(user_id)?)).await?;
+    tracing::info!(user = %account.identity.name, "signed in");
+    let jar = jar.add(session_cookie(&app.config, value));
+    Ok((jar, Json(json!({ "user": user_json(&account.identity) }))))
+}
+
+pub async fn whoami(Extension(caller): Extension<Caller>) -> ApiResult<Json<Value>> {
+    let principal = caller.require(Role::Viewer)?;
+    let via = match principal.credential {
+        Credential::Token(_) => "token",
+        Credential::Session(_) => "session",
+    };
+    Ok(Json(
+        json!({ "user": user_json(&principal.identity), "via": via }),
+    ))
+}
+
+pub async fn sign_out(
+    State(app): State<App>,
+    Extension(caller): Extension<Caller>,
+    jar: CookieJar,
+) -> ApiResult<(StatusCode, CookieJar)> {
+    let principal = caller.require(Role::Viewer)?.clone();
+    if let Credential::Session(value) = principal.credential {
+        let auth = app.auth.clone();
+        blocking(move || Ok(auth.end_session(&value)?)).await?;
+        app.revalidate_sockets();
+    }
+    Ok((StatusCode::NO_CONTENT, jar.remove(Cookie::from(SESSION_COOKIE))))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    State(app): State<App>,
+    Extension(caller): Extension<Caller>,
+    Json(body): Json<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let Principal {
+        identity,
+        credential,
+    } = caller.require(Role::Viewer)?.clone();
+    let store = app.store.clone();
+    blocking(move || {
+        let account = store
+            .credentials(&identity.name)?
+            .ok_or_else(|| ApiError::Unauthorized(WRONG_CREDENTIALS.into()))?;
+        if !password::verify(&body.current_password, Some(&account.password_hash)) {
+            return Err(ApiError::Forbidden(
+                "the current password is not right".into(),
+            ));
+        }
+        let keep = match &credential {
+            Credential::Session(value) => Some(value.as_str()),
+            Credential::Token(_) => None,
+        };
+        auth::set_password(&*store, identity.user_id, &body.new_password, keep)?;
+        Ok(())
+    })
+    .await?;
+    app.revalidate_sockets();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct SetUp {
+    token: String,
+    username: String,
+    password: String,
+}
+
+pub async fn set_up(
+    State(app): State<App>,
+    jar: CookieJar,
+    Json(body): Json<SetUp>,
+) -> ApiResult<(StatusCode, CookieJar, Json<Value>)> {
+    let invalid = || ApiError::Forbidden("this setup link is not valid: it was used, it expired, or it is mistyped; `vulnimport user add` creates accounts from a shell".into());
+    // Taken while the admin is made, so two browsers cannot both use it.
+    let link = {
+        let mut pending = lock(&app.setup);
+        let valid = pending.as_ref().is_some_and(|link| {
+            link.expires > Instant::now()
+                && bool::from(link.secret.as_bytes().ct_eq(body.token.trim().as_bytes()))
+        });
+        if !valid {
+            return Err(invalid());
+        }
+        pending.take()
+    };
+    let store = app.store.clone();
+    let auth = app.auth.clone();
+    let created = blocking(move || {
+        if store.count_users()? > 0 {
+            return Err(ApiError::Conflict(
+                "an account exists already; sign in instead".into(),
+            ));
+        }
+        let user = auth::add_user(&*store, body.username.trim(), Role::Admin, &body.password)?;
+        let value = auth.start_session(user.id)?;
+        Ok((user, value))
+    })
+    .await;
+    let (user, value) = match created {
+        Ok(created) => created,
+        Err(error) => {
+            // A refused name or password may be corrected with the same link.
+            if !matches!(error, ApiError::Conflict(_)) {
+                *lock(&app.setup) = link;
+            }
+            return Err(error);
+        }
+    };
+    tracing::info!(user = %user.name, "first admin created through the setup link");
+    let identity = Identity {
+        user_id: user.id,
+        name: user.name,
+        role: user.role,
+    };
+    Ok((
+        StatusCode::CREATED,
+        jar.add(session_cookie(&app.config, value)),
+        Json(json!({ "user": user_json(&identity) })),
+    ))
+}
+
+pub async fn list_users(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let store = app.store.clone();
+    let users = blocking(move || Ok(store.users()?)).await?;
+    Ok(Json(json!(users)))
+}
+
+#[derive(Deserialize)]
+pub struct NewUser {
+    name: String,
+    role: Role,
+    password: String,
+}
+
+pub async fn add_user(
+    State(app): State<App>,
+    Json(body): Json<NewUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let store = app.store.clone();
+    let user = blocking(move || {
+        Ok(auth::add_user(
+            &*store,
+            body.name.trim(),
+            body.role,
+            &body.password,
+        )?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(user))))
+}
+
+#[derive(Deserialize)]
+pub struct UserEdit {
+    role: Option<Role>,
+    disabled: Option<bool>,
+    password: Option<String>,
+}
+
+pub async fn change_user(
+    State(app): State<App>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    Json(body): Json<UserEdit>,
+) -> ApiResult<Json<Value>> {
+    let me = caller.require(Role::Admin)?.identity.user_id;
+    let demoted = body.role.is_some_and(|role| role != Role::Admin) || body.disabled == Some(true);
+    let store = app.store.clone();
+    let user = blocking(move || {
+        if demoted {
+            keep_an_admin(&*store, id, me)?;
+        }
+        let change = UserChange {
+            role: body.role,
+            disabled: body.disabled,
+            password_hash: None,
+        };
+        let user = store
+            .update_user(id, &change)?
+            .ok_or_else(|| ApiError::NotFound(format!("no user with id {id}")))?;
+        if let Some(password) = body.password {
+            auth::set_password(&*store, id, &password, None)?;
+        }
+        Ok(user)
+    })
+    .await?;
+    app.revalidate_sockets();
+    Ok(Json(json!(user)))
+}
+
+pub async fn remove_user(
+    State(app): State<App>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let me = caller.require(Role::Admin)?.identity.user_id;
+    let store = app.store.clone();
+    blocking(move || {
+        keep_an_admin(&*store, id, me)?;
+        if store.remove_user(id)? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("no user with id {id}")))
+        }
+    })
+    .await?;
+    app.revalidate_sockets();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses to take the admin role from the last enabled admin, or an admin's own.
+fn keep_an_admin(store: &dyn crate::store::Store, id: i64, me: i64) -> Result<(), ApiError> {
+    if id == me {
+        return Err(ApiError::Conflict(
+            "you cannot disable, demote or remove your own account; another admin can".into(),
+        ));
+    }
+    let users = store.users()?;
+    let admins = users
+        .iter()
+        .filter(|user| user.role == Role::Admin && !user.disabled)
+        .count();
+    let target_is_admin = users
+        .iter()
+        .any(|user| user.id == id && user.role == Role::Admin && !user.disabled);
+    if target_is_admin && admins <= 1 {
+        return Err(ApiError::Conflict(
+            "at least one enabled admin must remain".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn list_tokens(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let store = app.store.clone();
+    let tokens = blocking(move || Ok(store.tokens()?)).await?;
+    Ok(Json(json!(tokens)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewToken {
+    user: String,
+    name: String,
+    /// e.g. `90d`; never expires when absent.
+    expires_in: Option<String>,
+}
+
+pub async fn create_token(
+    State(app): State<App>,
+    Json(body): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let valid_for = body
+        .expires_in
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(|text| {
+            humantime::parse_duration(text).map_err(|_| {
+                ApiError::BadRequest(format!("expiresIn \"{text}\" is not a duration like 90d"))
+            })
+        })
+        .transpose()?;
+    let store = app.store.clone();
+    let (token, secret) = blocking(move || {
+        Ok(auth::create_token(
+            &*store,
+            body.user.trim(),
+            &body.name,
+            valid_for,
+        )?)
+    })
+    .await?;
+    let mut answer = json!(token);
+    answer["token"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+pub async fn revoke_token(State(app): State<App>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let store = app.store.clone();
+    let revoked = blocking(move || Ok(store.revoke_token(id)?)).await?;
+    if !revoked {
+        return Err(ApiError::NotFound(format!("no token with id {id}")));
+    }
+    app.revalidate_sockets();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

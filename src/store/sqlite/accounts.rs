@@ -1,0 +1,357 @@
+//! Accounts on SQLite. Lookups and changes go through a connection of their own, so a sign-in
+//! or a request's credential check never queues behind a long findings query; use stamps go
+//! through another one that does not wait for locks, so they never stall behind an import.
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use super::{SqliteStore, now};
+use crate::store::StoreError;
+use crate::store::accounts::{
+    Accounts, ApiToken, Credentials, Found, Identity, Role, User, UserChange,
+};
+
+impl Accounts for SqliteStore {
+    fn count_users(&self) -> Result<u64, StoreError> {
+        let conn = self.accounts();
+        let count: i64 = conn.query_row("SELECT count(*) FROM users", [], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
+    fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError> {
+        let conn = self.accounts();
+        let created_at = now();
+        conn.execute(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, role.as_str(), password_hash, created_at],
+        )
+        .map_err(|error| match error.sqlite_error_code() {
+            Some(ErrorCode::ConstraintViolation) => {
+                StoreError::Conflict(format!("a user named \"{name}\" already exists"))
+            }
+            _ => error.into(),
+        })?;
+        Ok(User {
+            id: conn.last_insert_rowid(),
+            name: name.to_owned(),
+            role,
+            disabled: false,
+            created_at,
+        })
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        let conn = self.accounts();
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE"
+        ))?;
+        let rows = statement.query_map([], user_from_row)?;
+        let users = rows.collect::<Result<Vec<_>, _>>()?;
+        users.into_iter().collect()
+    }
+
+    fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.accounts();
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE name = ?1"
+        ))?;
+        statement
+            .query_row([name], user_from_row)
+            .optional()?
+            .transpose()
+    }
+
+    fn credentials(&self, name: &str) -> Result<Option<Credentials>, StoreError> {
+        let conn = self.accounts();
+        let mut statement = conn.prepare_cached(
+            "SELECT id, name, role, password_hash, disabled FROM users WHERE name = ?1",
+        )?;
+        let row = statement
+            .query_row([name], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, bool>(4)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(user_id, name, role, password_hash, disabled)| {
+            Ok(Credentials {
+                identity: Identity {
+                    user_id,
+                    name,
+                    role: parse_role(&role)?,
+                },
+                password_hash,
+                disabled,
+            })
+        })
+        .transpose()
+    }
+
+    fn update_user(&self, id: i64, change: &UserChange) -> Result<Option<User>, StoreError> {
+        let mut conn = self.accounts();
+        let tx = conn.transaction()?;
+        let exists = tx
+            .query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        if let Some(role) = change.role {
+            tx.execute(
+                "UPDATE users SET role = ?2 WHERE id = ?1",
+                params![id, role.as_str()],
+            )?;
+        }
+        if let Some(disabled) = change.disabled {
+            tx.execute(
+                "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                params![id, disabled],
+            )?;
+        }
+        if let Some(hash) = &change.password_hash {
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![id, hash],
+            )?;
+        }
+        if change.disabled == Some(true) {
+            tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [id])?;
+        }
+        let user = tx
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [id],
+                user_from_row,
+            )?
+            .map(Some);
+        tx.commit()?;
+        user
+    }
+
+    fn remove_user(&self, id: i64) -> Result<bool, StoreError> {
+        let mut conn = self.accounts();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [id])?;
+        tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [id])?;
+        let removed = tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(removed > 0)
+    }
+
+    fn create_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        secret_digest: &[u8],
+        expires_at: Option<&str>,
+    ) -> Result<ApiToken, StoreError> {
+        let conn = self.accounts();
+        let created_at = now();
+        conn.execute(
+            "INSERT INTO api_tokens (user_id, name, secret_digest, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user_id, name, secret_digest, created_at, expires_at],
+        )?;
+        let id = conn.last_insert_rowid();
+        let user: String =
+            conn.query_row("SELECT name FROM users WHERE id = ?1", [user_id], |row| {
+                row.get(0)
+            })?;
+        Ok(ApiToken {
+            id,
+            name: name.to_owned(),
+            user,
+            created_at,
+            last_used_at: None,
+            expires_at: expires_at.map(str::to_owned),
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let conn = self.accounts();
+        let mut statement = conn.prepare_cached(
+            "SELECT t.id, t.name, u.name, t.created_at, t.last_used_at, t.expires_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id DESC",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(ApiToken {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                user: row.get(2)?,
+                created_at: row.get(3)?,
+                last_used_at: row.get(4)?,
+                expires_at: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
+        let conn = self.accounts();
+        Ok(conn.execute("DELETE FROM api_tokens WHERE id = ?1", [id])? > 0)
+    }
+
+    fn token(&self, id: i64) -> Result<Option<(Vec<u8>, Found)>, StoreError> {
+        let conn = self.accounts();
+        let mut statement = conn.prepare_cached(
+            "SELECT t.secret_digest, u.id, u.name, u.role, t.last_used_at, t.expires_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.id = ?1 AND NOT u.disabled",
+        )?;
+        let row = statement
+            .query_row([id], |row| {
+                Ok((
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(digest, user_id, name, role, last_used_at, expires_at)| {
+            let identity = Identity {
+                user_id,
+                name,
+                role: parse_role(&role)?,
+            };
+            Ok((
+                digest,
+                Found {
+                    identity,
+                    last_used_at,
+                    expires_at,
+                },
+            ))
+        })
+        .transpose()
+    }
+
+    fn create_web_session(&self, id_digest: &[u8], user_id: i64) -> Result<(), StoreError> {
+        let conn = self.accounts();
+        let at = now();
+        conn.execute(
+            "INSERT INTO web_sessions (id_digest, user_id, created_at, last_seen_at)
+             VALUES (?1, ?2, ?3, ?3)",
+            params![id_digest, user_id, at],
+        )?;
+        Ok(())
+    }
+
+    fn web_session(
+        &self,
+        id_digest: &[u8],
+        idle_since: &str,
+    ) -> Result<Option<Found>, StoreError> {
+        let conn = self.accounts();
+        let mut statement = conn.prepare_cached(
+            "SELECT u.id, u.name, u.role, s.last_seen_at
+             FROM web_sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_digest = ?1 AND s.last_seen_at >= ?2 AND NOT u.disabled",
+        )?;
+        let row = statement
+            .query_row(params![id_digest, idle_since], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(user_id, name, role, last_seen_at)| {
+            Ok(Found {
+                identity: Identity {
+                    user_id,
+                    name,
+                    role: parse_role(&role)?,
+                },
+                last_used_at: Some(last_seen_at),
+                expires_at: None,
+            })
+        })
+        .transpose()
+    }
+
+    fn end_web_session(&self, id_digest: &[u8]) -> Result<(), StoreError> {
+        let conn = self.accounts();
+        conn.execute("DELETE FROM web_sessions WHERE id_digest = ?1", [id_digest])?;
+        Ok(())
+    }
+
+    fn end_web_sessions_of(&self, user_id: i64, keep: Option<&[u8]>) -> Result<(), StoreError> {
+        let conn = self.accounts();
+        conn.execute(
+            "DELETE FROM web_sessions WHERE user_id = ?1 AND id_digest IS NOT ?2",
+            params![user_id, keep],
+        )?;
+        Ok(())
+    }
+
+    fn purge_web_sessions(&self, idle_since: &str) -> Result<u64, StoreError> {
+        let conn = self.accounts();
+        let purged = conn.execute(
+            "DELETE FROM web_sessions WHERE last_seen_at < ?1",
+            [idle_since],
+        )?;
+        Ok(purged as u64)
+    }
+
+    fn touch_token(&self, id: i64) -> Result<bool, StoreError> {
+        stamp(
+            &self.stamps(),
+            "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
+            params![id, now()],
+        )
+    }
+
+    fn touch_web_session(&self, id_digest: &[u8]) -> Result<bool, StoreError> {
+        stamp(
+            &self.stamps(),
+            "UPDATE web_sessions SET last_seen_at = ?2 WHERE id_digest = ?1",
+            params![id_digest, now()],
+        )
+    }
+}
+
+const USER_COLUMNS: &str = "id, name, role, disabled, created_at";
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<User, StoreError>> {
+    let role: String = row.get(2)?;
+    Ok(Ok(User {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        role: match parse_role(&role) {
+            Ok(role) => role,
+            Err(error) => return Ok(Err(error)),
+        },
+        disabled: row.get(3)?,
+        created_at: row.get(4)?,
+    }))
+}
+
+fn parse_role(text: &str) -> Result<Role, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown role \"{text}\"")))
+}
+
+/// A write that gives up at once when another connection holds the write lock.
+fn stamp(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<bool, StoreError> {
+    match conn.execute(sql, params) {
+        Ok(_) => Ok(true),
+        Err(error)
+            if matches!(
+                error.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
