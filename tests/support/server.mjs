@@ -14,13 +14,45 @@ if (!BIN) {
 }
 export const SAMPLES = new URL('../fixtures/hextrackr/', import.meta.url).pathname;
 
+/** The admin account every test server gets unless `accounts: false` (see `startServer`). */
+export const ADMIN = { name: 'admin', password: 'admin password for tests' };
+
+// The admin token of each running server, by URL: the helpers below send it unless told
+// otherwise (`token: null` sends no credential), as a script or CI job would.
+const tokens = new Map();
+
+/** The database URL of a test server's folder. */
+export function databaseOf(dir) {
+  return `sqlite://${join(dir, 'vulnimport.db')}`;
+}
+
+/** Runs the binary with `args` (and `input` on standard input); returns its standard output. */
+export function runCli(args, input = '') {
+  return execFileSync(BIN, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Creates an account on the database in `dir`; returns `{ name, password, role }`. */
+export function addUser(dir, name, role, password = `${name} password for tests`) {
+  runCli(['user', 'add', name, '--role', role, '--password-stdin', '--database', databaseOf(dir)], `${password}\n`);
+  return { name, password, role };
+}
+
+/** Creates an API token for `user` on the database in `dir`; returns the token. */
+export function createToken(dir, user, name = 'tests', extra = []) {
+  const out = runCli(['token', 'create', '--user', user, '--name', name, '--database', databaseOf(dir), ...extra]);
+  return out.trim().split('\n').at(-1);
+}
+
 /**
- * Starts a server. Options: `env` (extra environment), `args` (extra flags).
- * Returns { url, dir, process, stop(signal) }; `stop` resolves with the exit code.
+ * Starts a server. Options: `env` (extra environment), `args` (extra flags), `accounts` (default
+ * true: the database gets the account `ADMIN` and an API token for it, `server.admin.token`,
+ * which the helpers here send by default; false: no account, and `server.setupLink` is the
+ * first-start link the server printed).
+ * Returns { url, dir, process, admin, setupLink, stop(signal) }; `stop` resolves with the exit code.
  */
-export async function startServer({ env = {}, args = [] } = {}) {
+export async function startServer({ env = {}, args = [], accounts = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vulnimport-test-'));
-  return launch(dir, { env, args }, () => rmSync(dir, { recursive: true, force: true }));
+  return launch(dir, { env, args, accounts }, () => rmSync(dir, { recursive: true, force: true }));
 }
 
 /**
@@ -28,34 +60,61 @@ export async function startServer({ env = {}, args = [] } = {}) {
  * removes: a test can stop one server and start another on the same data (restarts, shutdown).
  * Same options and result as `startServer`, except that `stop` leaves `dir` in place.
  */
-export async function startServerIn(dir, { env = {}, args = [] } = {}) {
-  return launch(dir, { env, args }, () => {});
+export async function startServerIn(dir, { env = {}, args = [], accounts = true } = {}) {
+  return launch(dir, { env, args, accounts }, () => {});
 }
 
-async function launch(dir, { env, args }, cleanUp) {
+async function launch(dir, { env, args, accounts }, cleanUp) {
+  let admin;
+  if (accounts) {
+    const existing = JSON.parse(runCli(['user', 'list', '--json', '--database', databaseOf(dir)]));
+    if (!existing.some((user) => user.name === ADMIN.name)) {
+      addUser(dir, ADMIN.name, 'admin', ADMIN.password);
+    }
+    admin = { ...ADMIN, token: createToken(dir, ADMIN.name) };
+  }
   const child = spawn(
     BIN,
     ['serve', '--host', '127.0.0.1', '--port', '0',
-      '--database', `sqlite://${join(dir, 'vulnimport.db')}`,
+      '--database', databaseOf(dir),
       '--upload-dir', join(dir, 'uploads'), ...args],
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  let setupLink;
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the server did not start within 20 s')), 20_000);
     child.on('exit', (code) => reject(new Error(`the server exited with ${code} before listening`)));
+    let listening;
     createInterface({ input: child.stdout }).on('line', (line) => {
+      const link = line.match(/(http:\/\/\S+\/setup#\S+)/);
+      if (link) {
+        setupLink = link[1];
+      }
       const match = line.match(/listening on (http:\/\/\S+)/);
       if (match) {
+        listening = match[1];
+        // Without accounts the setup link follows the address.
+        if (accounts) {
+          clearTimeout(timer);
+          resolve(listening);
+        }
+      }
+      if (!accounts && listening && setupLink) {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve(listening);
       }
     });
   });
+  if (admin) {
+    tokens.set(new URL(url).origin, admin.token);
+  }
   let stopped = false;
   return {
     url,
     dir,
+    admin,
+    setupLink,
     process: child,
     exited,
     async stop(signal = 'SIGTERM') {
@@ -64,6 +123,7 @@ async function launch(dir, { env, args }, cleanUp) {
         child.kill(signal);
       }
       const code = await exited;
+      tokens.delete(new URL(url).origin);
       cleanUp();
       return code;
     },
@@ -120,7 +180,10 @@ export async function waitUntil(check, what, ms = 20_000) {
  * (`performance.now()`), so tests can wait for events and check their order and spacing.
  */
 export class Watcher {
-  /** Connects to `url` (WebSocket only unless `options.transports` says otherwise). */
+  /**
+   * Connects to `url` (WebSocket only unless `options.transports` says otherwise), with the
+   * server's admin token unless `options.auth` says otherwise.
+   */
   static async connect(url, options = {}) {
     const watcher = new Watcher(url, options);
     await watcher.connected();
@@ -128,7 +191,9 @@ export class Watcher {
   }
 
   constructor(url, options = {}) {
-    this.socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...options });
+    const token = tokenFor(url);
+    const auth = token ? { token } : undefined;
+    this.socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth, ...options });
     /** `{ name, payload, at, wall }` for every event received, in order (`wall`: `Date.now()`). */
     this.events = [];
     this.waiters = new Set();
@@ -243,7 +308,7 @@ export class Watcher {
  * Posts `path` to `POST /api/imports` as the multipart field `file` (streamed from disk), after
  * the string `fields`. Resolves with `{ status, body }`.
  */
-export async function upload(url, path, fields = {}, fileName = basename(path)) {
+export async function upload(url, path, fields = {}, fileName = basename(path), { token = tokenFor(url) } = {}) {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) {
     form.append(name, value);
@@ -251,16 +316,33 @@ export async function upload(url, path, fields = {}, fileName = basename(path)) 
   form.append('file', await openAsBlob(path, { type: 'text/csv' }), fileName);
   let response;
   try {
-    response = await fetch(new URL('/api/imports', url), { method: 'POST', body: form });
+    response = await fetch(new URL('/api/imports', url), { method: 'POST', body: form, headers: authorization(token) });
   } catch (error) {
     throw new Error(`POST /api/imports got no response: ${error.cause?.message ?? error.message}`, { cause: error });
   }
   return { status: response.status, type: response.headers.get('content-type'), body: await response.json() };
 }
 
-/** A JSON request; resolves with `{ status, type, body }`. */
-export async function request(url, path, { method = 'GET', headers = {} } = {}) {
-  const response = await fetch(new URL(path, url), { method, headers });
+/** The admin token of the test server at `url`, if it has one. */
+export function tokenFor(url) {
+  return tokens.get(new URL(url).origin);
+}
+
+function authorization(token) {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * A request; resolves with `{ status, type, headers, body }` (JSON bodies parsed). Sends the
+ * server's admin token unless `token` says otherwise (`null`: none); `json` is sent as the body.
+ */
+export async function request(url, path, { method = 'GET', headers = {}, token = tokenFor(url), json } = {}) {
+  const init = { method, headers: { ...authorization(token), ...headers } };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers['content-type'] = 'application/json';
+  }
+  const response = await fetch(new URL(path, url), init);
   const type = response.headers.get('content-type') ?? '';
   const text = await response.text();
   return { status: response.status, type, headers: response.headers, body: type.includes('json') ? JSON.parse(text) : text };
