@@ -2,8 +2,8 @@
 //! of `web/` and the vendor files (Bootstrap, socket.io-client) that `build.rs` takes from
 //! `node_modules` as `package-lock.json` pins them.
 //!
-//! [`serve`] is the router's fallback. A GET or HEAD of `/` answers `index.html`, of another
-//! embedded path that file, with its type and an ETag for revalidation; anything else, `/api/…`
+//! [`serve`] is the router's fallback. A GET or HEAD of `/` answers `index.html` (`/signin`,
+//! `/setup` and `/admin` their pages), of another embedded path that file, with its type and an ETag for revalidation; anything else, `/api/…`
 //! included, is the API's JSON 404.
 
 use std::collections::HashMap;
@@ -43,6 +43,9 @@ static FILES: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
 pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = match uri.path() {
         "/" => "/index.html",
+        "/signin" => "/signin.html",
+        "/setup" => "/setup.html",
+        "/admin" => "/admin.html",
         path => path,
     };
     let readable = method == Method::GET || method == Method::HEAD;
