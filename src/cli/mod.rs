@@ -138,13 +138,13 @@ fn display_name(path: &Path) -> String {
 
 /// A progress bar on standard error: phase, percentage, rate and ETA.
 #[derive(Clone)]
-struct TerminalBar {
+pub(super) struct TerminalBar {
     bar: ProgressBar,
     started: Instant,
 }
 
 impl TerminalBar {
-    fn new(visible: bool) -> Arc<Self> {
+    pub(super) fn new(visible: bool) -> Arc<Self> {
         let target = if visible {
             ProgressDrawTarget::stderr()
         } else {
