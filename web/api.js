@@ -1,26 +1,58 @@
-// The server's HTTP API (its route table is in src/server/http.rs). Failures become ApiError
-// carrying the server's own message, which says what to do about it.
+// The server's HTTP API (its route table is in src/server/http.rs). Every request is same-origin
+// and carries the session cookie. Failures become ApiError carrying the server's own message,
+// which says what to do about it; a 401 (not signed in, or the session ended) is also passed to
+// the handler set with `onSignedOut`.
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  constructor(message, status, retryAfter = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    /** Seconds to wait before trying again (a 429's `Retry-After`), or null. */
+    this.retryAfter = retryAfter;
   }
 }
 
 const UNREACHABLE = 'The server cannot be reached. Check that vulnimport is running, then try again.';
 
-async function request(path, options = {}) {
+let signedOut = null;
+
+/**
+ * `handler(error)` runs whenever the server answers 401: the pages that need an account send
+ * the reader to the sign-in page. The sign-in and setup pages set none: a 401 is theirs to show.
+ */
+export function onSignedOut(handler) {
+  signedOut = handler;
+}
+
+function failure(status, body, retryAfter = null) {
+  const error = new ApiError(body?.error ?? `The server answered ${status}.`, status, retryAfter);
+  if (status === 401) {
+    signedOut?.(error);
+  }
+  return error;
+}
+
+async function request(path, { method = 'GET', json } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+  }
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' }, ...options });
+    response = await fetch(path, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+      credentials: 'same-origin',
+    });
   } catch {
     throw new ApiError(UNREACHABLE, 0);
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(body?.error ?? `The server answered ${response.status}.`, response.status);
+    const retryAfter = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
+    throw failure(response.status, body, Number.isNaN(retryAfter) ? null : retryAfter);
   }
   return body;
 }
@@ -38,8 +70,26 @@ function query(params = {}) {
 }
 
 const session = (id) => `/api/imports/${encodeURIComponent(id)}`;
+const user = (id) => `/api/users/${encodeURIComponent(id)}`;
 
 export const api = {
+  // The signed-in account: `{ user: { id, name, role }, via }`.
+  session: () => request('/api/session'),
+  signIn: (username, password) => request('/api/session', { method: 'POST', json: { username, password } }),
+  signOut: () => request('/api/session', { method: 'DELETE' }),
+  changePassword: (currentPassword, newPassword) =>
+    request('/api/session/password', { method: 'PUT', json: { currentPassword, newPassword } }),
+  setUp: (token, username, password) => request('/api/setup', { method: 'POST', json: { token, username, password } }),
+
+  // Administration (admins only).
+  users: () => request('/api/users'),
+  addUser: (name, role, password) => request('/api/users', { method: 'POST', json: { name, role, password } }),
+  changeUser: (id, change) => request(user(id), { method: 'PATCH', json: change }),
+  removeUser: (id) => request(user(id), { method: 'DELETE' }),
+  tokens: () => request('/api/tokens'),
+  createToken: (fields) => request('/api/tokens', { method: 'POST', json: fields }),
+  revokeToken: (id) => request(`/api/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+
   stats: () => request('/api/stats'),
   vulnerabilities: (params) => request(`/api/vulnerabilities${query(params)}`),
   imports: (params) => request(`/api/imports${query(params)}`),
@@ -89,7 +139,7 @@ export function uploadImport({ sessionId, file, scanDate, scope, onProgress }) {
       if (xhr.status >= 200 && xhr.status < 300) {
         resolve(body);
       } else {
-        reject(new ApiError(body?.error ?? `The server answered ${xhr.status}.`, xhr.status));
+        reject(failure(xhr.status, body));
       }
     });
     xhr.addEventListener('error', () => reject(new ApiError(UNREACHABLE, 0)));

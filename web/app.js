@@ -1,10 +1,15 @@
-// The page: wires the import form, the progress modal, the connection indicator and the tables.
+// The page: once it knows who is signed in (else off to the sign-in page), wires the account menu,
+// the import form (analysts and admins), the progress modal, the connection indicator and the
+// tables.
 
+import { AccountMenu, signedInUser } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
+import { el } from './dom.js';
 import { FindingsView } from './findings.js';
 import { localDate, newSessionId } from './format.js';
 import { HistoryView } from './history.js';
 import { ProgressModal } from './progress-modal.js';
+import { goToSignIn } from './session.js';
 import { WebSocketClient } from './websocket-client.js';
 
 const client = new WebSocketClient({ api });
@@ -24,6 +29,7 @@ const CONNECTION = {
   live: ['Live', 'Live updates over the WebSocket'],
   connecting: ['Connecting…', 'Connecting to the server for live updates'],
   polling: ['Polling', 'No live connection: import progress is checked over HTTP every second'],
+  signedOut: ['Signed out', 'The session has ended: sign in again for live updates'],
 };
 
 function showConnection() {
@@ -38,8 +44,14 @@ function showConnection() {
   indicator.title = description + retry;
 }
 
-function setUpImportForm() {
+/** The import form for those who may import; a note for the others. */
+function setUpImportForm(user) {
   const form = document.getElementById('import-form');
+  if (user.role === 'viewer') {
+    document.getElementById('import-not-allowed').hidden = false;
+    return;
+  }
+  form.hidden = false;
   const file = document.getElementById('import-file');
   const scanDate = document.getElementById('scan-date');
   const problem = document.getElementById('import-form-error');
@@ -108,9 +120,23 @@ function setUpImportForm() {
   });
 }
 
-client.on('statechange', showConnection);
-showConnection();
-setUpImportForm();
-client.connect();
-findings.refresh();
-history.refresh();
+/** Starts the page for the signed-in `user`. */
+function start(user) {
+  new AccountMenu(document.getElementById('account'), user);
+  client.on('statechange', showConnection);
+  client.on('signedOut', () => goToSignIn());
+  showConnection();
+  setUpImportForm(user);
+  client.connect();
+  findings.refresh();
+  history.refresh();
+}
+
+try {
+  const user = await signedInUser();
+  if (user) {
+    start(user);
+  }
+} catch (error) {
+  document.getElementById('main').prepend(el('div', { class: 'alert alert-danger', role: 'alert' }, error.message));
+}

@@ -1,5 +1,6 @@
-// The import history (outcome, counts, duration, per-phase timings) and one import's detail:
-// its record, what it added, resolved and reopened, and the rows it rejected or warned about.
+// The import history (who started it, outcome and who cancelled it, counts, duration, per-phase
+// timings) and one import's detail: its record, what it added, resolved and reopened, and the
+// rows it rejected or warned about.
 
 import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
 import { cveCell, hostCell } from './findings.js';
@@ -42,14 +43,24 @@ function historyRow(record, openDetail) {
   return el(
     'tr',
     {},
-    el('td', { class: 'text-nowrap small' }, formatDateTime(record.startedAt)),
+    el(
+      'td',
+      { class: 'text-nowrap small' },
+      formatDateTime(record.startedAt),
+      record.startedBy && el('div', { class: 'text-body-secondary', 'data-part': 'startedBy' }, `by ${record.startedBy}`),
+    ),
     el(
       'td',
       { class: 'history-file' },
       record.fileName ?? '–',
       el('div', { class: 'small text-body-secondary text-nowrap' }, `${record.scope ?? ''} · scan ${formatDay(record.scanDate)}`),
     ),
-    el('td', {}, outcomeBadge(record.outcome)),
+    el(
+      'td',
+      {},
+      outcomeBadge(record.outcome),
+      record.cancelledBy && el('div', { class: 'small text-body-secondary text-nowrap', 'data-part': 'cancelledBy' }, `cancelled by ${record.cancelledBy}`),
+    ),
     el('td', { class: 'd-none d-md-table-cell small history-changes' }, changes(counts)),
     el('td', { class: 'd-none d-sm-table-cell text-end' }, formatCount(counts.rejected ?? 0)),
     el('td', { class: 'd-none d-sm-table-cell text-end text-nowrap' }, formatDuration(duration(record))),
@@ -126,7 +137,7 @@ class ImportDetail {
     const counts = record.counts ?? {};
     this.parts.title.textContent = record.fileName ?? 'Import';
     const facts = [
-      ['Outcome', outcomeBadge(record.outcome)],
+      ['Outcome', [outcomeBadge(record.outcome), record.cancelledBy && ` by ${record.cancelledBy}`]],
       ['Scan date', formatDay(record.scanDate)],
       ['Scope', record.scope ?? '–'],
       ['Started', `${formatDateTime(record.startedAt)}${record.startedBy ? ` by ${record.startedBy}` : ''}`],

@@ -2,7 +2,9 @@
 // exponential backoff (1, 2, 4, 8, 16 s; at most five attempts), rejoining the session after a
 // reconnect (the server then sends its newest state: the catch-up), and graceful degradation:
 // whenever the socket is not connected, the joined session is followed by polling its HTTP status
-// about once a second, and cancelling goes over HTTP.
+// about once a second, and cancelling goes over HTTP. When the server refuses the browser's
+// credential (the handshake's `connect_error`, an `authError` event, a poll answered 401) there is
+// nothing to retry: the client stops and reports `signedOut`.
 //
 // Debug logging, as the design's troubleshooting section says: `localStorage.debug =
 // 'socket.io-client:*'` logs the Socket.IO client itself, `'vulnimport:*'` this module, `'*'` both
@@ -22,6 +24,14 @@ export function reconnectDelay(attempt, base = RECONNECT_BASE_DELAY_MS) {
 /** Every wait of the schedule, in order: [1000, 2000, 4000, 8000, 16000]. */
 export function backoffSchedule(attempts = MAX_RECONNECT_ATTEMPTS, base = RECONNECT_BASE_DELAY_MS) {
   return Array.from({ length: attempts }, (_, attempt) => reconnectDelay(attempt, base));
+}
+
+/**
+ * Whether a connection error is the server refusing the credential (see `Refused` in
+ * src/auth/mod.rs) rather than the network or the server being down.
+ */
+export function isAuthRefusal(message) {
+  return /^(sign-in required|the API token (is not valid|has expired)|the session has ended or expired)/i.test(String(message ?? ''));
 }
 
 /**
@@ -52,10 +62,12 @@ export function debugEnabled(namespace, setting) {
  * - `connecting`: the first connection is being made;
  * - `connected`: live updates over the socket;
  * - `reconnecting`: the socket is down and another attempt is scheduled or under way;
- * - `failed`: the attempts are used up, or Socket.IO is not loaded: polling only.
+ * - `failed`: the attempts are used up, or Socket.IO is not loaded: polling only;
+ * - `signedOut`: the server refused the credential: no connection, no polling.
  *
  * Events (`on(name, handler)`): `progress` (a progress event, from the socket or a poll),
- * `importCancelled` (`{ sessionId }`), `statechange` (this client).
+ * `importCancelled` (`{ sessionId }`), `statechange` (this client), `signedOut` (the server's
+ * reason).
  */
 export class WebSocketClient {
   /**
@@ -78,10 +90,16 @@ export class WebSocketClient {
     this.handlers = new Map();
   }
 
-  /** How updates arrive now: `live` (socket), `polling` (HTTP) or `connecting` (not yet known). */
+  /**
+   * How updates arrive now: `live` (socket), `polling` (HTTP), `connecting` (not yet known) or
+   * `signedOut` (not at all).
+   */
   get mode() {
     if (this.connectionState === 'connected') {
       return 'live';
+    }
+    if (this.connectionState === 'signedOut') {
+      return 'signedOut';
     }
     const down = this.connectionState === 'reconnecting' || this.connectionState === 'failed';
     return this.polling || down ? 'polling' : 'connecting';
@@ -99,6 +117,9 @@ export class WebSocketClient {
   connect() {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    if (this.connectionState === 'signedOut') {
+      return false;
+    }
     if (typeof this.io !== 'function') {
       this.log('socket.io-client is not loaded: following imports by polling');
       this.setState('failed');
@@ -113,7 +134,16 @@ export class WebSocketClient {
     // Socket.IO's own reconnection is off: the design's schedule below replaces it.
     this.socket = this.io({ reconnection: false });
     this.socket.on('connect', () => this.onConnect());
-    this.socket.on('connect_error', (error) => this.onDown(`could not connect: ${error?.message ?? error}`));
+    this.socket.on('connect_error', (error) => {
+      const message = error?.message ?? String(error);
+      if (isAuthRefusal(message)) {
+        this.onSignedOut(message);
+      } else {
+        this.onDown(`could not connect: ${message}`);
+      }
+    });
+    // Sent just before the server disconnects a socket whose session ended or token was revoked.
+    this.socket.on('authError', (event) => this.onSignedOut(event?.error ?? 'signed out'));
     this.socket.on('disconnect', (reason) => {
       if (reason !== 'io client disconnect') {
         this.onDown(`disconnected: ${reason}`);
@@ -205,12 +235,26 @@ export class WebSocketClient {
 
   onDown(reason) {
     this.log(reason);
-    if (this.connectionState === 'failed') {
+    if (this.connectionState === 'failed' || this.connectionState === 'signedOut') {
       return;
     }
     this.setState('reconnecting');
     this.startPolling();
     this.attemptReconnect();
+  }
+
+  /** The credential is refused: stops reconnecting and polling, then reports `signedOut`. */
+  onSignedOut(reason) {
+    if (this.connectionState === 'signedOut') {
+      return;
+    }
+    this.log(`signed out: ${reason}`);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.stopPolling();
+    this.setState('signedOut');
+    this.socket?.disconnect();
+    this.emit('signedOut', reason);
   }
 
   join(sessionId) {
@@ -229,7 +273,7 @@ export class WebSocketClient {
   }
 
   startPolling() {
-    if (this.polling || !this.sessionId) {
+    if (this.polling || !this.sessionId || this.connectionState === 'signedOut') {
       return;
     }
     this.polling = true;
@@ -247,6 +291,10 @@ export class WebSocketClient {
           return;
         }
       } catch (error) {
+        if (error.status === 401) {
+          this.onSignedOut(error.message);
+          return;
+        }
         // 404 while the upload is still on its way: the session starts once the file is in.
         if (error.status !== 404) {
           this.log('poll failed', error.message);

@@ -1,10 +1,10 @@
 //! Who may do what, on every request.
 //!
 //! - [`authenticate`] runs on every request (API, web UI, Socket.IO): it refuses a `Host` other
-//!   than `PUBLIC_URL`'s (DNS rebinding), identifies the caller from a bearer token or the session
-//!   cookie, and refuses cross-site use of the cookie: an `Origin` that is not the server's own
-//!   (or listed, or in development a localhost one), or a state-changing request without `Origin`.
-//!   What it learned is a [`Caller`] in the request's extensions.
+//!   than `PUBLIC_URL`'s (DNS rebinding) and a foreign `Origin`, identifies the caller from a
+//!   bearer token or the session cookie, and refuses cross-site use of the cookie: an `Origin`
+//!   other than the server's own (or one listed in `CORS_ORIGINS`), or a state-changing request
+//!   without `Origin`. What it learned is a [`Caller`] in the request's extensions.
 //! - [`Access`] is each route's requirement, checked by the route's own guard (see
 //!   `http::routes`): public, or signed in with at least a role. No credential answers 401, too
 //!   low a role 403, both as JSON.
@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use http_body_util::BodyExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::App;
@@ -76,10 +77,22 @@ pub async fn guard(access: Access, request: Request, next: Next) -> Response {
             .cloned()
             .unwrap_or(Caller::Anonymous);
         if let Err(refusal) = caller.require(role) {
+            drain(request).await;
             return refusal.into_response();
         }
     }
     next.run(request).await
+}
+
+/// How long the body of a refused request is read before the answer is sent.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Reads and drops a refused request's body (within [`DRAIN_TIME`]): clients send the whole body
+/// before they read the answer, and would otherwise see a broken connection instead of the 401.
+async fn drain(request: Request) {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let mut body = request.into_body();
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
 }
 
 /// Identifies the caller and applies the host and cross-site rules; see the module's overview.
@@ -104,25 +117,20 @@ pub async fn authenticate(State(app): State<App>, mut request: Request, next: Ne
     let origin = headers
         .get(header::ORIGIN)
         .map(|origin| origin.to_str().unwrap_or("(not text)").to_owned());
-    if let Some(origin) = &origin
-        && !origin_allowed(&app.config, headers, origin)
-    {
+    let trust = origin
+        .as_deref()
+        .map(|origin| origin_trust(&app.config, headers, origin));
+    if let (Some(origin), Some(OriginTrust::Foreign)) = (&origin, trust) {
         return ApiError::Forbidden(format!("requests from the origin {origin} are not allowed"))
             .into_response();
     }
-    let credential = credential(headers);
-    let caller = match credential {
+    let caller = match credential(headers) {
         None => Caller::Anonymous,
         Some(credential) => {
             if matches!(credential, Credential::Session(_))
-                && origin.is_none()
-                && !is_safe(request.method())
+                && let Some(refusal) = cookie_refusal(trust, request.method())
             {
-                return ApiError::Forbidden(
-                    "a request signed in by cookie that changes something must carry an Origin header"
-                        .into(),
-                )
-                .into_response();
+                return refusal.into_response();
             }
             let auth = app.auth.clone();
             let checked = credential.clone();
@@ -150,8 +158,20 @@ pub async fn authenticate(State(app): State<App>, mut request: Request, next: Ne
     next.run(request).await
 }
 
-fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+/// The session cookie counts only from the server's own pages (or origins listed on purpose):
+/// any other `Origin`, or none on a request that changes something, is refused.
+fn cookie_refusal(trust: Option<OriginTrust>, method: &Method) -> Option<ApiError> {
+    match trust {
+        Some(OriginTrust::Own) => None,
+        Some(_) => Some(ApiError::Forbidden(
+            "the session cookie is accepted only from this server's own pages".into(),
+        )),
+        None if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) => None,
+        None => Some(ApiError::Forbidden(
+            "a request signed in by cookie that changes something must carry an Origin header"
+                .into(),
+        )),
+    }
 }
 
 /// A bearer token wins over the session cookie.
@@ -183,9 +203,19 @@ pub fn session_cookie(config: &ServeConfig, value: String) -> Cookie<'static> {
         .build()
 }
 
-/// The server's own origin (`PUBLIC_URL`'s, else `http://` and the request's `Host`), an origin
-/// listed in `CORS_ORIGINS`, and in development any localhost origin.
-fn origin_allowed(config: &ServeConfig, headers: &HeaderMap, origin: &str) -> bool {
+/// How far an `Origin` is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OriginTrust {
+    /// The server's own (`PUBLIC_URL`'s, else `http://` and the request's `Host`), or listed in
+    /// `CORS_ORIGINS`: may use the session cookie.
+    Own,
+    /// A localhost origin in development: may call the API with a token (tools under
+    /// development), not with the cookie.
+    Local,
+    Foreign,
+}
+
+fn origin_trust(config: &ServeConfig, headers: &HeaderMap, origin: &str) -> OriginTrust {
     let own = match &config.public_url {
         Some(public) => public.origin.eq_ignore_ascii_case(origin),
         None => headers
@@ -193,11 +223,17 @@ fn origin_allowed(config: &ServeConfig, headers: &HeaderMap, origin: &str) -> bo
             .and_then(|host| host.to_str().ok())
             .is_some_and(|host| origin.eq_ignore_ascii_case(&format!("http://{host}"))),
     };
-    own || config
+    let listed = config
         .cors_origins
         .iter()
-        .any(|listed| listed.trim().eq_ignore_ascii_case(origin))
-        || (!config.is_production() && is_localhost_origin(origin))
+        .any(|listed| listed.trim().eq_ignore_ascii_case(origin));
+    if own || listed {
+        OriginTrust::Own
+    } else if !config.is_production() && is_localhost_origin(origin) {
+        OriginTrust::Local
+    } else {
+        OriginTrust::Foreign
+    }
 }
 
 /// `http(s)://localhost`, `127.0.0.1` or `[::1]`, on any port.
@@ -222,8 +258,8 @@ fn is_port(text: &str) -> bool {
         .is_some_and(|port| port.parse::<u16>().is_ok())
 }
 
-/// Cross-origin reads for the origins [`origin_allowed`] accepts besides the server's own, with
-/// credentials (cookies) allowed.
+/// Cross-origin access for the origins listed in `CORS_ORIGINS` (with the cookie) and, in
+/// development, localhost ones (with a token).
 pub fn cors(config: &ServeConfig) -> CorsLayer {
     let listed: Vec<String> = config
         .cors_origins

@@ -126,8 +126,14 @@ pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
         router = router.route(path, guarded);
     }
     router
-        // Unknown `/api/…` paths answer the JSON 404; other paths are the embedded web UI's.
-        .route("/api/{*path}", axum::routing::any(not_found))
+        // Unknown `/api/…` paths answer the JSON 404 (to signed-in callers only); other paths are
+        // the embedded web UI's.
+        .route(
+            "/api/{*path}",
+            axum::routing::any(not_found).layer(middleware::from_fn(|request, next| {
+                access::guard(Access::Signed(Role::Viewer), request, next)
+            })),
+        )
         .fallback(super::web::serve)
         .layer(socket_layer)
         .layer(middleware::from_fn_with_state(

@@ -1,10 +1,11 @@
-// Headless Debian Chromium driven by playwright-core, for the browser tests: opening the UI of a
-// test server, importing through its form, following the progress modal, screenshots.
+// Headless Debian Chromium driven by playwright-core, for the browser tests: signing in to the UI
+// of a test server, importing through its form, following the progress modal, watching for
+// console errors and content-security-policy violations, screenshots.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { SAMPLES } from './server.mjs';
+import { request, SAMPLES } from './server.mjs';
 
 /** Screenshots land here (git-ignored). */
 export const ARTIFACTS = new URL('../browser/artifacts/', import.meta.url).pathname;
@@ -27,25 +28,68 @@ export function launchBrowser() {
 }
 
 /**
- * Opens the UI of `server` in a fresh browser context and waits until its tables have loaded.
- * Options: `viewport`, `blockSocket` (every `/socket.io/` request fails). Uncaught page errors
- * are collected in `errors`.
+ * Opens the UI of `server` in a fresh browser context, signed in through the sign-in page as
+ * `user` (`{ name, password }`, the server's admin unless told otherwise), and waits until its
+ * tables have loaded. Options: `viewport`, `blockSocket` (every `/socket.io/` request fails).
+ * Uncaught page errors are collected in `errors`; console errors and CSP violations in `problems`
+ * (see `watchProblems`).
  */
-export async function openUi(browser, server, { viewport = { width: 1280, height: 900 }, blockSocket = false } = {}) {
+export async function openUi(browser, server, { viewport = { width: 1280, height: 900 }, blockSocket = false, user = server.admin } = {}) {
   const context = await browser.newContext({ viewport });
   if (blockSocket) {
     await context.route('**/socket.io/**', (route) => route.abort('connectionrefused'));
   }
+  const problems = await watchProblems(context);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error));
-  await page.goto(server.url);
+  await page.goto(new URL('/signin?next=/', server.url).href);
+  await signIn(page, user);
+  await waitForTables(page);
+  return { context, page, errors, problems };
+}
+
+/** Fills in and submits the sign-in page, then waits until the browser has left it. */
+export async function signIn(page, { name, password }) {
+  await page.fill('#username', name);
+  await page.fill('#password', password);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForURL((url) => url.pathname !== '/signin', { timeout: SHORT });
+}
+
+/** Waits until the main page's tables have loaded. */
+export async function waitForTables(page) {
   await page.waitForFunction(
     () => document.querySelector('#findings-table tbody tr') && document.querySelector('#history-table tbody tr'),
     null,
     { timeout: SHORT },
   );
-  return { context, page, errors };
+}
+
+/** Chooses `action` (`change-password`, `administration`, `sign-out`) in the header's account menu. */
+export async function accountMenu(page, action) {
+  await page.click('#account-menu');
+  await page.click(`#account [data-action=${action}]`);
+}
+
+/**
+ * Collects, from every page of `context` from now on, console errors and content-security-policy
+ * violations (reported by a listener each document gets before its own scripts run). Returns the
+ * array it fills: `{ type, text, url }`.
+ */
+export async function watchProblems(context) {
+  const problems = [];
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline code'} (${event.sourceFile}:${event.lineNumber})`);
+    });
+  });
+  context.on('console', (message) => {
+    if (message.type() === 'error') {
+      problems.push({ type: message.type(), text: message.text(), url: message.location().url });
+    }
+  });
+  return problems;
 }
 
 /** Chooses `file` in the import form, submits it, and returns once the progress modal is open. */
@@ -159,10 +203,13 @@ export async function screenshot(page, name) {
   return path;
 }
 
-/** Fetches a JSON API path of the server, outside the browser. */
+/** Fetches a JSON API path of the server outside the browser, with the admin's token. */
 export async function getJson(server, path) {
-  const response = await fetch(new URL(path, server.url));
-  return response.json();
+  const { status, body } = await request(server.url, path);
+  if (status !== 200) {
+    throw new Error(`GET ${path} answered ${status}: ${JSON.stringify(body)}`);
+  }
+  return body;
 }
 
 /**

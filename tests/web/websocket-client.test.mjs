@@ -6,6 +6,7 @@ import { beforeEach, mock, test } from 'node:test';
 import {
   backoffSchedule,
   debugEnabled,
+  isAuthRefusal,
   MAX_RECONNECT_ATTEMPTS,
   reconnectDelay,
   WebSocketClient,
@@ -44,6 +45,9 @@ class FakeSocket {
   connect() {
     this.connects += 1;
   }
+  disconnect() {
+    this.disconnects = (this.disconnects ?? 0) + 1;
+  }
   emit(name, ...args) {
     this.emitted.push([name, ...args]);
   }
@@ -71,6 +75,9 @@ function setUp() {
     statuses: [],
     importStatus: async (id) => {
       polls.push(id);
+      if (api.refuse) {
+        throw Object.assign(new Error('the session has ended or expired; sign in again'), { status: 401 });
+      }
       return api.statuses.shift() ?? { sessionId: id, type: 'loading', progress: 30, outcome: 'running' };
     },
     cancelImport: async (id) => {
@@ -219,4 +226,81 @@ test('events of other sessions are not passed on', () => {
   socket.fire('progress', { sessionId: 'another', type: 'loading', progress: 50 });
   socket.fire('progress', { sessionId: SESSION, type: 'loading', progress: 50 });
   assert.equal(events.length, 1);
+});
+
+test('the server\'s credential refusals are told apart from connection failures', () => {
+  for (const message of [
+    'sign-in required: send a session cookie or an API token (Authorization: Bearer …)',
+    'the API token is not valid: it is malformed, unknown, revoked or its account is disabled',
+    'the API token has expired',
+    'the session has ended or expired; sign in again',
+  ]) {
+    assert.equal(isAuthRefusal(message), true, message);
+  }
+  for (const message of ['xhr poll error', 'websocket error', 'timeout', 'the accounts cannot be read now; try again', undefined]) {
+    assert.equal(isAuthRefusal(message), false, String(message));
+  }
+});
+
+test('a refused handshake stops reconnecting and polling and reports signedOut', async () => {
+  const { client, socket, polls } = setUp();
+  const reasons = [];
+  client.on('signedOut', (reason) => reasons.push(reason));
+  client.connect();
+  socket.fire('connect_error', new Error('refused'));
+  await client.joinSession(SESSION);
+  await settle();
+  assert.equal(client.polling, true);
+  socket.fire('connect_error', new Error('the session has ended or expired; sign in again'));
+  assert.equal(client.connectionState, 'signedOut');
+  assert.equal(client.mode, 'signedOut');
+  assert.equal(client.polling, false);
+  assert.deepEqual(reasons, ['the session has ended or expired; sign in again']);
+  const connects = socket.connects;
+  const pollCount = polls.length;
+  mock.timers.tick(60_000);
+  await settle();
+  assert.equal(socket.connects, connects, 'no reconnection attempt');
+  assert.equal(polls.length, pollCount, 'no more polls');
+  assert.equal(client.connect(), false, 'and no new connection either');
+  await client.joinSession(SESSION);
+  await settle();
+  assert.equal(polls.length, pollCount, 'joining does not poll');
+});
+
+test('an authError ends a live connection without reconnecting', async () => {
+  const { client, socket, polls } = setUp();
+  const reasons = [];
+  client.on('signedOut', (reason) => reasons.push(reason));
+  client.connect();
+  socket.fire('connect');
+  await client.joinSession(SESSION);
+  socket.fire('authError', { error: 'the API token has expired' });
+  // The server disconnects the socket right after its authError.
+  socket.fire('disconnect', 'io server disconnect');
+  assert.equal(client.connectionState, 'signedOut');
+  assert.equal(socket.disconnects, 1, 'the client closes the socket itself');
+  assert.deepEqual(reasons, ['the API token has expired']);
+  mock.timers.tick(60_000);
+  await settle();
+  assert.equal(socket.connects, 1);
+  assert.equal(polls.length, 0);
+});
+
+test('a poll answered 401 stops polling and reports signedOut', async () => {
+  const { client, socket, api, polls } = setUp();
+  const reasons = [];
+  client.on('signedOut', (reason) => reasons.push(reason));
+  client.connect();
+  socket.fire('connect_error', new Error('refused'));
+  api.refuse = true;
+  await client.joinSession(SESSION);
+  await settle();
+  assert.equal(polls.length, 1);
+  assert.equal(client.connectionState, 'signedOut');
+  assert.deepEqual(reasons, ['the session has ended or expired; sign in again']);
+  mock.timers.tick(60_000);
+  await settle();
+  assert.equal(polls.length, 1);
+  assert.equal(socket.connects, 1, 'the pending reconnection was dropped');
 });

@@ -1,0 +1,69 @@
+// Signing in and out as the pages need it: the sign-in page's address for coming back to a page,
+// the `next` path it may go to afterwards (same origin only), and leaving a page for it. The
+// address helpers use no DOM: Node's test runner imports them.
+
+/** The sign-in page's address that comes back to `path` (a path on this server) afterwards. */
+export function signInPath(path = '/') {
+  return `/signin?next=${encodeURIComponent(path).replace(/%2F/gi, '/')}`;
+}
+
+const SIGN_IN_PAGES = new Set(['/signin', '/signin.html']);
+
+/**
+ * Where to go after signing in: `next` when it is a path on `origin` (not `//host`, `/\host` or
+ * a full URL elsewhere, not the sign-in page itself), else `/`.
+ */
+export function safeNext(next, origin) {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) {
+    return '/';
+  }
+  let url;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== origin || SIGN_IN_PAGES.has(url.pathname)) {
+    return '/';
+  }
+  return `${url.pathname}${url.search}${url.hash}`;
+}
+
+let leaving = false;
+
+/** Leaves the page for `path`, once: whatever asks next (a 401, the socket) changes nothing. */
+function leave(path, { replace }) {
+  if (leaving) {
+    return;
+  }
+  leaving = true;
+  if (replace) {
+    window.location.replace(path);
+  } else {
+    window.location.assign(path);
+  }
+}
+
+/** Sends the reader to the sign-in page, which brings them back here afterwards. */
+export function goToSignIn() {
+  const { pathname, search, hash } = window.location;
+  leave(signInPath(`${pathname}${search}${hash}`), { replace: true });
+}
+
+/**
+ * Ends the session (`api.signOut()`), then shows the sign-in page. The refusals that follow the
+ * ended session (the socket's `authError`, a 401) must not redirect elsewhere meanwhile.
+ */
+export async function signOut(api) {
+  leaving = true;
+  try {
+    await api.signOut();
+  } catch (error) {
+    // 401: the session had already ended; signed out all the same.
+    if (error.status !== 401) {
+      leaving = false;
+      throw error;
+    }
+  }
+  window.location.assign('/signin');
+}
