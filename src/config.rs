@@ -65,11 +65,19 @@ impl PublicUrl {
             .ok_or_else(|| format!("PUBLIC_URL \"{text}\" needs a scheme: http:// or https://"))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
-            return Err(format!("PUBLIC_URL \"{text}\" must start with http:// or https://"));
+            return Err(format!(
+                "PUBLIC_URL \"{text}\" must start with http:// or https://"
+            ));
         }
-        let authority = rest.split('/').next().unwrap_or_default().to_ascii_lowercase();
+        let authority = rest
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if authority.is_empty() || authority.contains('@') {
-            return Err(format!("PUBLIC_URL \"{text}\" needs a host (and no user name)"));
+            return Err(format!(
+                "PUBLIC_URL \"{text}\" needs a host (and no user name)"
+            ));
         }
         // The default port is left out, as browsers leave it out of `Origin`.
         let default_port = if scheme == "https" { ":443" } else { ":80" };
@@ -170,13 +178,22 @@ mod tests {
         assert_eq!(url.host, "vulns.example.com");
         assert!(url.https);
         let url = PublicUrl::parse("http://10.0.0.5:8080").unwrap();
-        assert_eq!((url.origin.as_str(), url.host.as_str()), ("http://10.0.0.5:8080", "10.0.0.5:8080"));
-        for bad in ["vulns.example.com", "ftp://x", "https://", "https://user@host"] {
+        assert_eq!(
+            (url.origin.as_str(), url.host.as_str()),
+            ("http://10.0.0.5:8080", "10.0.0.5:8080")
+        );
+        for bad in [
+            "vulns.example.com",
+            "ftp://x",
+            "https://",
+            "https://user@host",
+        ] {
             assert!(PublicUrl::parse(bad).is_err(), "{bad}");
         }
-        let config = Cli::try_parse_from(["serve", "--metrics-public", "--session-idle-timeout", "30m"])
-            .unwrap()
-            .config;
+        let config =
+            Cli::try_parse_from(["serve", "--metrics-public", "--session-idle-timeout", "30m"])
+                .unwrap()
+                .config;
         assert!(config.metrics_public);
         assert_eq!(config.session_idle_timeout, Duration::from_secs(1800));
     }

@@ -48,7 +48,12 @@ enum Command {
         #[arg(long)]
         server: Option<String>,
         /// API token for `--server` (see `vulnimport token create`).
-        #[arg(long, env = "VULNIMPORT_TOKEN", hide_env_values = true, requires = "server")]
+        #[arg(
+            long,
+            env = "VULNIMPORT_TOKEN",
+            hide_env_values = true,
+            requires = "server"
+        )]
         token: Option<String>,
     },
     /// Manage the accounts that can sign in.

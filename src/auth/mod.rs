@@ -30,7 +30,9 @@ const STAMP_EVERY: Duration = Duration::from_secs(60);
 pub enum Refused {
     #[error("sign-in required: send a session cookie or an API token (Authorization: Bearer …)")]
     Missing,
-    #[error("the API token is not valid: it is malformed, unknown, revoked or its account is disabled")]
+    #[error(
+        "the API token is not valid: it is malformed, unknown, revoked or its account is disabled"
+    )]
     BadToken,
     #[error("the API token has expired")]
     ExpiredToken,
@@ -141,7 +143,11 @@ impl Authenticator {
 
     fn idle_since(&self) -> String {
         let idle = chrono::Duration::from_std(self.idle_timeout).unwrap_or(chrono::Duration::MAX);
-        stamp(Utc::now().checked_sub_signed(idle).unwrap_or(DateTime::<Utc>::MIN_UTC))
+        stamp(
+            Utc::now()
+                .checked_sub_signed(idle)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
     }
 }
 

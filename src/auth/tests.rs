@@ -12,7 +12,10 @@ const PASSWORD: &str = "correct horse battery";
 #[test]
 fn passwords_are_argon2id_and_verify_only_themselves() {
     let hash = password::hash(PASSWORD).unwrap();
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
     assert!(password::verify(PASSWORD, Some(&hash)));
     assert!(!password::verify("correct horse battery!", Some(&hash)));
     assert!(!password::verify(PASSWORD, None), "the decoy never matches");
@@ -42,31 +45,64 @@ fn tokens_identify_their_user_until_revoked_expired_or_disabled() {
     let bob = add_user(&*store, "bob", Role::Analyst, PASSWORD).unwrap();
     let auth = Authenticator::new(Arc::clone(&store), Duration::from_secs(3600));
     let (token, secret) = create_token(&*store, "bob", "ci", None).unwrap();
-    assert!(secret.starts_with(&format!("vit_{}_", token.id)), "{secret}");
+    assert!(
+        secret.starts_with(&format!("vit_{}_", token.id)),
+        "{secret}"
+    );
     let identity = auth.identify(&Credential::Token(secret.clone())).unwrap();
-    assert_eq!((identity.name.as_str(), identity.role), ("bob", Role::Analyst));
-    assert!(store.tokens().unwrap()[0].last_used_at.is_some(), "use is stamped");
+    assert_eq!(
+        (identity.name.as_str(), identity.role),
+        ("bob", Role::Analyst)
+    );
+    assert!(
+        store.tokens().unwrap()[0].last_used_at.is_some(),
+        "use is stamped"
+    );
 
     let mut forged = secret.clone();
     forged.pop();
     forged.push(if secret.ends_with('A') { 'B' } else { 'A' });
-    for bad in [forged, "vit_1_short".into(), "nonsense".into(), format!("vit_99_{}", &secret[secret.len() - 43..])] {
-        assert_eq!(auth.identify(&Credential::Token(bad)), Err(Refused::BadToken));
+    for bad in [
+        forged,
+        "vit_1_short".into(),
+        "nonsense".into(),
+        format!("vit_99_{}", &secret[secret.len() - 43..]),
+    ] {
+        assert_eq!(
+            auth.identify(&Credential::Token(bad)),
+            Err(Refused::BadToken)
+        );
     }
 
-    let disable = UserChange { disabled: Some(true), ..UserChange::default() };
+    let disable = UserChange {
+        disabled: Some(true),
+        ..UserChange::default()
+    };
     store.update_user(bob.id, &disable).unwrap();
-    assert_eq!(auth.identify(&Credential::Token(secret.clone())), Err(Refused::BadToken));
-    let enable = UserChange { disabled: Some(false), ..UserChange::default() };
+    assert_eq!(
+        auth.identify(&Credential::Token(secret.clone())),
+        Err(Refused::BadToken)
+    );
+    let enable = UserChange {
+        disabled: Some(false),
+        ..UserChange::default()
+    };
     store.update_user(bob.id, &enable).unwrap();
     assert!(auth.identify(&Credential::Token(secret.clone())).is_ok());
 
     assert!(store.revoke_token(token.id).unwrap());
-    assert_eq!(auth.identify(&Credential::Token(secret)), Err(Refused::BadToken));
+    assert_eq!(
+        auth.identify(&Credential::Token(secret)),
+        Err(Refused::BadToken)
+    );
 
-    let (_, short_lived) = create_token(&*store, "bob", "brief", Some(Duration::from_millis(1))).unwrap();
+    let (_, short_lived) =
+        create_token(&*store, "bob", "brief", Some(Duration::from_millis(1))).unwrap();
     std::thread::sleep(Duration::from_millis(5));
-    assert_eq!(auth.identify(&Credential::Token(short_lived)), Err(Refused::ExpiredToken));
+    assert_eq!(
+        auth.identify(&Credential::Token(short_lived)),
+        Err(Refused::ExpiredToken)
+    );
     assert!(matches!(
         create_token(&*store, "nobody", "x", None),
         Err(AccountError::UnknownUser(_))
@@ -80,17 +116,34 @@ fn sessions_end_when_signed_out_idle_or_when_the_password_changes() {
     let auth = Authenticator::new(Arc::clone(&store), Duration::from_secs(3600));
     let first = auth.start_session(carol.id).unwrap();
     let second = auth.start_session(carol.id).unwrap();
-    assert_eq!(auth.identify(&Credential::Session(first.clone())).unwrap().name, "carol");
+    assert_eq!(
+        auth.identify(&Credential::Session(first.clone()))
+            .unwrap()
+            .name,
+        "carol"
+    );
     auth.end_session(&first).unwrap();
-    assert_eq!(auth.identify(&Credential::Session(first)), Err(Refused::BadSession));
+    assert_eq!(
+        auth.identify(&Credential::Session(first)),
+        Err(Refused::BadSession)
+    );
 
     let third = auth.start_session(carol.id).unwrap();
     set_password(&*store, carol.id, "another long password", Some(&third)).unwrap();
-    assert_eq!(auth.identify(&Credential::Session(second)), Err(Refused::BadSession));
-    assert!(auth.identify(&Credential::Session(third.clone())).is_ok(), "the changing session stays");
+    assert_eq!(
+        auth.identify(&Credential::Session(second)),
+        Err(Refused::BadSession)
+    );
+    assert!(
+        auth.identify(&Credential::Session(third.clone())).is_ok(),
+        "the changing session stays"
+    );
 
     let impatient = Authenticator::new(Arc::clone(&store), Duration::ZERO);
     std::thread::sleep(Duration::from_millis(5));
-    assert_eq!(impatient.identify(&Credential::Session(third)), Err(Refused::BadSession));
+    assert_eq!(
+        impatient.identify(&Credential::Session(third)),
+        Err(Refused::BadSession)
+    );
     assert_eq!(impatient.purge_idle_sessions().unwrap(), 1);
 }

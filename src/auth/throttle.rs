@@ -131,8 +131,14 @@ mod tests {
             "the account guessed too much"
         );
         throttle.succeeded("bob");
-        assert!(throttle.wait("bob", HOME).is_some(), "the address still waits");
-        assert!(throttle.wait("bob", ELSEWHERE).is_some(), "so does the address that guessed");
+        assert!(
+            throttle.wait("bob", HOME).is_some(),
+            "the address still waits"
+        );
+        assert!(
+            throttle.wait("bob", ELSEWHERE).is_some(),
+            "so does the address that guessed"
+        );
         assert!(throttle.wait("bob", "10.0.0.10".parse().unwrap()).is_none());
     }
 }

@@ -173,7 +173,10 @@ fn run_user(command: UserCommand) -> anyhow::Result<ExitCode> {
             let user = find(&*store, &name)?;
             let password = read_password(password_stdin, true)?;
             auth::set_password(&*store, user.id, &password, None)?;
-            println!("Password of {} changed; its web sessions have ended", user.name);
+            println!(
+                "Password of {} changed; its web sessions have ended",
+                user.name
+            );
         }
         UserCommand::Role {
             name,
@@ -199,7 +202,10 @@ fn run_user(command: UserCommand) -> anyhow::Result<ExitCode> {
                     ..UserChange::default()
                 },
             )?;
-            println!("{} is disabled: its sessions and tokens are refused", user.name);
+            println!(
+                "{} is disabled: its sessions and tokens are refused",
+                user.name
+            );
         }
         UserCommand::Enable { name, database } => {
             let user = change(

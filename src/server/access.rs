@@ -104,7 +104,12 @@ pub async fn authenticate(State(app): State<App>, mut request: Request, next: Ne
         let host = headers
             .get(header::HOST)
             .and_then(|host| host.to_str().ok())
-            .or_else(|| request.uri().authority().map(|authority| authority.as_str()))
+            .or_else(|| {
+                request
+                    .uri()
+                    .authority()
+                    .map(|authority| authority.as_str())
+            })
             .unwrap_or_default();
         if !host.eq_ignore_ascii_case(&public.host) {
             return ApiError::Misdirected(format!(
@@ -249,8 +254,10 @@ fn is_localhost_origin(origin: &str) -> bool {
         None => rest,
     };
     let (name, port) = host.split_once(':').unwrap_or((host, ""));
-    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1")
-        && (port.is_empty() || port.parse::<u16>().is_ok())
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1"
+    ) && (port.is_empty() || port.parse::<u16>().is_ok())
 }
 
 fn is_port(text: &str) -> bool {
@@ -282,7 +289,9 @@ pub fn cors(config: &ServeConfig) -> CorsLayer {
             let Ok(origin) = origin.to_str() else {
                 return false;
             };
-            listed.iter().any(|listed| listed.eq_ignore_ascii_case(origin))
+            listed
+                .iter()
+                .any(|listed| listed.eq_ignore_ascii_case(origin))
                 || (development && is_localhost_origin(origin))
         }))
 }
@@ -345,13 +354,19 @@ mod tests {
     #[test]
     fn bearer_tokens_win_over_cookies() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "a=b; vulnimport_session=abc".parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            "a=b; vulnimport_session=abc".parse().unwrap(),
+        );
         assert_eq!(
             credential(&headers),
             Some(Credential::Session("abc".into()))
         );
         headers.insert(header::AUTHORIZATION, "Bearer vit_1_x".parse().unwrap());
-        assert_eq!(credential(&headers), Some(Credential::Token("vit_1_x".into())));
+        assert_eq!(
+            credential(&headers),
+            Some(Credential::Token("vit_1_x".into()))
+        );
         headers.insert(header::AUTHORIZATION, "Basic dXNlcg==".parse().unwrap());
         assert_eq!(
             credential(&headers),

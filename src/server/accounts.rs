@@ -107,7 +107,9 @@ pub async fn sign_in(
         let account = store.credentials(&checked)?;
         let matches = password::verify(
             &body.password,
-            account.as_ref().map(|account| account.password_hash.as_str()),
+            account
+                .as_ref()
+                .map(|account| account.password_hash.as_str()),
         );
         Ok(account.filter(|_| matches))
     })
@@ -151,7 +153,10 @@ pub async fn sign_out(
         blocking(move || Ok(auth.end_session(&value)?)).await?;
         app.revalidate_sockets();
     }
-    Ok((StatusCode::NO_CONTENT, jar.remove(Cookie::from(SESSION_COOKIE))))
+    Ok((
+        StatusCode::NO_CONTENT,
+        jar.remove(Cookie::from(SESSION_COOKIE)),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -204,7 +209,9 @@ pub async fn set_up(
     jar: CookieJar,
     Json(body): Json<SetUp>,
 ) -> ApiResult<(StatusCode, CookieJar, Json<Value>)> {
-    let invalid = || ApiError::Forbidden("this setup link is not valid: it was used, it expired, or it is mistyped; `vulnimport user add` creates accounts from a shell".into());
+    let invalid = || {
+        ApiError::Forbidden("this setup link is not valid: it was used, it expired, or it is mistyped; `vulnimport user add` creates accounts from a shell".into())
+    };
     // Taken while the admin is made, so two browsers cannot both use it.
     let link = {
         let mut pending = lock(&app.setup);

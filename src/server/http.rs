@@ -89,24 +89,79 @@ pub fn routes(config: &ServeConfig) -> Vec<Route> {
         route(M::GET, "/api/health", Public, health),
         route(M::POST, "/api/session", Public, accounts::sign_in),
         route(M::GET, "/api/session", Signed(Viewer), accounts::whoami),
-        route(M::DELETE, "/api/session", Signed(Viewer), accounts::sign_out),
-        route(M::PUT, "/api/session/password", Signed(Viewer), accounts::change_password),
+        route(
+            M::DELETE,
+            "/api/session",
+            Signed(Viewer),
+            accounts::sign_out,
+        ),
+        route(
+            M::PUT,
+            "/api/session/password",
+            Signed(Viewer),
+            accounts::change_password,
+        ),
         route(M::POST, "/api/setup", Public, accounts::set_up),
         upload,
         route(M::GET, "/api/imports", Signed(Viewer), list_imports),
-        route(M::GET, "/api/imports/{session_id}", Signed(Viewer), import_status),
-        route(M::POST, "/api/imports/{session_id}/cancel", Signed(Analyst), cancel_import),
-        route(M::GET, "/api/imports/{session_id}/record", Signed(Viewer), import_record),
-        route(M::GET, "/api/imports/{session_id}/findings", Signed(Viewer), import_findings),
-        route(M::GET, "/api/vulnerabilities", Signed(Viewer), list_vulnerabilities),
+        route(
+            M::GET,
+            "/api/imports/{session_id}",
+            Signed(Viewer),
+            import_status,
+        ),
+        route(
+            M::POST,
+            "/api/imports/{session_id}/cancel",
+            Signed(Analyst),
+            cancel_import,
+        ),
+        route(
+            M::GET,
+            "/api/imports/{session_id}/record",
+            Signed(Viewer),
+            import_record,
+        ),
+        route(
+            M::GET,
+            "/api/imports/{session_id}/findings",
+            Signed(Viewer),
+            import_findings,
+        ),
+        route(
+            M::GET,
+            "/api/vulnerabilities",
+            Signed(Viewer),
+            list_vulnerabilities,
+        ),
         route(M::GET, "/api/stats", Signed(Viewer), stats),
         route(M::GET, "/api/users", Signed(Admin), accounts::list_users),
         route(M::POST, "/api/users", Signed(Admin), accounts::add_user),
-        route(M::PATCH, "/api/users/{id}", Signed(Admin), accounts::change_user),
-        route(M::DELETE, "/api/users/{id}", Signed(Admin), accounts::remove_user),
+        route(
+            M::PATCH,
+            "/api/users/{id}",
+            Signed(Admin),
+            accounts::change_user,
+        ),
+        route(
+            M::DELETE,
+            "/api/users/{id}",
+            Signed(Admin),
+            accounts::remove_user,
+        ),
         route(M::GET, "/api/tokens", Signed(Admin), accounts::list_tokens),
-        route(M::POST, "/api/tokens", Signed(Admin), accounts::create_token),
-        route(M::DELETE, "/api/tokens/{id}", Signed(Admin), accounts::revoke_token),
+        route(
+            M::POST,
+            "/api/tokens",
+            Signed(Admin),
+            accounts::create_token,
+        ),
+        route(
+            M::DELETE,
+            "/api/tokens/{id}",
+            Signed(Admin),
+            accounts::revoke_token,
+        ),
         route(M::GET, "/metrics", metrics_access, metrics),
     ]
 }
@@ -330,7 +385,8 @@ async fn create_import(
         canceller: Default::default(),
         max_rejected_share: app.config.max_rejected_share,
     };
-    app.queue.enqueue(Job::new(request, starter.user_id, path, cancel));
+    app.queue
+        .enqueue(Job::new(request, starter.user_id, path, cancel));
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "sessionId": session_id })),

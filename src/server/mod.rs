@@ -14,7 +14,7 @@
 //! when they like. At shutdown running and queued imports are cancelled and rolled back, their
 //! watchers told, then the sockets closed.
 
-mod access;
+pub mod access;
 mod accounts;
 pub mod http;
 mod metrics;
@@ -169,7 +169,11 @@ impl App {
     }
 
     /// Cancels a queued or running import, if `by` started it or is an admin.
-    pub async fn request_cancel(&self, session_id: Uuid, by: &Identity) -> Result<(), CancelRefused> {
+    pub async fn request_cancel(
+        &self,
+        session_id: Uuid,
+        by: &Identity,
+    ) -> Result<(), CancelRefused> {
         match self.queue.authorize_cancel(session_id, by) {
             Ok(()) => {}
             Err(CancelRefused::Unknown) => {
@@ -290,19 +294,21 @@ pub async fn serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: cancelling imports");
-            tracker.cancel_all();
-            stop.cancel();
-            if tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err() {
-                tracing::warn!("an import did not stop in time; it will be marked interrupted at the next start");
-            }
-            // Let the last events leave before the sockets close.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            io.close().await;
-        })
-        .await?;
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: cancelling imports");
+        tracker.cancel_all();
+        stop.cancel();
+        if tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err() {
+            tracing::warn!(
+                "an import did not stop in time; it will be marked interrupted at the next start"
+            );
+        }
+        // Let the last events leave before the sockets close.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        io.close().await;
+    })
+    .await?;
     Ok(())
 }
 

@@ -307,14 +307,20 @@ async fn cancel_import(
         Err(error) => return reply(ack, &json!({ "ok": false, "error": error })),
     };
     let Some(user) = socket.extensions.get::<SocketUser>() else {
-        return reply(ack, &json!({ "ok": false, "error": Refused::Missing.to_string() }));
+        return reply(
+            ack,
+            &json!({ "ok": false, "error": Refused::Missing.to_string() }),
+        );
     };
     if user.identity.role < Role::Analyst {
         let error = format!(
             "this needs the analyst role; {} is {}",
             user.identity.name, user.identity.role
         );
-        return reply(ack, &json!({ "ok": false, "sessionId": session_id, "error": error }));
+        return reply(
+            ack,
+            &json!({ "ok": false, "sessionId": session_id, "error": error }),
+        );
     }
     let answer = match app.request_cancel(session_id, &user.identity).await {
         Ok(()) => json!({ "ok": true, "sessionId": session_id }),

@@ -153,8 +153,7 @@ pub trait Accounts {
 
     /// The web session with this digest, if its account may act and it was used after
     /// `idle_since`.
-    fn web_session(&self, id_digest: &[u8], idle_since: &str)
-    -> Result<Option<Found>, StoreError>;
+    fn web_session(&self, id_digest: &[u8], idle_since: &str) -> Result<Option<Found>, StoreError>;
 
     fn end_web_session(&self, id_digest: &[u8]) -> Result<(), StoreError>;
 

@@ -51,9 +51,8 @@ impl Accounts for SqliteStore {
 
     fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         let conn = self.accounts();
-        let mut statement = conn.prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE name = ?1"
-        ))?;
+        let mut statement =
+            conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"))?;
         statement
             .query_row([name], user_from_row)
             .optional()?
@@ -243,11 +242,7 @@ impl Accounts for SqliteStore {
         Ok(())
     }
 
-    fn web_session(
-        &self,
-        id_digest: &[u8],
-        idle_since: &str,
-    ) -> Result<Option<Found>, StoreError> {
+    fn web_session(&self, id_digest: &[u8], idle_since: &str) -> Result<Option<Found>, StoreError> {
         let conn = self.accounts();
         let mut statement = conn.prepare_cached(
             "SELECT u.id, u.name, u.role, s.last_seen_at
