@@ -6,8 +6,13 @@
 // - the upload path: POST over loopback (curl) until `complete`, against the CLI importing it;
 // - the progress overhead: the server's import time with 100 watchers vs none;
 // - emit-to-receipt latency (p50/p99) with 1,000 watchers in one session;
-// - resident memory per idle connected socket.
-import { execFile, execFileSync } from 'node:child_process';
+// - resident memory per idle connected socket;
+// - authentication: a request's overhead with a token or a session cookie against the same route
+//   without a credential, a sign-in's time, and 1,000 authenticated sockets connecting (against
+//   1,000 unauthenticated ones on a server built before sign-in existed, when
+//   VULNIMPORT_BASELINE_BIN names one).
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import http from 'node:http';
 import { promisify } from 'node:util';
 import { readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +20,7 @@ import { join } from 'node:path';
 import { io } from 'socket.io-client';
 
 process.env.VULNIMPORT_BIN ??= join(process.env.CARGO_TARGET_DIR ?? 'target', 'release', 'vulnimport');
-const { startServer, generateExport, BIN } = await import('../tests/support/server.mjs');
+const { ADMIN, startServer, generateExport, tokenFor, BIN } = await import('../tests/support/server.mjs');
 
 const RUNS = 3;
 const work = mkdtempSync(join(tmpdir(), 'vulnimport-bench-'));
@@ -25,19 +30,19 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 const rssKb = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
 
-function connect(url) {
-  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+function connect(url, auth = { token: tokenFor(url) }) {
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', reject);
   });
 }
 
-async function connectMany(url, count) {
+async function connectMany(url, count, auth) {
   const sockets = [];
   for (let start = 0; start < count; start += 100) {
     sockets.push(...await Promise.all(
-      Array.from({ length: Math.min(100, count - start) }, () => connect(url)),
+      Array.from({ length: Math.min(100, count - start) }, () => connect(url, auth)),
     ));
   }
   return sockets;
@@ -58,6 +63,7 @@ async function importThrough(url, watcher, sessionId) {
   await watcher.timeout(5000).emitWithAck('joinSession', sessionId);
   const started = performance.now();
   const { stdout } = await promisify(execFile)('curl', ['-s', '-w', '\n%{http_code}',
+    '-H', `Authorization: Bearer ${tokenFor(url)}`,
     '-F', `sessionId=${sessionId}`, '-F', 'scanDate=2026-01-05', '-F', `file=@${file}`,
     `${url}/api/imports`]);
   if (!stdout.trim().endsWith('202')) throw new Error(`upload: ${stdout}`);
@@ -128,11 +134,108 @@ async function latencyAndMemory() {
   await server.stop();
 }
 
+/** `count` sequential GETs of `path` over one kept-alive connection; resolves with sorted ms. */
+async function timeRequests(url, path, headers, count) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const target = new URL(path, url);
+  const once = () => new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    http.get({ hostname: target.hostname, port: target.port, path: target.pathname, headers, agent }, (response) => {
+      response.resume();
+      response.on('end', () => {
+        if (response.statusCode !== 200) reject(new Error(`${path}: ${response.statusCode}`));
+        resolve(Number(process.hrtime.bigint() - started) / 1e6);
+      });
+    }).on('error', reject);
+  });
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    times.push(await once());
+  }
+  agent.destroy();
+  return times.sort((a, b) => a - b);
+}
+
+/** Starts `bin serve` on a fresh database without accounts; resolves with { url, stop }. */
+async function startBare(bin) {
+  const dir = mkdtempSync(join(tmpdir(), 'vulnimport-bare-'));
+  const child = spawn(bin, ['serve', '--host', '127.0.0.1', '--port', '0',
+    '--database', `sqlite://${join(dir, 'v.db')}`, '--upload-dir', join(dir, 'uploads')],
+  { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const url = await new Promise((resolve) => child.stdout.on('data', (chunk) => {
+    const match = String(chunk).match(/listening on (http:\/\/\S+)/);
+    if (match) resolve(match[1]);
+  }));
+  return { url, stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+async function connectTime(url, auth) {
+  const times = [];
+  for (let run = 0; run < RUNS; run++) {
+    const started = performance.now();
+    const sockets = await connectMany(url, 1000, auth);
+    times.push(performance.now() - started);
+    sockets.forEach((s) => s.close());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return median(times);
+}
+
+async function authentication() {
+  const server = await startServer();
+  const response = await fetch(new URL('/api/session', server.url), {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: ADMIN.name, password: ADMIN.password }),
+  });
+  const cookie = response.headers.getSetCookie()[0].split(';')[0];
+  const REQUESTS = 5000;
+  await timeRequests(server.url, '/api/health', {}, 500);
+  const runs = { none: [], token: [], cookie: [] };
+  for (let run = 0; run < RUNS; run++) {
+    runs.none.push(await timeRequests(server.url, '/api/health', {}, REQUESTS));
+    runs.token.push(await timeRequests(server.url, '/api/health', { authorization: `Bearer ${server.admin.token}` }, REQUESTS));
+    runs.cookie.push(await timeRequests(server.url, '/api/health', { cookie }, REQUESTS));
+  }
+  const p50 = (key) => median(runs[key].map((sorted) => percentile(sorted, 0.5)));
+  console.log(`GET /api/health p50 over ${RUNS}×${REQUESTS} requests: no credential ${p50('none').toFixed(3)} ms; ` +
+    `token ${p50('token').toFixed(3)} ms (+${(p50('token') - p50('none')).toFixed(3)}); ` +
+    `session cookie ${p50('cookie').toFixed(3)} ms (+${(p50('cookie') - p50('none')).toFixed(3)})`);
+
+  const signIns = [];
+  for (let i = 0; i < 20; i++) {
+    const started = performance.now();
+    const answer = await fetch(new URL('/api/session', server.url), {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: ADMIN.name, password: ADMIN.password }),
+    });
+    if (answer.status !== 200) throw new Error(`sign-in: ${answer.status}`);
+    signIns.push(performance.now() - started);
+  }
+  console.log(`sign-in (argon2id m=19 MiB, t=2, p=1): p50 ${median(signIns).toFixed(1)} ms over 20`);
+
+  const authenticated = await connectTime(server.url, { token: server.admin.token });
+  let baseline = '';
+  if (process.env.VULNIMPORT_BASELINE_BIN) {
+    const bare = await startBare(process.env.VULNIMPORT_BASELINE_BIN);
+    const unauthenticated = await connectTime(bare.url, {});
+    bare.stop();
+    baseline = `; 1,000 unauthenticated sockets on the baseline build: ${unauthenticated.toFixed(0)} ms ` +
+      `(${(((authenticated / unauthenticated) - 1) * 100).toFixed(1)}%)`;
+  }
+  console.log(`1,000 sockets with a token connect in ${authenticated.toFixed(0)} ms${baseline}`);
+  await server.stop();
+}
+
 try {
   console.log(`file: ${(statSync(file).size / 1e6).toFixed(1)} MB, 100,000 rows`);
-  await uploadPath();
-  await watcherOverhead();
-  await latencyAndMemory();
+  if (process.argv.includes('--auth-only')) {
+    await authentication();
+  } else {
+    await uploadPath();
+    await watcherOverhead();
+    await latencyAndMemory();
+    await authentication();
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
