@@ -134,11 +134,6 @@ impl ImportQueue {
         }
     }
 
-    /// Imports waiting, not counting the one running.
-    pub fn waiting(&self) -> usize {
-        lock(&self.inner.waiting).len()
-    }
-
     /// Runs queued imports one after another until `stop` fires and the running one has ended.
     pub async fn run(self, stop: CancellationToken) {
         loop {

@@ -1,6 +1,7 @@
-//! Accounts on SQLite. Lookups and changes go through a connection of their own, so a sign-in
-//! or a request's credential check never queues behind a long findings query; use stamps go
-//! through another one that does not wait for locks, so they never stall behind an import.
+//! Accounts on SQLite. Lookups go through a connection of their own, so a request's credential
+//! check never queues behind a long findings query, nor behind an account change waiting for a
+//! running import's write lock (changes have their own connection); use stamps go through one that
+//! does not wait for locks at all, so they never stall behind an import.
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
@@ -18,7 +19,7 @@ impl Accounts for SqliteStore {
     }
 
     fn create_user(&self, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError> {
-        let conn = self.accounts();
+        let conn = self.account_changes();
         let created_at = now();
         conn.execute(
             "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -90,7 +91,7 @@ impl Accounts for SqliteStore {
     }
 
     fn update_user(&self, id: i64, change: &UserChange) -> Result<Option<User>, StoreError> {
-        let mut conn = self.accounts();
+        let mut conn = self.account_changes();
         let tx = conn.transaction()?;
         let exists = tx
             .query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
@@ -132,7 +133,7 @@ impl Accounts for SqliteStore {
     }
 
     fn remove_user(&self, id: i64) -> Result<bool, StoreError> {
-        let mut conn = self.accounts();
+        let mut conn = self.account_changes();
         let tx = conn.transaction()?;
         tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [id])?;
         tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [id])?;
@@ -148,7 +149,7 @@ impl Accounts for SqliteStore {
         secret_digest: &[u8],
         expires_at: Option<&str>,
     ) -> Result<ApiToken, StoreError> {
-        let conn = self.accounts();
+        let conn = self.account_changes();
         let created_at = now();
         conn.execute(
             "INSERT INTO api_tokens (user_id, name, secret_digest, created_at, expires_at)
@@ -190,7 +191,7 @@ impl Accounts for SqliteStore {
     }
 
     fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
-        let conn = self.accounts();
+        let conn = self.account_changes();
         Ok(conn.execute("DELETE FROM api_tokens WHERE id = ?1", [id])? > 0)
     }
 
@@ -232,7 +233,7 @@ impl Accounts for SqliteStore {
     }
 
     fn create_web_session(&self, id_digest: &[u8], user_id: i64) -> Result<(), StoreError> {
-        let conn = self.accounts();
+        let conn = self.account_changes();
         let at = now();
         conn.execute(
             "INSERT INTO web_sessions (id_digest, user_id, created_at, last_seen_at)
@@ -274,13 +275,13 @@ impl Accounts for SqliteStore {
     }
 
     fn end_web_session(&self, id_digest: &[u8]) -> Result<(), StoreError> {
-        let conn = self.accounts();
+        let conn = self.account_changes();
         conn.execute("DELETE FROM web_sessions WHERE id_digest = ?1", [id_digest])?;
         Ok(())
     }
 
     fn end_web_sessions_of(&self, user_id: i64, keep: Option<&[u8]>) -> Result<(), StoreError> {
-        let conn = self.accounts();
+        let conn = self.account_changes();
         conn.execute(
             "DELETE FROM web_sessions WHERE user_id = ?1 AND id_digest IS NOT ?2",
             params![user_id, keep],
@@ -289,7 +290,7 @@ impl Accounts for SqliteStore {
     }
 
     fn purge_web_sessions(&self, idle_since: &str) -> Result<u64, StoreError> {
-        let conn = self.accounts();
+        let conn = self.account_changes();
         let purged = conn.execute(
             "DELETE FROM web_sessions WHERE last_seen_at < ?1",
             [idle_since],

@@ -10,7 +10,7 @@
 //! - An exclusive lock on `<database>.lock` serialises imports across processes, and tells a
 //!   starting import that any record still `running` belongs to a dead process.
 //! - Reads (findings pages, dashboard counts, import history) go through one shared connection;
-//!   `queries` holds them.
+//!   `queries` holds them. Accounts have connections of their own (`accounts`).
 
 mod accounts;
 mod queries;
@@ -50,6 +50,7 @@ pub struct SqliteStore {
     lock_path: PathBuf,
     reader: Mutex<Connection>,
     accounts: Mutex<Connection>,
+    account_changes: Mutex<Connection>,
     stamps: Mutex<Connection>,
 }
 
@@ -70,6 +71,7 @@ impl SqliteStore {
             lock_path: lock_path.into(),
             reader: Mutex::new(conn),
             accounts: Mutex::new(connect(path)?),
+            account_changes: Mutex::new(connect(path)?),
             stamps: Mutex::new(stamps),
         })
     }
@@ -84,6 +86,10 @@ impl SqliteStore {
 
     fn accounts(&self) -> MutexGuard<'_, Connection> {
         crate::lock(&self.accounts)
+    }
+
+    fn account_changes(&self) -> MutexGuard<'_, Connection> {
+        crate::lock(&self.account_changes)
     }
 
     fn stamps(&self) -> MutexGuard<'_, Connection> {
