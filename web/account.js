@@ -4,7 +4,8 @@
 
 import { api, onSignedOut } from './api.js';
 import { el, fill } from './dom.js';
-import { markInvalid, passwordProblem, say, sentence, whileBusy } from './forms.js';
+import { sentence } from './format.js';
+import { markInvalid, passwordProblem, say, whileBusy } from './forms.js';
 import { goToSignIn, signOut } from './session.js';
 
 /**
@@ -24,7 +25,7 @@ export async function signedInUser() {
 }
 
 /** A message in a corner of the page, for what has no place of its own (a failed sign-out). */
-export function notify(text, kind = 'danger') {
+function notify(text, kind = 'danger') {
   const alert = el(
     'div',
     { class: `alert alert-${kind} alert-dismissible notice shadow`, role: kind === 'danger' ? 'alert' : 'status' },
@@ -34,14 +35,19 @@ export function notify(text, kind = 'danger') {
   document.body.append(alert);
 }
 
-const ROLE_NAMES = { admin: 'Admin', analyst: 'Analyst', viewer: 'Viewer' };
+/** The roles, least to most rights, with their names as shown. */
+export const ROLES = [['viewer', 'Viewer'], ['analyst', 'Analyst'], ['admin', 'Admin']];
+
+/** A role as shown: "analyst" → "Analyst". */
+export function roleName(role) {
+  return ROLES.find(([value]) => value === role)?.[1] ?? role;
+}
 
 /** The header's account menu, filled into `container`. */
 export class AccountMenu {
   constructor(container, user, bootstrap = globalThis.bootstrap) {
-    this.user = user;
     this.passwordDialog = new PasswordDialog(user, bootstrap);
-    const role = ROLE_NAMES[user.role] ?? user.role;
+    const role = roleName(user.role);
     fill(
       container,
       el(
@@ -83,12 +89,8 @@ export class AccountMenu {
   }
 }
 
-let fieldIds = 0;
-
 /** A labelled password field of the dialog's form. */
-function passwordField(label, autocomplete, hint) {
-  fieldIds += 1;
-  const id = `password-field-${fieldIds}`;
+function passwordField(id, label, autocomplete, hint) {
   const input = el('input', {
     type: 'password',
     id,
@@ -110,9 +112,9 @@ function passwordField(label, autocomplete, hint) {
 /** The modal that changes the signed-in account's own password. */
 class PasswordDialog {
   constructor(user, bootstrap) {
-    this.current = passwordField('Current password', 'current-password');
-    this.next = passwordField('New password', 'new-password', 'At least 12 characters. Your other sessions will be signed out.');
-    this.confirmation = passwordField('New password again', 'new-password');
+    this.current = passwordField('current-password', 'Current password', 'current-password');
+    this.next = passwordField('new-password', 'New password', 'new-password', 'At least 12 characters. Your other sessions will be signed out.');
+    this.confirmation = passwordField('new-password-again', 'New password again', 'new-password');
     this.message = el('div', { role: 'alert', 'aria-live': 'assertive' });
     this.submit = el('button', { type: 'submit', class: 'btn btn-primary' }, 'Change password');
     this.form = el(

@@ -2,14 +2,11 @@
 // password, removal) and a form to add one; the API tokens (revocation) and a form to create one,
 // whose secret is shown once. Others are told the page needs the admin role.
 
-import { AccountMenu, signedInUser } from './account.js';
+import { AccountMenu, roleName, ROLES, signedInUser } from './account.js';
 import { api } from './api.js';
 import { el, fill, messageRow } from './dom.js';
-import { formatDateTime } from './format.js';
-import { markInvalid, passwordProblem, say, sentence, whileBusy } from './forms.js';
-
-const ROLES = [['viewer', 'Viewer'], ['analyst', 'Analyst'], ['admin', 'Admin']];
-const roleName = (role) => ROLES.find(([value]) => value === role)?.[1] ?? role;
+import { formatDateTime, sentence } from './format.js';
+import { markInvalid, passwordProblem, say, whileBusy } from './forms.js';
 
 /** The parts (`[data-part]`) of an element, by name. */
 function partsOf(element) {

@@ -54,6 +54,16 @@ export function formatBytes(bytes) {
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** A server message as a sentence: "unknown user" → "Unknown user." */
+export function sentence(text) {
+  const trimmed = String(text ?? '').trim();
+  if (trimmed === '') {
+    return '';
+  }
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
 /** The local calendar date as YYYY-MM-DD (what a date input holds). */
 export function localDate(date = new Date()) {
   const pad = (number) => String(number).padStart(2, '0');

@@ -22,16 +22,6 @@ export function passwordProblem(password, confirmation) {
   return null;
 }
 
-/** A server message as a sentence: "unknown user" → "Unknown user." */
-export function sentence(text) {
-  const trimmed = String(text ?? '').trim();
-  if (trimmed === '') {
-    return '';
-  }
-  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
-}
-
 /**
  * Shows `message` (text, or nodes) as a Bootstrap alert of `kind` inside `region`, a live region
  * that stays in the page; no message empties it.

@@ -4,7 +4,7 @@
 // server reports `importCancelled`; an error shows the server's message; completion shows the
 // summary. Everything the server says is inserted as text.
 
-import { formatBytes, formatCount, formatDuration, formatETA } from './format.js';
+import { formatBytes, formatCount, formatDuration, formatETA, sentence } from './format.js';
 
 export { formatETA };
 
@@ -16,6 +16,7 @@ const PHASES = {
 };
 
 const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+const STOPPING = 'Stopping the import and rolling it back…';
 
 export class ProgressModal {
   /**
@@ -182,7 +183,8 @@ export class ProgressModal {
       return;
     }
     this.setState('cancelling');
-    this.parts.message.textContent = 'Stopping the import and rolling it back…';
+    const message = this.parts.message.textContent;
+    this.parts.message.textContent = STOPPING;
     if (this.upload && !this.upload.sent) {
       this.upload.abort();
       return;
@@ -195,9 +197,13 @@ export class ProgressModal {
       }
     }
     const answer = await this.client.cancelImport(this.sessionId);
+    // Refused (not this account's import, or its role no longer allows it): the import goes on.
     if (!answer.ok && this.state === 'cancelling') {
       this.setState('running');
-      this.showAlert('warning', `The import could not be cancelled: ${answer.error}`);
+      if (this.parts.message.textContent === STOPPING) {
+        this.parts.message.textContent = message;
+      }
+      this.showAlert('warning', `The import could not be cancelled: ${sentence(answer.error)}`);
     }
   }
 

@@ -31,23 +31,17 @@ export function safeNext(next, origin) {
 
 let leaving = false;
 
-/** Leaves the page for `path`, once: whatever asks next (a 401, the socket) changes nothing. */
-function leave(path, { replace }) {
+/**
+ * Sends the reader to the sign-in page, which brings them back here afterwards. Once: whatever
+ * asks next (another 401, the socket) changes nothing.
+ */
+export function goToSignIn() {
   if (leaving) {
     return;
   }
   leaving = true;
-  if (replace) {
-    window.location.replace(path);
-  } else {
-    window.location.assign(path);
-  }
-}
-
-/** Sends the reader to the sign-in page, which brings them back here afterwards. */
-export function goToSignIn() {
   const { pathname, search, hash } = window.location;
-  leave(signInPath(`${pathname}${search}${hash}`), { replace: true });
+  window.location.replace(signInPath(`${pathname}${search}${hash}`));
 }
 
 /**

@@ -4,7 +4,8 @@
 
 import { api } from './api.js';
 import { el } from './dom.js';
-import { markInvalid, passwordProblem, say, sentence, whileBusy } from './forms.js';
+import { sentence } from './format.js';
+import { markInvalid, passwordProblem, say, whileBusy } from './forms.js';
 
 const form = document.getElementById('setup-form');
 const name = document.getElementById('admin-name');

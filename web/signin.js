@@ -3,7 +3,8 @@
 // wait, which the button counts down.
 
 import { api } from './api.js';
-import { markInvalid, say, sentence, whileBusy } from './forms.js';
+import { sentence } from './format.js';
+import { markInvalid, say, whileBusy } from './forms.js';
 import { safeNext } from './session.js';
 
 const form = document.getElementById('signin-form');

@@ -1,13 +1,15 @@
 // Scenario 2: cancelling a large import midway. The modal asks first, waits for the server's
-// `importCancelled`, reports the cancellation, and the table and counts are exactly as before.
+// `importCancelled`, reports the cancellation, and the table and counts are exactly as before; the
+// history names who cancelled it. A cancel the server refuses shows its reason, and the import
+// goes on.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
   closeModal, getJson, importSampleAndSnapshot, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress,
-  screenshot, startImport, waitForHistory, waitForModal, LONG, SHORT,
+  screenshot, startImport, unexpectedProblems, waitForHistory, waitForModal, LONG, SHORT,
 } from '../support/browser.mjs';
-import { generateExport, startServer } from '../support/server.mjs';
+import { generateExport, request, startServer } from '../support/server.mjs';
 
 test('cancelling a large import midway changes nothing', async (t) => {
   const server = await startServer();
@@ -50,6 +52,7 @@ test('cancelling a large import midway changes nothing', async (t) => {
 
   await closeModal(page);
   assert.equal(await waitForHistory(page, 2), 'cancelled');
+  assert.equal(await page.textContent('#history-table tbody tr:first-child [data-part=cancelledBy]'), 'cancelled by admin');
   assert.deepEqual(await pageData(page), before);
   assert.deepEqual(await getJson(server, '/api/stats'), statsBefore);
   assert.deepEqual(errors, []);
@@ -81,5 +84,50 @@ test('cancelling while the file is still uploading stops the upload and changes 
 
   assert.deepEqual((await getJson(server, '/api/imports')).items, []);
   assert.deepEqual(await pageData(page), before);
+  assert.deepEqual(errors, []);
+});
+
+test('a cancel the server refuses shows its reason, and the import goes on', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const ann = { name: 'ann', password: 'ann imports the weekly scans' };
+  const created = await request(server.url, '/api/users', { method: 'POST', json: { name: ann.name, role: 'analyst', password: ann.password } });
+  assert.equal(created.status, 201);
+  const { page, errors, problems } = await openUi(browser, server, { user: ann });
+
+  await startImport(page, generateExport(server.dir, 150_000));
+  await page.waitForFunction(
+    () => {
+      const modal = document.getElementById('progress-modal');
+      return modal.dataset.state === 'running' && Number(modal.querySelector('[data-part=bar]').getAttribute('aria-valuenow')) >= 5;
+    },
+    null,
+    { timeout: LONG },
+  );
+  // Midway, an admin makes ann a viewer: she may no longer cancel.
+  const demoted = await request(server.url, `/api/users/${created.body.id}`, { method: 'PATCH', json: { role: 'viewer' } });
+  assert.equal(demoted.status, 200);
+  // The server applies the new role to her socket as soon as it is told; give it a moment.
+  await page.waitForTimeout(500);
+  await page.click('#progress-modal [data-action=cancel]');
+  await page.click('#progress-modal [data-action=stop]');
+  await page.waitForFunction(
+    () => !document.querySelector('#progress-modal [data-part=alert]').hidden,
+    null,
+    { timeout: SHORT },
+  );
+  const modal = await modalTexts(page);
+  assert.match(modal.alert, /could not be cancelled: this needs the analyst role; ann is viewer\.$/i);
+  assert.doesNotMatch(modal.message, /Stopping/);
+  assert.ok(['running', 'completed'].includes(modal.state), `the modal does not pretend it cancelled: ${modal.state}`);
+  await screenshot(page, 'cancel-refused');
+
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
+  await closeModal(page);
+  assert.equal(await waitForHistory(page, 1), 'completed');
+  assert.equal(await page.textContent('#history-table [data-part=startedBy]'), 'by ann');
+  assert.deepEqual(unexpectedProblems(problems), []);
   assert.deepEqual(errors, []);
 });

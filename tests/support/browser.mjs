@@ -66,6 +66,18 @@ export async function waitForTables(page) {
   );
 }
 
+/**
+ * The problems collected by `watchProblems` less the expected answers: Chromium logs every 4xx
+ * answer to the console, such as the 401 to `GET /api/session` that sends a page opened signed
+ * out to the sign-in page. `expected`: answers as "401 /api/session".
+ */
+export function unexpectedProblems(problems, expected = []) {
+  return problems.filter((problem) => {
+    const status = problem.text.match(/^Failed to load resource: the server responded with a status of (\d+)/)?.[1];
+    return !(status && expected.includes(`${status} ${new URL(problem.url).pathname}`));
+  });
+}
+
 /** Chooses `action` (`change-password`, `administration`, `sign-out`) in the header's account menu. */
 export async function accountMenu(page, action) {
   await page.click('#account-menu');
