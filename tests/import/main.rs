@@ -6,3 +6,4 @@ mod cli;
 mod formats;
 mod helpers;
 mod lifecycle;
+mod remote;
