@@ -26,7 +26,12 @@ export function safeNext(next, origin) {
   if (url.origin !== origin || SIGN_IN_PAGES.has(url.pathname)) {
     return '/';
   }
-  return `${url.pathname}${url.search}${url.hash}`;
+  // The normalised path is what the browser goes to: `/.//evil.example` becomes `//evil.example`.
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  if (/^[/\\]{2}/.test(path) || new URL(path, origin).origin !== origin) {
+    return '/';
+  }
+  return path;
 }
 
 let leaving = false;

@@ -234,11 +234,12 @@ pub fn set_password(
 ) -> Result<(), AccountError> {
     let change = UserChange {
         password_hash: Some(password::hash(password)?),
+        keep_session: keep_session.map(secret::digest),
         ..UserChange::default()
     };
-    store.update_user(user_id, &change)?;
-    let keep = keep_session.map(secret::digest);
-    store.end_web_sessions_of(user_id, keep.as_ref().map(|digest| digest.as_slice()))?;
+    store
+        .update_user(user_id, &change)?
+        .ok_or_else(|| AccountError::UnknownUser(format!("#{user_id}")))?;
     Ok(())
 }
 

@@ -27,6 +27,25 @@ pub fn join_token(id: i64, secret: &str) -> String {
 /// The id and secret of a token, if it has the token's shape.
 pub fn split_token(token: &str) -> Option<(i64, &str)> {
     let (id, secret) = token.trim().strip_prefix(TOKEN_PREFIX)?.split_once('_')?;
-    let id = id.parse().ok().filter(|id| *id > 0)?;
+    // One spelling per token: plain digits, no sign, no leading zero.
+    let canonical = !id.starts_with('0') && id.bytes().all(|byte| byte.is_ascii_digit());
+    let id = id.parse().ok().filter(|_| canonical)?;
     (secret.len() == 43).then_some((id, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_have_one_spelling() {
+        let secret = random();
+        assert_eq!(secret.len(), 43);
+        let token = join_token(12, &secret);
+        assert_eq!(split_token(&token), Some((12, secret.as_str())));
+        for odd in ["+12", "012", "0", "-1", "1 2", ""] {
+            assert_eq!(split_token(&format!("vit_{odd}_{secret}")), None, "{odd}");
+        }
+        assert_eq!(split_token(&format!("vit_12_{}", &secret[1..])), None);
+    }
 }

@@ -147,3 +147,39 @@ fn sessions_end_when_signed_out_idle_or_when_the_password_changes() {
     );
     assert_eq!(impatient.purge_idle_sessions().unwrap(), 1);
 }
+
+#[test]
+fn ids_are_never_reused_and_an_enabled_admin_always_remains() {
+    let (_dir, store) = store();
+    let first = add_user(&*store, "first", Role::Admin, PASSWORD).unwrap();
+    let gone = add_user(&*store, "gone", Role::Analyst, PASSWORD).unwrap();
+    assert!(store.remove_user(gone.id).unwrap());
+    let next = add_user(&*store, "next", Role::Analyst, PASSWORD).unwrap();
+    assert!(
+        next.id > gone.id,
+        "a new account does not take a removed one's id"
+    );
+
+    let demote = UserChange {
+        role: Some(Role::Viewer),
+        ..UserChange::default()
+    };
+    assert!(matches!(
+        store.update_user(first.id, &demote),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.remove_user(first.id),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.user_by_name("first").unwrap().unwrap().role,
+        Role::Admin
+    );
+    let promote = UserChange {
+        role: Some(Role::Admin),
+        ..UserChange::default()
+    };
+    store.update_user(next.id, &promote).unwrap();
+    assert!(store.update_user(first.id, &demote).unwrap().is_some());
+}

@@ -111,6 +111,8 @@ pub async fn authenticate(State(app): State<App>, mut request: Request, next: Ne
                     .map(|authority| authority.as_str())
             })
             .unwrap_or_default();
+        let default_port = if public.https { ":443" } else { ":80" };
+        let host = host.strip_suffix(default_port).unwrap_or(host);
         if !host.eq_ignore_ascii_case(&public.host) {
             return ApiError::Misdirected(format!(
                 "this server answers for {} only (PUBLIC_URL)",

@@ -10,8 +10,8 @@
 //! | `GET/POST /api/users`, `PATCH/DELETE /api/users/{id}` | admin | accounts |
 //! | `GET/POST /api/tokens`, `DELETE /api/tokens/{id}` | admin | API tokens (the secret shown once) |
 
-use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -22,6 +22,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::App;
 use super::access::{Caller, Principal, SESSION_COOKIE, session_cookie};
@@ -87,6 +88,44 @@ pub struct SignIn {
 
 const WRONG_CREDENTIALS: &str = "unknown user or wrong password";
 
+/// Lets a password check for `account` from `peer` go ahead: throttled guesses wait, and at most
+/// one argon2 computation per core runs at a time (each takes 19 MiB), so a burst of requests
+/// cannot fill the memory. The permit is held until the check is done.
+fn password_check(
+    app: &App,
+    account: &str,
+    peer: IpAddr,
+) -> Result<OwnedSemaphorePermit, ApiError> {
+    if let Err(wait) = app.throttle.attempt(account, peer) {
+        let seconds = wait.as_secs() + 1;
+        return Err(ApiError::TooManyRequests {
+            message: format!("too many failed sign-ins; try again in {seconds} s"),
+            retry_after: seconds,
+        });
+    }
+    hashing_permit(app)
+}
+
+/// A permit to hash or verify a password, or 429 when every core is at it.
+fn hashing_permit(app: &App) -> Result<OwnedSemaphorePermit, ApiError> {
+    Arc::clone(&app.password_work)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests {
+            message: "the server is checking too many passwords at once; try again".into(),
+            retry_after: 1,
+        })
+}
+
+/// A user name as it may appear in the log: valid names as they are, anything else quoted
+/// and cut, so input cannot forge log lines or fill the log.
+fn loggable(name: &str) -> String {
+    if auth::check_user_name(name).is_ok() {
+        name.to_owned()
+    } else {
+        format!("{:?}", name.chars().take(64).collect::<String>())
+    }
+}
+
 pub async fn sign_in(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -94,13 +133,7 @@ pub async fn sign_in(
     Json(body): Json<SignIn>,
 ) -> ApiResult<(CookieJar, Json<Value>)> {
     let name = body.username.trim().to_owned();
-    if let Some(wait) = app.throttle.wait(&name, peer.ip()) {
-        let seconds = wait.as_secs() + 1;
-        return Err(ApiError::TooManyRequests {
-            message: format!("too many failed sign-ins; try again in {seconds} s"),
-            retry_after: seconds,
-        });
-    }
+    let permit = password_check(&app, &name, peer.ip())?;
     let store = app.store.clone();
     let checked = name.clone();
     let account = blocking(move || {
@@ -111,21 +144,31 @@ pub async fn sign_in(
                 .as_ref()
                 .map(|account| account.password_hash.as_str()),
         );
+        drop(permit);
         Ok(account.filter(|_| matches))
     })
     .await?;
     let Some(account) = account else {
-        app.throttle.failed(&name, peer.ip());
-        tracing::warn!(user = %name, peer = %peer.ip(), "failed sign-in");
+        tracing::warn!(user = %loggable(&name), peer = %peer.ip(), "failed sign-in");
         return Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()));
     };
-    app.throttle.succeeded(&name);
+    app.throttle.succeeded(&name, peer.ip());
     if account.disabled {
         return Err(ApiError::Forbidden("this account is disabled".into()));
     }
+    // A session the browser held before (perhaps planted) ends; the new one replaces it.
+    let previous = jar
+        .get(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned());
     let auth = app.auth.clone();
     let user_id = account.identity.user_id;
-    let value = blocking(move || Ok(auth.start_session(user_id)?)).await?;
+    let value = blocking(move || {
+        if let Some(previous) = previous {
+            auth.end_session(&previous)?;
+        }
+        Ok(auth.start_session(user_id)?)
+    })
+    .await?;
     tracing::info!(user = %account.identity.name, "signed in");
     let jar = jar.add(session_cookie(&app.config, value));
     Ok((jar, Json(json!({ "user": user_json(&account.identity) }))))
@@ -168,6 +211,7 @@ pub struct PasswordChange {
 
 pub async fn change_password(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(caller): Extension<Caller>,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
@@ -175,7 +219,10 @@ pub async fn change_password(
         identity,
         credential,
     } = caller.require(Role::Viewer)?.clone();
+    // The current password is guessed like a sign-in, and throttled like one.
+    let permit = password_check(&app, &identity.name, peer.ip())?;
     let store = app.store.clone();
+    let name = identity.name.clone();
     blocking(move || {
         let account = store
             .credentials(&identity.name)?
@@ -190,9 +237,11 @@ pub async fn change_password(
             Credential::Token(_) => None,
         };
         auth::set_password(&*store, identity.user_id, &body.new_password, keep)?;
+        drop(permit);
         Ok(())
     })
     .await?;
+    app.throttle.succeeded(&name, peer.ip());
     app.revalidate_sockets();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -224,9 +273,17 @@ pub async fn set_up(
         }
         pending.take()
     };
+    let permit = match hashing_permit(&app) {
+        Ok(permit) => permit,
+        Err(busy) => {
+            *lock(&app.setup) = link;
+            return Err(busy);
+        }
+    };
     let store = app.store.clone();
     let auth = app.auth.clone();
     let created = blocking(move || {
+        let _permit = permit;
         if store.count_users()? > 0 {
             return Err(ApiError::Conflict(
                 "an account exists already; sign in instead".into(),
@@ -277,8 +334,10 @@ pub async fn add_user(
     State(app): State<App>,
     Json(body): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let permit = hashing_permit(&app)?;
     let store = app.store.clone();
     let user = blocking(move || {
+        let _permit = permit;
         Ok(auth::add_user(
             &*store,
             body.name.trim(),
@@ -303,25 +362,27 @@ pub async fn change_user(
     Path(id): Path<i64>,
     Json(body): Json<UserEdit>,
 ) -> ApiResult<Json<Value>> {
-    let me = caller.require(Role::Admin)?.identity.user_id;
-    let demoted = body.role.is_some_and(|role| role != Role::Admin) || body.disabled == Some(true);
+    not_yourself(&caller, id)?;
+    let permit = body
+        .password
+        .as_ref()
+        .map(|_| hashing_permit(&app))
+        .transpose()?;
     let store = app.store.clone();
     let user = blocking(move || {
-        if demoted {
-            keep_an_admin(&*store, id, me)?;
-        }
+        // Everything is checked first and applied in one change: a refused password leaves
+        // the role and state as they were.
+        let password_hash = body.password.as_deref().map(password::hash).transpose()?;
+        drop(permit);
         let change = UserChange {
             role: body.role,
             disabled: body.disabled,
-            password_hash: None,
+            password_hash,
+            keep_session: None,
         };
-        let user = store
+        store
             .update_user(id, &change)?
-            .ok_or_else(|| ApiError::NotFound(format!("no user with id {id}")))?;
-        if let Some(password) = body.password {
-            auth::set_password(&*store, id, &password, None)?;
-        }
-        Ok(user)
+            .ok_or_else(|| ApiError::NotFound(format!("no user with id {id}")))
     })
     .await?;
     app.revalidate_sockets();
@@ -333,10 +394,9 @@ pub async fn remove_user(
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    let me = caller.require(Role::Admin)?.identity.user_id;
+    not_yourself(&caller, id)?;
     let store = app.store.clone();
     blocking(move || {
-        keep_an_admin(&*store, id, me)?;
         if store.remove_user(id)? {
             Ok(())
         } else {
@@ -348,24 +408,15 @@ pub async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Refuses to take the admin role from the last enabled admin, or an admin's own.
-fn keep_an_admin(store: &dyn crate::store::Store, id: i64, me: i64) -> Result<(), ApiError> {
-    if id == me {
+/// Admins change their own account from the account menu (their password, with the current
+/// one), not here: they cannot lock themselves out or skip re-entering the password. The store
+/// keeps at least one enabled admin besides.
+fn not_yourself(caller: &Caller, id: i64) -> Result<(), ApiError> {
+    if caller.require(Role::Admin)?.identity.user_id == id {
         return Err(ApiError::Conflict(
-            "you cannot disable, demote or remove your own account; another admin can".into(),
-        ));
-    }
-    let users = store.users()?;
-    let admins = users
-        .iter()
-        .filter(|user| user.role == Role::Admin && !user.disabled)
-        .count();
-    let target_is_admin = users
-        .iter()
-        .any(|user| user.id == id && user.role == Role::Admin && !user.disabled);
-    if target_is_admin && admins <= 1 {
-        return Err(ApiError::Conflict(
-            "at least one enabled admin must remain".into(),
+            "you cannot change or remove your own account here; another admin can, and your \
+             password is changed from the account menu"
+                .into(),
         ));
     }
     Ok(())

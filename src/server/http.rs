@@ -305,7 +305,7 @@ async fn create_import(
             continue;
         }
         if name != "file" {
-            let value = field.text().await.map_err(interrupted)?;
+            let value = small_field(&mut field, &name).await?;
             fields.insert(name, value);
             continue;
         }
@@ -356,12 +356,20 @@ async fn create_import(
         .filter(|date| !date.trim().is_empty())
     {
         Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::BadRequest(format!("scanDate \"{text}\" is not a date; use YYYY-MM-DD"))
+            ApiError::BadRequest(format!(
+                "scanDate {} is not a date; use YYYY-MM-DD",
+                quoted(text)
+            ))
         })?,
         None => chrono::Local::now().date_naive(),
     };
     let scope = match fields.get("scope").filter(|scope| !scope.trim().is_empty()) {
-        Some(text) => text.parse::<Scope>().map_err(ApiError::BadRequest)?,
+        Some(text) => text.parse::<Scope>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "scope {} is not \"full\" or \"hosts\"",
+                quoted(text)
+            ))
+        })?,
         None => Scope::Full,
     };
     if app.status(session_id).await?.is_some() {
@@ -391,6 +399,50 @@ async fn create_import(
         StatusCode::ACCEPTED,
         Json(json!({ "sessionId": session_id })),
     ))
+}
+
+/// The upload's fields besides `file`, each at most [`MAX_FIELD_BYTES`].
+const TEXT_FIELDS: [&str; 3] = ["sessionId", "scanDate", "scope"];
+const MAX_FIELD_BYTES: usize = 1024;
+
+/// Reads a small text field, refusing unknown fields and long values as they come in, so the
+/// body never builds up in memory.
+async fn small_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> ApiResult<String> {
+    if !TEXT_FIELDS.contains(&name) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown field {}; an upload has file, sessionId, scanDate and scope",
+            quoted(name)
+        )));
+    }
+    let mut value = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|error| {
+        ApiError::BadRequest(format!(
+            "the upload could not be read: {}",
+            error.body_text()
+        ))
+    })? {
+        if value.len() + chunk.len() > MAX_FIELD_BYTES {
+            return Err(ApiError::BadRequest(format!(
+                "the field {name} is longer than {MAX_FIELD_BYTES} bytes"
+            )));
+        }
+        value.extend_from_slice(&chunk);
+    }
+    String::from_utf8(value)
+        .map_err(|_| ApiError::BadRequest(format!("the field {name} is not UTF-8 text")))
+}
+
+/// A value from a request as error messages show it: quoted and cut short.
+fn quoted(text: &str) -> String {
+    const SHOWN: usize = 40;
+    let mut shown: String = text.chars().take(SHOWN).collect();
+    if text.chars().nth(SHOWN).is_some() {
+        shown.push('…');
+    }
+    format!("\"{shown}\"")
 }
 
 /// Reads and drops the rest of a field, until `deadline`.

@@ -66,6 +66,8 @@ pub struct App {
     config: Arc<ServeConfig>,
     auth: Authenticator,
     throttle: Arc<SignInThrottle>,
+    /// Password hashing and checks running at once: one per core.
+    password_work: Arc<tokio::sync::Semaphore>,
     setup: Arc<PendingSetup>,
     /// Wakes the task that checks connected sockets' credentials (after a revocation, a
     /// sign-out, a disabled account…).
@@ -268,6 +270,9 @@ pub async fn serve(
         outbound: sink,
         config: Arc::new(config),
         throttle: Arc::default(),
+        password_work: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |cores| cores.get()),
+        )),
         setup: Arc::new(std::sync::Mutex::new(setup)),
         recheck_sockets: Arc::default(),
     };

@@ -46,7 +46,7 @@ impl std::str::FromStr for Role {
 
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -107,6 +107,8 @@ pub struct UserChange {
     pub role: Option<Role>,
     pub disabled: Option<bool>,
     pub password_hash: Option<String>,
+    /// The web session (by digest) that survives a password change: the one making it.
+    pub keep_session: Option<[u8; 32]>,
 }
 
 /// The account store every backend provides.
@@ -124,11 +126,13 @@ pub trait Accounts {
     /// The account and password hash for a sign-in.
     fn credentials(&self, name: &str) -> Result<Option<Credentials>, StoreError>;
 
-    /// Applies `change`; a disabled account or a new password also ends the account's web
-    /// sessions. `None` when there is no such account.
+    /// Applies `change` at once, or not at all; disabling an account ends its web sessions, a
+    /// new password all but `keep_session`. `None` when there is no such account;
+    /// [`StoreError::Conflict`] when no enabled admin would remain.
     fn update_user(&self, id: i64, change: &UserChange) -> Result<Option<User>, StoreError>;
 
     /// Removes an account with its tokens and sessions; its name stays on the imports it made.
+    /// [`StoreError::Conflict`] when it is the last enabled admin.
     fn remove_user(&self, id: i64) -> Result<bool, StoreError>;
 
     fn create_token(
@@ -156,9 +160,6 @@ pub trait Accounts {
     fn web_session(&self, id_digest: &[u8], idle_since: &str) -> Result<Option<Found>, StoreError>;
 
     fn end_web_session(&self, id_digest: &[u8]) -> Result<(), StoreError>;
-
-    /// Ends every web session of an account except `keep`.
-    fn end_web_sessions_of(&self, user_id: i64, keep: Option<&[u8]>) -> Result<(), StoreError>;
 
     /// Deletes web sessions idle since before `idle_since`; returns how many.
     fn purge_web_sessions(&self, idle_since: &str) -> Result<u64, StoreError>;

@@ -268,6 +268,50 @@ test('password guessing is slowed per account and answered the same for unknown 
   assert.equal((await attempt(ADMIN.name, ADMIN.password)).status, 200, 'the wait is over');
 });
 
+test('guesses sent all at once are throttled too', TIMEOUT, async (t) => {
+  const server = await startServerFor(t);
+  const answers = await Promise.all(Array.from({ length: 30 }, () => request(server.url, '/api/session', {
+    method: 'POST', token: null, json: { username: ADMIN.name, password: 'a guess at once' },
+  })));
+  const statuses = answers.map((answer) => answer.status);
+  assert.ok(statuses.filter((status) => status === 401).length <= 5, `at most five were checked: ${statuses}`);
+  assert.ok(statuses.every((status) => status === 401 || status === 429), `${statuses}`);
+});
+
+test('an account change is applied whole or not at all; admins do not edit themselves here', TIMEOUT, async (t) => {
+  const { server, team } = await teamServer(t);
+  const { body: users } = await request(server.url, '/api/users');
+  const analyst = users.find((user) => user.name === 'analyst');
+  const admin = users.find((user) => user.name === ADMIN.name);
+  const refused = await request(server.url, `/api/users/${analyst.id}`, {
+    method: 'PATCH', json: { role: 'viewer', disabled: true, password: 'short' },
+  });
+  assert.equal(refused.status, 400);
+  const after = (await request(server.url, '/api/users')).body.find((user) => user.id === analyst.id);
+  assert.deepEqual([after.role, after.disabled], ['analyst', false], 'nothing changed');
+  assert.equal((await request(server.url, '/api/stats', { token: team.analyst.token })).status, 200);
+  for (const change of [{ role: 'viewer' }, { disabled: true }, { password: 'a new admin password' }]) {
+    assert.equal((await request(server.url, `/api/users/${admin.id}`, { method: 'PATCH', json: change })).status, 409,
+      JSON.stringify(change));
+  }
+  assert.equal((await request(server.url, `/api/users/${admin.id}`, { method: 'DELETE' })).status, 409);
+  // The last enabled admin stays, whoever asks.
+  assert.throws(() => runCli(['user', 'disable', ADMIN.name, '--database', databaseOf(server.dir)]),
+    /at least one enabled admin must remain/);
+});
+
+test('upload fields are bounded, unknown ones refused, and values not echoed back', TIMEOUT, async (t) => {
+  const server = await startServerFor(t);
+  const long = 'x'.repeat(100_000);
+  for (const [fields, message] of [[{ scope: long }, /scope is longer than 1024 bytes/], [{ colour: 'red' }, /unknown field "colour"/],
+    [{ scope: 'y'.repeat(500) }, /scope "y{40}…" is not "full" or "hosts"/]]) {
+    const answer = await upload(server.url, SAMPLE, fields);
+    assert.equal(answer.status, 400);
+    assert.match(answer.body.error, message);
+    assert.ok(answer.body.error.length < 200, 'the value is not echoed back');
+  }
+});
+
 test('cross-site rules: cookie requests need the server\'s own origin; tokens need none', TIMEOUT, async (t) => {
   const server = await startServerFor(t);
   const cookie = await signIn(server.url, ADMIN.name, ADMIN.password);

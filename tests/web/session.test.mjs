@@ -23,6 +23,7 @@ test('after signing in only a path of this server is followed', () => {
   for (const next of [
     null, undefined, '', 'admin', 'http://evil.example/', 'https://vulnimport.example:8080/admin', '//evil.example/x',
     '/\\evil.example', 'javascript:alert(1)', '/signin', '/signin.html?next=/signin',
+    '/.//evil.example', '/..//evil.example', '/%2e//evil.example', '/./\\evil.example',
   ]) {
     assert.equal(safeNext(next, ORIGIN), '/', String(next));
   }

@@ -3,7 +3,9 @@
 //! running import's write lock (changes have their own connection); use stamps go through one that
 //! does not wait for locks at all, so they never stall behind an import.
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use super::{SqliteStore, now};
 use crate::store::StoreError;
@@ -92,7 +94,8 @@ impl Accounts for SqliteStore {
 
     fn update_user(&self, id: i64, change: &UserChange) -> Result<Option<User>, StoreError> {
         let mut conn = self.account_changes();
-        let tx = conn.transaction()?;
+        // IMMEDIATE: two admins demoting each other cannot both see the other still enabled.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists = tx
             .query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
             .optional()?
@@ -100,44 +103,42 @@ impl Accounts for SqliteStore {
         if !exists {
             return Ok(None);
         }
-        if let Some(role) = change.role {
+        let admins = enabled_admins(&tx)?;
+        tx.execute(
+            "UPDATE users SET role = coalesce(?2, role), disabled = coalesce(?3, disabled),
+                              password_hash = coalesce(?4, password_hash)
+             WHERE id = ?1",
+            params![
+                id,
+                change.role.map(Role::as_str),
+                change.disabled,
+                change.password_hash
+            ],
+        )?;
+        if change.disabled == Some(true) || change.password_hash.is_some() {
             tx.execute(
-                "UPDATE users SET role = ?2 WHERE id = ?1",
-                params![id, role.as_str()],
+                "DELETE FROM web_sessions WHERE user_id = ?1 AND id_digest IS NOT ?2",
+                params![id, change.keep_session.as_ref().map(|digest| &digest[..])],
             )?;
         }
-        if let Some(disabled) = change.disabled {
-            tx.execute(
-                "UPDATE users SET disabled = ?2 WHERE id = ?1",
-                params![id, disabled],
-            )?;
-        }
-        if let Some(hash) = &change.password_hash {
-            tx.execute(
-                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-                params![id, hash],
-            )?;
-        }
-        if change.disabled == Some(true) {
-            tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [id])?;
-        }
-        let user = tx
-            .query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-                [id],
-                user_from_row,
-            )?
-            .map(Some);
+        keep_an_enabled_admin(&tx, admins)?;
+        let user = tx.query_row(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+            [id],
+            user_from_row,
+        )??;
         tx.commit()?;
-        user
+        Ok(Some(user))
     }
 
     fn remove_user(&self, id: i64) -> Result<bool, StoreError> {
         let mut conn = self.account_changes();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let admins = enabled_admins(&tx)?;
         tx.execute("DELETE FROM web_sessions WHERE user_id = ?1", [id])?;
         tx.execute("DELETE FROM api_tokens WHERE user_id = ?1", [id])?;
         let removed = tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+        keep_an_enabled_admin(&tx, admins)?;
         tx.commit()?;
         Ok(removed > 0)
     }
@@ -280,15 +281,6 @@ impl Accounts for SqliteStore {
         Ok(())
     }
 
-    fn end_web_sessions_of(&self, user_id: i64, keep: Option<&[u8]>) -> Result<(), StoreError> {
-        let conn = self.account_changes();
-        conn.execute(
-            "DELETE FROM web_sessions WHERE user_id = ?1 AND id_digest IS NOT ?2",
-            params![user_id, keep],
-        )?;
-        Ok(())
-    }
-
     fn purge_web_sessions(&self, idle_since: &str) -> Result<u64, StoreError> {
         let conn = self.account_changes();
         let purged = conn.execute(
@@ -316,6 +308,25 @@ impl Accounts for SqliteStore {
 }
 
 const USER_COLUMNS: &str = "id, name, role, disabled, created_at";
+
+fn enabled_admins(tx: &Transaction<'_>) -> Result<i64, StoreError> {
+    Ok(tx.query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// Refuses a change that took the last enabled admin away (the transaction is then rolled back
+/// when dropped).
+fn keep_an_enabled_admin(tx: &Transaction<'_>, before: i64) -> Result<(), StoreError> {
+    if before > 0 && enabled_admins(tx)? == 0 {
+        return Err(StoreError::Conflict(
+            "at least one enabled admin must remain".into(),
+        ));
+    }
+    Ok(())
+}
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<User, StoreError>> {
     let role: String = row.get(2)?;

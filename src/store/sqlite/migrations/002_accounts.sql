@@ -1,7 +1,8 @@
 -- Version 2: accounts, their API tokens and web sessions; who cancelled an import.
 
+-- Ids are never reused (AUTOINCREMENT): a new account must not inherit a removed one's imports.
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     name          TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     role          TEXT    NOT NULL,   -- admin | analyst | viewer
     password_hash TEXT    NOT NULL,   -- argon2id, PHC string
@@ -12,7 +13,7 @@ CREATE TABLE users (
 -- Secrets are never stored: a token's secret and a session id are kept as the SHA-256 of their
 -- random value.
 CREATE TABLE api_tokens (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id       INTEGER NOT NULL REFERENCES users (id),
     name          TEXT    NOT NULL,
     secret_digest BLOB    NOT NULL,
