@@ -62,6 +62,9 @@ impl Caller {
                 "this needs the {role} role; {} is {}",
                 principal.identity.name, principal.identity.role
             ))),
+            Caller::Refused(Refused::Unavailable) => {
+                Err(ApiError::Unavailable(Refused::Unavailable.to_string()))
+            }
             Caller::Refused(reason) => Err(ApiError::Unauthorized(reason.to_string())),
             Caller::Anonymous => Err(ApiError::Unauthorized(Refused::Missing.to_string())),
         }
@@ -139,25 +142,20 @@ pub async fn authenticate(State(app): State<App>, mut request: Request, next: Ne
             {
                 return refusal.into_response();
             }
-            let auth = app.auth.clone();
-            let checked = credential.clone();
             // Socket.IO's long-polling requests are the connection's, not the user's activity:
-            // they must not keep an idle web session alive.
-            let used = !request.uri().path().starts_with("/socket.io/");
-            let look_up = move || {
-                if used {
-                    auth.identify(&checked)
-                } else {
-                    auth.check(&checked)
-                }
+            // they must not keep an idle web session alive. The check is one indexed lookup
+            // (and at most one stamp that never waits), cheaper inline than on the blocking pool.
+            let checked = if request.uri().path().starts_with("/socket.io/") {
+                app.auth.check(&credential)
+            } else {
+                app.auth.identify(&credential)
             };
-            match tokio::task::spawn_blocking(look_up).await {
-                Ok(Ok(identity)) => Caller::User(Principal {
+            match checked {
+                Ok(identity) => Caller::User(Principal {
                     identity,
                     credential,
                 }),
-                Ok(Err(refused)) => Caller::Refused(refused),
-                Err(_) => Caller::Refused(Refused::Unavailable),
+                Err(refused) => Caller::Refused(refused),
             }
         }
     };

@@ -215,6 +215,7 @@ pub enum ApiError {
     Conflict(String),
     TooLarge(String),
     Forbidden(String),
+    Unavailable(String),
     Internal(String),
 }
 
@@ -239,6 +240,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
             ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, message),
+            ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (

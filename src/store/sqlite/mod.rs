@@ -43,6 +43,9 @@ const CACHE_KIB: i64 = 8 * 1024;
 /// Page cache for an import's TEMP staging tables, which are only appended to and read in order.
 const STAGING_CACHE_KIB: i64 = 2 * 1024;
 const APPLY_CHUNK: i64 = 20_000;
+/// The longest an account lookup waits for the database (reads wait only in rare moments, such
+/// as a WAL checkpoint's reset).
+const ACCOUNT_READ_WAIT: Duration = Duration::from_millis(500);
 const INTERRUPTED: &str = "the process stopped before the import finished";
 
 pub struct SqliteStore {
@@ -66,11 +69,14 @@ impl SqliteStore {
         lock_path.push(".lock");
         let stamps = connect(path)?;
         stamps.busy_timeout(Duration::ZERO)?;
+        // Credential checks run on the server's async threads: they must never wait long.
+        let accounts = connect(path)?;
+        accounts.busy_timeout(ACCOUNT_READ_WAIT)?;
         Ok(SqliteStore {
             path: path.to_owned(),
             lock_path: lock_path.into(),
             reader: Mutex::new(conn),
-            accounts: Mutex::new(connect(path)?),
+            accounts: Mutex::new(accounts),
             account_changes: Mutex::new(connect(path)?),
             stamps: Mutex::new(stamps),
         })
