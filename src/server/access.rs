@@ -351,6 +351,73 @@ mod tests {
         }
     }
 
+    fn config(args: &[&str]) -> ServeConfig {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: ServeConfig,
+        }
+        let args = std::iter::once("serve").chain(args.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(args).unwrap().config
+    }
+
+    #[test]
+    fn the_session_cookie_is_secure_behind_https() {
+        let plain = session_cookie(&config(&[]), "v".into()).to_string();
+        assert_eq!(
+            plain,
+            "vulnimport_session=v; HttpOnly; SameSite=Lax; Path=/"
+        );
+        let https = config(&["--public-url", "https://vulns.example.com"]);
+        let secure = session_cookie(&https, "v".into()).to_string();
+        assert!(secure.contains("; Secure"), "{secure}");
+        assert!(secure.contains("HttpOnly") && secure.contains("SameSite=Lax"));
+    }
+
+    #[test]
+    fn origins_are_own_local_or_foreign() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        let development = config(&[]);
+        let trust = |config: &ServeConfig, origin| origin_trust(config, &headers, origin);
+        assert_eq!(
+            trust(&development, "http://127.0.0.1:8080"),
+            OriginTrust::Own
+        );
+        assert_eq!(
+            trust(&development, "https://127.0.0.1:8080"),
+            OriginTrust::Local
+        );
+        assert_eq!(
+            trust(&development, "http://evil.example"),
+            OriginTrust::Foreign
+        );
+        let production = config(&[
+            "--node-env",
+            "production",
+            "--cors-origins",
+            "https://ui.example",
+        ]);
+        assert_eq!(
+            trust(&production, "http://localhost:3000"),
+            OriginTrust::Foreign
+        );
+        assert_eq!(trust(&production, "https://ui.example"), OriginTrust::Own);
+        let public = config(&["--public-url", "https://vulns.example.com"]);
+        assert_eq!(
+            trust(&public, "http://127.0.0.1:8080"),
+            OriginTrust::Local,
+            "the Host no longer counts"
+        );
+        assert_eq!(
+            trust(&public, "https://vulns.example.com"),
+            OriginTrust::Own
+        );
+        assert!(cookie_refusal(Some(OriginTrust::Local), &Method::GET).is_some());
+        assert!(cookie_refusal(None, &Method::POST).is_some());
+        assert!(cookie_refusal(None, &Method::GET).is_none());
+    }
+
     #[test]
     fn bearer_tokens_win_over_cookies() {
         let mut headers = HeaderMap::new();
