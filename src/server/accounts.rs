@@ -91,7 +91,7 @@ const WRONG_CREDENTIALS: &str = "unknown user or wrong password";
 /// Lets a password check for `account` from `peer` go ahead: throttled guesses wait, and at most
 /// one argon2 computation per core runs at a time (each takes 19 MiB), so a burst of requests
 /// cannot fill the memory. The permit is held until the check is done.
-fn password_check(
+async fn password_check(
     app: &App,
     account: &str,
     peer: IpAddr,
@@ -103,17 +103,22 @@ fn password_check(
             retry_after: seconds,
         });
     }
-    hashing_permit(app)
+    hashing_permit(app).await
 }
 
-/// A permit to hash or verify a password, or 429 when every core is at it.
-fn hashing_permit(app: &App) -> Result<OwnedSemaphorePermit, ApiError> {
-    Arc::clone(&app.password_work)
-        .try_acquire_owned()
-        .map_err(|_| ApiError::TooManyRequests {
+/// How long a password check waits for a free core before the server says it is too busy.
+const HASHING_WAIT: Duration = Duration::from_secs(2);
+
+/// A permit to hash or verify a password; waits up to [`HASHING_WAIT`] for one, then 429.
+async fn hashing_permit(app: &App) -> Result<OwnedSemaphorePermit, ApiError> {
+    let permit = Arc::clone(&app.password_work).acquire_owned();
+    match tokio::time::timeout(HASHING_WAIT, permit).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::TooManyRequests {
             message: "the server is checking too many passwords at once; try again".into(),
             retry_after: 1,
-        })
+        }),
+    }
 }
 
 /// A user name as it may appear in the log: valid names as they are, anything else quoted
@@ -133,7 +138,7 @@ pub async fn sign_in(
     Json(body): Json<SignIn>,
 ) -> ApiResult<(CookieJar, Json<Value>)> {
     let name = body.username.trim().to_owned();
-    let permit = password_check(&app, &name, peer.ip())?;
+    let permit = password_check(&app, &name, peer.ip()).await?;
     let store = app.store.clone();
     let checked = name.clone();
     let account = blocking(move || {
@@ -220,7 +225,7 @@ pub async fn change_password(
         credential,
     } = caller.require(Role::Viewer)?.clone();
     // The current password is guessed like a sign-in, and throttled like one.
-    let permit = password_check(&app, &identity.name, peer.ip())?;
+    let permit = password_check(&app, &identity.name, peer.ip()).await?;
     let store = app.store.clone();
     let name = identity.name.clone();
     blocking(move || {
@@ -273,7 +278,7 @@ pub async fn set_up(
         }
         pending.take()
     };
-    let permit = match hashing_permit(&app) {
+    let permit = match hashing_permit(&app).await {
         Ok(permit) => permit,
         Err(busy) => {
             *lock(&app.setup) = link;
@@ -334,7 +339,7 @@ pub async fn add_user(
     State(app): State<App>,
     Json(body): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let permit = hashing_permit(&app)?;
+    let permit = hashing_permit(&app).await?;
     let store = app.store.clone();
     let user = blocking(move || {
         let _permit = permit;
@@ -363,11 +368,10 @@ pub async fn change_user(
     Json(body): Json<UserEdit>,
 ) -> ApiResult<Json<Value>> {
     not_yourself(&caller, id)?;
-    let permit = body
-        .password
-        .as_ref()
-        .map(|_| hashing_permit(&app))
-        .transpose()?;
+    let permit = match body.password {
+        Some(_) => Some(hashing_permit(&app).await?),
+        None => None,
+    };
     let store = app.store.clone();
     let user = blocking(move || {
         // Everything is checked first and applied in one change: a refused password leaves
