@@ -287,10 +287,12 @@ async fn create_import(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    // An upload over the limit is still read to its end (and thrown away, within a bound):
-    // clients send the whole body before they read the answer, and would otherwise see a broken
-    // connection instead of the 413.
-    let mut refused = declared.is_some_and(|length| length > limit + MULTIPART_OVERHEAD);
+    // A refused upload (too large, a bad field) is still read to its end (and thrown away,
+    // within a bound): clients send the whole body before they read the answer, and would
+    // otherwise see a broken connection instead of the refusal.
+    let mut refusal = declared
+        .is_some_and(|length| length > limit + MULTIPART_OVERHEAD)
+        .then(too_large);
     let drain_until = tokio::time::Instant::now() + DRAIN_TIME;
     let interrupted = |error: axum::extract::multipart::MultipartError| {
         ApiError::BadRequest(format!(
@@ -302,13 +304,20 @@ async fn create_import(
     let mut fields: HashMap<String, String> = HashMap::new();
     while let Some(mut field) = multipart.next_field().await.map_err(interrupted)? {
         let name = field.name().unwrap_or_default().to_owned();
-        if refused {
+        if refusal.is_some() {
             discard(&mut field, drain_until).await;
             continue;
         }
         if name != "file" {
-            let value = small_field(&mut field, &name).await?;
-            fields.insert(name, value);
+            match small_field(&mut field, &name).await {
+                Ok(value) => {
+                    fields.insert(name, value);
+                }
+                Err(error) => {
+                    discard(&mut field, drain_until).await;
+                    refusal = Some(error);
+                }
+            }
             continue;
         }
         let file_name = field
@@ -330,19 +339,19 @@ async fn create_import(
         while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
             size += chunk.len() as u64;
             if size > limit {
-                refused = true;
+                refusal = Some(too_large());
                 discard(&mut field, drain_until).await;
                 break;
             }
             file.write_all(&chunk).await?;
         }
-        if !refused {
+        if refusal.is_none() {
             file.flush().await?;
             upload = Some((file_name, path));
         }
     }
-    if refused {
-        return Err(too_large());
+    if let Some(refusal) = refusal {
+        return Err(refusal);
     }
     let (file_name, path) = upload.ok_or_else(|| {
         ApiError::BadRequest(
