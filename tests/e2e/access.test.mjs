@@ -215,7 +215,7 @@ test('a revoked token is refused at once and its sockets are closed within 10 s'
 });
 
 test('web sessions: cookie flags, sign-out, idle expiry and the own password', TIMEOUT, async (t) => {
-  const server = await startServerFor(t, { args: ['--session-idle-timeout', '2s'] });
+  const server = await startServerFor(t, { args: ['--session-idle-timeout', '3s'] });
   const response = await fetch(new URL('/api/session', server.url), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -229,7 +229,7 @@ test('web sessions: cookie flags, sign-out, idle expiry and the own password', T
   const cookie = setCookie.split(';')[0];
   assert.equal((await withCookie(server.url, '/api/session', cookie)).body.user.name, ADMIN.name);
 
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  await new Promise((resolve) => setTimeout(resolve, 3500));
   const idle = await withCookie(server.url, '/api/stats', cookie);
   assert.equal(idle.status, 401, 'an idle session has expired');
   assert.match(idle.body.error, /session has ended or expired/);
