@@ -42,6 +42,11 @@ pub struct ServeConfig {
     /// A web session ends after this long without a request (e.g. 12h, 30m).
     #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "12h", value_parser = humantime::parse_duration)]
     pub session_idle_timeout: Duration,
+    /// Addresses of reverse proxies in front of the server (comma-separated): for requests from
+    /// them, the client's address is taken from `X-Forwarded-For` (sign-in throttling counts per
+    /// client address).
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
     /// Serve `/metrics` without a credential (for a scraper on a trusted network).
     #[arg(long, env = "METRICS_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics_public: bool,
@@ -94,6 +99,20 @@ impl PublicUrl {
 }
 
 impl ServeConfig {
+    /// The client's address: the peer's, or behind a trusted proxy the nearest address in
+    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    pub fn client_address(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        forwarded_for
+            .unwrap_or_default()
+            .rsplit(',')
+            .map_while(|hop| hop.trim().parse::<IpAddr>().ok())
+            .find(|hop| !self.trusted_proxies.contains(hop))
+            .unwrap_or(peer)
+    }
+
     pub fn is_production(&self) -> bool {
         self.node_env.eq_ignore_ascii_case("production")
     }
@@ -130,6 +149,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_rejected_share", &self.max_rejected_share)
             .field("public_url", &self.public_url)
             .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_public", &self.metrics_public)
             .finish()
     }
@@ -196,6 +216,29 @@ mod tests {
                 .config;
         assert!(config.metrics_public);
         assert_eq!(config.session_idle_timeout, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let config = Cli::try_parse_from(["serve", "--trusted-proxies", "10.0.0.1,10.0.0.2"])
+            .unwrap()
+            .config;
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "192.0.2.7".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(config.client_address(proxy, Some("192.0.2.7")), client);
+        assert_eq!(
+            config.client_address(proxy, Some("203.0.113.9, 192.0.2.7, 10.0.0.2")),
+            client,
+            "the nearest hop that is not a proxy; what the client wrote itself is not trusted"
+        );
+        assert_eq!(config.client_address(proxy, None), proxy);
+        assert_eq!(config.client_address(proxy, Some("junk")), proxy);
+        assert_eq!(
+            config.client_address(stranger, Some("192.0.2.7")),
+            stranger,
+            "anyone else's header is ignored"
+        );
     }
 
     #[test]

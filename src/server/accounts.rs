@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Extension, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
 use serde::Deserialize;
@@ -131,14 +131,24 @@ fn loggable(name: &str) -> String {
     }
 }
 
+/// The client's address, as the throttle counts it (see `TRUSTED_PROXIES`).
+fn client_address(app: &App, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    app.config.client_address(peer.ip(), forwarded)
+}
+
 pub async fn sign_in(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     Json(body): Json<SignIn>,
 ) -> ApiResult<(CookieJar, Json<Value>)> {
     let name = body.username.trim().to_owned();
-    let permit = password_check(&app, &name, peer.ip()).await?;
+    let client = client_address(&app, peer, &headers);
+    let permit = password_check(&app, &name, client).await?;
     let store = app.store.clone();
     let checked = name.clone();
     let account = blocking(move || {
@@ -154,10 +164,10 @@ pub async fn sign_in(
     })
     .await?;
     let Some(account) = account else {
-        tracing::warn!(user = %loggable(&name), peer = %peer.ip(), "failed sign-in");
+        tracing::warn!(user = %loggable(&name), %client, "failed sign-in");
         return Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()));
     };
-    app.throttle.succeeded(&name, peer.ip());
+    app.throttle.succeeded(&name, client);
     if account.disabled {
         return Err(ApiError::Forbidden("this account is disabled".into()));
     }
@@ -217,6 +227,7 @@ pub struct PasswordChange {
 pub async fn change_password(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Extension(caller): Extension<Caller>,
     Json(body): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
@@ -225,7 +236,8 @@ pub async fn change_password(
         credential,
     } = caller.require(Role::Viewer)?.clone();
     // The current password is guessed like a sign-in, and throttled like one.
-    let permit = password_check(&app, &identity.name, peer.ip()).await?;
+    let client = client_address(&app, peer, &headers);
+    let permit = password_check(&app, &identity.name, client).await?;
     let store = app.store.clone();
     let name = identity.name.clone();
     blocking(move || {
@@ -246,7 +258,7 @@ pub async fn change_password(
         Ok(())
     })
     .await?;
-    app.throttle.succeeded(&name, peer.ip());
+    app.throttle.succeeded(&name, client);
     app.revalidate_sockets();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -268,6 +268,24 @@ test('password guessing is slowed per account and answered the same for unknown 
   assert.equal((await attempt(ADMIN.name, ADMIN.password)).status, 200, 'the wait is over');
 });
 
+test('behind a trusted proxy guesses are counted per forwarded client address', TIMEOUT, async (t) => {
+  const guess = (url, username, forwardedFor) => request(url, '/api/session', {
+    method: 'POST', token: null, headers: { 'x-forwarded-for': forwardedFor }, json: { username, password: 'a wrong guess' },
+  });
+  const proxied = await startServerFor(t, { env: { TRUSTED_PROXIES: '127.0.0.1' } });
+  for (const name of ['a', 'b', 'c', 'd', 'e']) {
+    assert.equal((await guess(proxied.url, name, '192.0.2.1')).status, 401);
+  }
+  assert.equal((await guess(proxied.url, 'f', '192.0.2.1')).status, 429, 'the guessing client waits');
+  assert.equal((await guess(proxied.url, 'f', '192.0.2.2')).status, 401, 'another client behind the proxy does not');
+
+  const direct = await startServerFor(t);
+  for (const name of ['a', 'b', 'c', 'd', 'e']) {
+    await guess(direct.url, name, `192.0.2.${name.charCodeAt(0)}`);
+  }
+  assert.equal((await guess(direct.url, 'f', '192.0.2.200')).status, 429, 'without TRUSTED_PROXIES the header counts for nothing');
+});
+
 test('guesses sent all at once are throttled too', TIMEOUT, async (t) => {
   const server = await startServerFor(t);
   const answers = await Promise.all(Array.from({ length: 30 }, () => request(server.url, '/api/session', {
