@@ -24,6 +24,21 @@ export async function signedInUser() {
   }
 }
 
+/**
+ * Starts a page for its signed-in user: `start(user)` once the session is known (without one the
+ * reader goes to sign in); a failure to learn it shows at the top of the page.
+ */
+export async function startSignedIn(start) {
+  try {
+    const user = await signedInUser();
+    if (user) {
+      start(user);
+    }
+  } catch (error) {
+    document.getElementById('main').prepend(el('div', { class: 'alert alert-danger', role: 'alert' }, error.message));
+  }
+}
+
 /** A message in a corner of the page, for what has no place of its own (a failed sign-out). */
 function notify(text, kind = 'danger') {
   const alert = el(

@@ -2,7 +2,7 @@
 // password, removal) and a form to add one; the API tokens (revocation) and a form to create one,
 // whose secret is shown once. Others are told the page needs the admin role.
 
-import { AccountMenu, roleName, ROLES, signedInUser } from './account.js';
+import { AccountMenu, roleName, ROLES, startSignedIn } from './account.js';
 import { api } from './api.js';
 import { el, fill, messageRow } from './dom.js';
 import { formatDateTime, sentence } from './format.js';
@@ -395,11 +395,4 @@ function start(user, bootstrap = globalThis.bootstrap) {
   tokens.load();
 }
 
-try {
-  const user = await signedInUser();
-  if (user) {
-    start(user);
-  }
-} catch (error) {
-  document.getElementById('main').prepend(el('div', { class: 'alert alert-danger', role: 'alert' }, error.message));
-}
+startSignedIn(start);

@@ -2,9 +2,8 @@
 // the import form (analysts and admins), the progress modal, the connection indicator and the
 // tables.
 
-import { AccountMenu, signedInUser } from './account.js';
+import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
-import { el } from './dom.js';
 import { FindingsView } from './findings.js';
 import { localDate, newSessionId } from './format.js';
 import { HistoryView } from './history.js';
@@ -132,11 +131,4 @@ function start(user) {
   history.refresh();
 }
 
-try {
-  const user = await signedInUser();
-  if (user) {
-    start(user);
-  }
-} catch (error) {
-  document.getElementById('main').prepend(el('div', { class: 'alert alert-danger', role: 'alert' }, error.message));
-}
+startSignedIn(start);

@@ -65,10 +65,6 @@ impl Authenticator {
         }
     }
 
-    pub fn idle_timeout(&self) -> Duration {
-        self.idle_timeout
-    }
-
     /// The identity behind a credential used now (its use is stamped, which keeps a web session
     /// alive). Blocking: call it off the async runtime.
     pub fn identify(&self, credential: &Credential) -> Result<Identity, Refused> {

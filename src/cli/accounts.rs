@@ -145,7 +145,7 @@ fn run_user(command: UserCommand) -> anyhow::Result<ExitCode> {
             database,
         } => {
             let store = open(&database)?;
-            let password = read_password(password_stdin, true)?;
+            let password = read_password(password_stdin)?;
             let user = auth::add_user(&*store, &name, role, &password)?;
             println!("Created {} ({})", user.name, user.role);
         }
@@ -171,7 +171,7 @@ fn run_user(command: UserCommand) -> anyhow::Result<ExitCode> {
         } => {
             let store = open(&database)?;
             let user = find(&*store, &name)?;
-            let password = read_password(password_stdin, true)?;
+            let password = read_password(password_stdin)?;
             auth::set_password(&*store, user.id, &password, None)?;
             println!(
                 "Password of {} changed; its web sessions have ended",
@@ -282,7 +282,7 @@ fn run_token(command: TokenCommand) -> anyhow::Result<ExitCode> {
 
 /// A new password: one line of standard input (its line ending dropped), or asked twice on the
 /// terminal.
-fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -296,7 +296,7 @@ fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
         bail!("no terminal to ask the password on; pass it with --password-stdin");
     }
     let password = rpassword::prompt_password("Password: ")?;
-    if confirm && rpassword::prompt_password("Same password again: ")? != password {
+    if rpassword::prompt_password("Same password again: ")? != password {
         bail!("the two passwords differ");
     }
     Ok(password)

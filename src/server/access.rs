@@ -1,13 +1,14 @@
 //! Who may do what, on every request.
 //!
-//! - [`authenticate`] runs on every request (API, web UI, Socket.IO): it refuses a `Host` other
-//!   than `PUBLIC_URL`'s (DNS rebinding) and a foreign `Origin`, identifies the caller from a
-//!   bearer token or the session cookie, and refuses cross-site use of the cookie: an `Origin`
-//!   other than the server's own (or one listed in `CORS_ORIGINS`), or a state-changing request
-//!   without `Origin`. What it learned is a [`Caller`] in the request's extensions.
-//! - [`Access`] is each route's requirement, checked by the route's own guard (see
-//!   `http::routes`): public, or signed in with at least a role. No credential answers 401, too
-//!   low a role 403, both as JSON.
+//! - [`screen`] runs on every request (API, web UI, Socket.IO): it refuses a `Host` other than
+//!   `PUBLIC_URL`'s (DNS rebinding) and a foreign `Origin`, and refuses cross-site use of the
+//!   session cookie: an `Origin` other than the server's own (or one listed in `CORS_ORIGINS`), or
+//!   a state-changing request without `Origin`.
+//! - [`Access`] is each route's requirement, checked by the route's own [`guard`] (see
+//!   `http::routes`): public, or signed in with at least a role. Only a guarded route identifies
+//!   its caller (a bearer token or the session cookie, see [`caller`]) and hands the handler a
+//!   [`Caller`]; the Socket.IO handshake identifies its own. No credential answers 401, too low a
+//!   role 403, both as JSON.
 //! - [`security_headers`] adds the content security policy and its companions to every response.
 
 use std::time::Duration;
@@ -22,7 +23,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::App;
 use super::http::ApiError;
-use crate::auth::{Credential, Refused};
+use crate::auth::{Authenticator, Credential, Refused};
 use crate::config::ServeConfig;
 use crate::store::accounts::{Identity, Role};
 
@@ -53,15 +54,26 @@ pub struct Principal {
     pub credential: Credential,
 }
 
+impl Principal {
+    /// Why this principal may not do what needs `role`, if it may not (HTTP and socket alike).
+    pub fn lacks(&self, role: Role) -> Option<String> {
+        (self.identity.role < role).then(|| {
+            format!(
+                "this needs the {role} role; {} is {}",
+                self.identity.name, self.identity.role
+            )
+        })
+    }
+}
+
 impl Caller {
     /// The principal when it has at least `role`; otherwise the error to answer.
     pub fn require(&self, role: Role) -> Result<&Principal, ApiError> {
         match self {
-            Caller::User(principal) if principal.identity.role >= role => Ok(principal),
-            Caller::User(principal) => Err(ApiError::Forbidden(format!(
-                "this needs the {role} role; {} is {}",
-                principal.identity.name, principal.identity.role
-            ))),
+            Caller::User(principal) => match principal.lacks(role) {
+                None => Ok(principal),
+                Some(reason) => Err(ApiError::Forbidden(reason)),
+            },
             Caller::Refused(Refused::Unavailable) => {
                 Err(ApiError::Unavailable(Refused::Unavailable.to_string()))
             }
@@ -71,20 +83,37 @@ impl Caller {
     }
 }
 
-/// The guard of a route: lets the request through when its caller meets `access`.
-pub async fn guard(access: Access, request: Request, next: Next) -> Response {
+/// The guard of a route: identifies the caller of a route that needs an account and lets the
+/// request through when it meets `access`, with the [`Caller`] in its extensions.
+pub async fn guard(
+    State((app, access)): State<(App, Access)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if let Access::Signed(role) = access {
-        let caller = request
-            .extensions()
-            .get::<Caller>()
-            .cloned()
-            .unwrap_or(Caller::Anonymous);
+        let caller = caller(&app.auth, request.headers());
         if let Err(refusal) = caller.require(role) {
             drain(request).await;
             return refusal.into_response();
         }
+        request.extensions_mut().insert(caller);
     }
     next.run(request).await
+}
+
+/// Who sends these headers, now. One indexed lookup (and at most one use stamp that never
+/// waits): cheaper inline than handed to the blocking pool.
+pub fn caller(auth: &Authenticator, headers: &HeaderMap) -> Caller {
+    let Some(credential) = credential(headers) else {
+        return Caller::Anonymous;
+    };
+    match auth.identify(&credential) {
+        Ok(identity) => Caller::User(Principal {
+            identity,
+            credential,
+        }),
+        Err(refused) => Caller::Refused(refused),
+    }
 }
 
 /// How long the body of a refused request is read before the answer is sent.
@@ -98,8 +127,8 @@ async fn drain(request: Request) {
     while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, body.frame()).await {}
 }
 
-/// Identifies the caller and applies the host and cross-site rules; see the module's overview.
-pub async fn authenticate(State(app): State<App>, mut request: Request, next: Next) -> Response {
+/// Applies the host and cross-site rules to every request; see the module's overview.
+pub async fn screen(State(app): State<App>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     if let Some(public) = &app.config.public_url
         && request.uri().path() != "/api/health"
@@ -134,32 +163,11 @@ pub async fn authenticate(State(app): State<App>, mut request: Request, next: Ne
         return ApiError::Forbidden(format!("requests from the origin {origin} are not allowed"))
             .into_response();
     }
-    let caller = match credential(headers) {
-        None => Caller::Anonymous,
-        Some(credential) => {
-            if matches!(credential, Credential::Session(_))
-                && let Some(refusal) = cookie_refusal(trust, request.method())
-            {
-                return refusal.into_response();
-            }
-            // Socket.IO's long-polling requests are the connection's, not the user's activity:
-            // they must not keep an idle web session alive. The check is one indexed lookup
-            // (and at most one stamp that never waits), cheaper inline than on the blocking pool.
-            let checked = if request.uri().path().starts_with("/socket.io/") {
-                app.auth.check(&credential)
-            } else {
-                app.auth.identify(&credential)
-            };
-            match checked {
-                Ok(identity) => Caller::User(Principal {
-                    identity,
-                    credential,
-                }),
-                Err(refused) => Caller::Refused(refused),
-            }
-        }
-    };
-    request.extensions_mut().insert(caller);
+    if let Some(Credential::Session(_)) = credential(headers)
+        && let Some(refusal) = cookie_refusal(trust, request.method())
+    {
+        return refusal.into_response();
+    }
     next.run(request).await
 }
 

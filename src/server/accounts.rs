@@ -335,8 +335,7 @@ pub async fn set_up(
 }
 
 pub async fn list_users(State(app): State<App>) -> ApiResult<Json<Value>> {
-    let store = app.store.clone();
-    let users = blocking(move || Ok(store.users()?)).await?;
+    let users = app.blocking(|store| store.users()).await?;
     Ok(Json(json!(users)))
 }
 
@@ -439,8 +438,7 @@ fn not_yourself(caller: &Caller, id: i64) -> Result<(), ApiError> {
 }
 
 pub async fn list_tokens(State(app): State<App>) -> ApiResult<Json<Value>> {
-    let store = app.store.clone();
-    let tokens = blocking(move || Ok(store.tokens()?)).await?;
+    let tokens = app.blocking(|store| store.tokens()).await?;
     Ok(Json(json!(tokens)))
 }
 
@@ -484,8 +482,7 @@ pub async fn create_token(
 }
 
 pub async fn revoke_token(State(app): State<App>, Path(id): Path<i64>) -> ApiResult<Response> {
-    let store = app.store.clone();
-    let revoked = blocking(move || Ok(store.revoke_token(id)?)).await?;
+    let revoked = app.blocking(move |store| store.revoke_token(id)).await?;
     if !revoked {
         return Err(ApiError::NotFound(format!("no token with id {id}")));
     }

@@ -175,26 +175,22 @@ pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
         ..
     } in routes(&app.config)
     {
-        let guarded = handler.layer(middleware::from_fn(move |request, next| {
-            access::guard(access, request, next)
-        }));
-        router = router.route(path, guarded);
+        let guard = middleware::from_fn_with_state((app.clone(), access), access::guard);
+        router = router.route(path, handler.layer(guard));
     }
     router
         // Unknown `/api/…` paths answer the JSON 404 (to signed-in callers only); other paths are
         // the embedded web UI's.
         .route(
             "/api/{*path}",
-            axum::routing::any(not_found).layer(middleware::from_fn(|request, next| {
-                access::guard(Access::Signed(Role::Viewer), request, next)
-            })),
+            axum::routing::any(not_found).layer(middleware::from_fn_with_state(
+                (app.clone(), Access::Signed(Role::Viewer)),
+                access::guard,
+            )),
         )
         .fallback(super::web::serve)
         .layer(socket_layer)
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            access::authenticate,
-        ))
+        .layer(middleware::from_fn_with_state(app.clone(), access::screen))
         .layer(access::cors(&app.config))
         .layer(middleware::from_fn_with_state(
             app.clone(),

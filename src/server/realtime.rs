@@ -29,23 +29,16 @@ use socketioxide::socket::Sid;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use uuid::Uuid;
 
-use super::access::Caller;
+use super::access::{self, Caller, Principal};
 use super::metrics::Metrics;
 use super::{App, ImportStatus};
 use crate::auth::{Credential, Refused};
 use crate::progress::{ProgressEvent, ProgressSink, SessionError};
 use crate::store::Outcome;
-use crate::store::accounts::{Identity, Role};
+use crate::store::accounts::Role;
 
 /// How often connected sockets' credentials are checked.
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
-
-/// Who a socket acts for, and the credential to check again.
-#[derive(Debug, Clone)]
-struct SocketUser {
-    identity: Identity,
-    credential: Credential,
-}
 
 /// What the forwarding task sends.
 pub enum Outbound {
@@ -134,21 +127,18 @@ pub async fn authenticate(
     let user = match token {
         Some(token) => {
             let credential = Credential::Token(token);
-            // One indexed lookup, tens of microseconds: cheaper inline than handed to the
-            // blocking pool (which added a tenth to the time sockets take to connect).
+            // Inline, as for a request (see `access::caller`): handed to the blocking pool, this
+            // one lookup added a tenth to the time sockets take to connect.
             let identity = app.auth.identify(&credential)?;
-            SocketUser {
+            Principal {
                 identity,
                 credential,
             }
         }
-        None => match socket.req_parts().extensions.get::<Caller>() {
-            Some(Caller::User(principal)) => SocketUser {
-                identity: principal.identity.clone(),
-                credential: principal.credential.clone(),
-            },
-            Some(Caller::Refused(reason)) => return Err(reason.clone()),
-            Some(Caller::Anonymous) | None => return Err(Refused::Missing),
+        None => match access::caller(&app.auth, &socket.req_parts().headers) {
+            Caller::User(principal) => principal,
+            Caller::Refused(reason) => return Err(reason),
+            Caller::Anonymous => return Err(Refused::Missing),
         },
     };
     socket.extensions.insert(user);
@@ -166,7 +156,7 @@ pub async fn revalidate(app: App, io: SocketIo) {
         }
         let mut by_credential: HashMap<Credential, Vec<SocketRef>> = HashMap::new();
         for socket in io.sockets() {
-            if let Some(user) = socket.extensions.get::<SocketUser>() {
+            if let Some(user) = socket.extensions.get::<Principal>() {
                 by_credential
                     .entry(user.credential)
                     .or_default()
@@ -196,7 +186,7 @@ pub async fn revalidate(app: App, io: SocketIo) {
             match verdict {
                 Ok(identity) => {
                     for socket in sockets {
-                        socket.extensions.insert(SocketUser {
+                        socket.extensions.insert(Principal {
                             identity: identity.clone(),
                             credential: credential.clone(),
                         });
@@ -304,17 +294,13 @@ async fn cancel_import(
         Ok(id) => id,
         Err(error) => return reply(ack, &json!({ "ok": false, "error": error })),
     };
-    let Some(user) = socket.extensions.get::<SocketUser>() else {
+    let Some(user) = socket.extensions.get::<Principal>() else {
         return reply(
             ack,
             &json!({ "ok": false, "error": Refused::Missing.to_string() }),
         );
     };
-    if user.identity.role < Role::Analyst {
-        let error = format!(
-            "this needs the analyst role; {} is {}",
-            user.identity.name, user.identity.role
-        );
+    if let Some(error) = user.lacks(Role::Analyst) {
         return reply(
             ack,
             &json!({ "ok": false, "sessionId": session_id, "error": error }),

@@ -3,8 +3,9 @@
 //! running import's write lock (changes have their own connection); use stamps go through one that
 //! does not wait for locks at all, so they never stall behind an import.
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+    Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
 };
 
 use super::{SqliteStore, now};
@@ -48,18 +49,14 @@ impl Accounts for SqliteStore {
             "SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE"
         ))?;
         let rows = statement.query_map([], user_from_row)?;
-        let users = rows.collect::<Result<Vec<_>, _>>()?;
-        users.into_iter().collect()
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         let conn = self.accounts();
         let mut statement =
             conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?1"))?;
-        statement
-            .query_row([name], user_from_row)
-            .optional()?
-            .transpose()
+        Ok(statement.query_row([name], user_from_row).optional()?)
     }
 
     fn credentials(&self, name: &str) -> Result<Option<Credentials>, StoreError> {
@@ -67,29 +64,16 @@ impl Accounts for SqliteStore {
         let mut statement = conn.prepare_cached(
             "SELECT id, name, role, password_hash, disabled FROM users WHERE name = ?1",
         )?;
-        let row = statement
+        let credentials = statement
             .query_row([name], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, bool>(4)?,
-                ))
+                Ok(Credentials {
+                    identity: identity_at(row, 0)?,
+                    password_hash: row.get(3)?,
+                    disabled: row.get(4)?,
+                })
             })
             .optional()?;
-        row.map(|(user_id, name, role, password_hash, disabled)| {
-            Ok(Credentials {
-                identity: Identity {
-                    user_id,
-                    name,
-                    role: parse_role(&role)?,
-                },
-                password_hash,
-                disabled,
-            })
-        })
-        .transpose()
+        Ok(credentials)
     }
 
     fn update_user(&self, id: i64, change: &UserChange) -> Result<Option<User>, StoreError> {
@@ -126,7 +110,7 @@ impl Accounts for SqliteStore {
             &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
             [id],
             user_from_row,
-        )??;
+        )?;
         tx.commit()?;
         Ok(Some(user))
     }
@@ -199,38 +183,21 @@ impl Accounts for SqliteStore {
     fn token(&self, id: i64) -> Result<Option<(Vec<u8>, Found)>, StoreError> {
         let conn = self.accounts();
         let mut statement = conn.prepare_cached(
-            "SELECT t.secret_digest, u.id, u.name, u.role, t.last_used_at, t.expires_at
+            "SELECT u.id, u.name, u.role, t.secret_digest, t.last_used_at, t.expires_at
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.id = ?1 AND NOT u.disabled",
         )?;
-        let row = statement
+        let token = statement
             .query_row([id], |row| {
-                Ok((
-                    row.get::<_, Vec<u8>>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                ))
+                let found = Found {
+                    identity: identity_at(row, 0)?,
+                    last_used_at: row.get(4)?,
+                    expires_at: row.get(5)?,
+                };
+                Ok((row.get(3)?, found))
             })
             .optional()?;
-        row.map(|(digest, user_id, name, role, last_used_at, expires_at)| {
-            let identity = Identity {
-                user_id,
-                name,
-                role: parse_role(&role)?,
-            };
-            Ok((
-                digest,
-                Found {
-                    identity,
-                    last_used_at,
-                    expires_at,
-                },
-            ))
-        })
-        .transpose()
+        Ok(token)
     }
 
     fn create_web_session(&self, id_digest: &[u8], user_id: i64) -> Result<(), StoreError> {
@@ -251,28 +218,16 @@ impl Accounts for SqliteStore {
              FROM web_sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_digest = ?1 AND s.last_seen_at >= ?2 AND NOT u.disabled",
         )?;
-        let row = statement
+        let session = statement
             .query_row(params![id_digest, idle_since], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
+                Ok(Found {
+                    identity: identity_at(row, 0)?,
+                    last_used_at: row.get(3)?,
+                    expires_at: None,
+                })
             })
             .optional()?;
-        row.map(|(user_id, name, role, last_seen_at)| {
-            Ok(Found {
-                identity: Identity {
-                    user_id,
-                    name,
-                    role: parse_role(&role)?,
-                },
-                last_used_at: Some(last_seen_at),
-                expires_at: None,
-            })
-        })
-        .transpose()
+        Ok(session)
     }
 
     fn end_web_session(&self, id_digest: &[u8]) -> Result<(), StoreError> {
@@ -328,23 +283,32 @@ fn keep_an_enabled_admin(tx: &Transaction<'_>, before: i64) -> Result<(), StoreE
     Ok(())
 }
 
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<User, StoreError>> {
-    let role: String = row.get(2)?;
-    Ok(Ok(User {
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
         id: row.get(0)?,
         name: row.get(1)?,
-        role: match parse_role(&role) {
-            Ok(role) => role,
-            Err(error) => return Ok(Err(error)),
-        },
+        role: row.get(2)?,
         disabled: row.get(3)?,
         created_at: row.get(4)?,
-    }))
+    })
 }
 
-fn parse_role(text: &str) -> Result<Role, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("unknown role \"{text}\"")))
+/// An identity from three columns: user id, name, role, starting at `first`.
+fn identity_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Identity> {
+    Ok(Identity {
+        user_id: row.get(first)?,
+        name: row.get(first + 1)?,
+        role: row.get(first + 2)?,
+    })
+}
+
+impl FromSql for Role {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|error: String| FromSqlError::Other(error.into()))
+    }
 }
 
 /// A write that gives up at once when another connection holds the write lock.
