@@ -1,5 +1,6 @@
 //! The `vulnimport` command: parses arguments and calls the library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 use vulnimport::cli::accounts::{TokenCommand, UserCommand};
 use vulnimport::cli::{self, ImportOptions};
 use vulnimport::config::ServeConfig;
+use vulnimport::import::{ImportRequest, check_scan_date};
 use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
 
 /// Parsing and loading run on separate threads that hand allocations to each other; mimalloc
@@ -32,8 +34,8 @@ enum Command {
     Import {
         /// The CSV file to import.
         file: PathBuf,
-        /// The date of the scan (YYYY-MM-DD); today when not given.
-        #[arg(long)]
+        /// The date of the scan (YYYY-MM-DD, from 1990 to tomorrow); today when not given.
+        #[arg(long, value_parser = parse_scan_date)]
         scan_date: Option<NaiveDate>,
         /// `full`: the file is the whole estate; `hosts`: only its hosts' findings can be resolved.
         #[arg(long, default_value = "full")]
@@ -41,6 +43,9 @@ enum Command {
         /// Database URL (sqlite://PATH); the embedded SQLite file by default.
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database: String,
+        /// The import fails when more than this share of its rows is rejected.
+        #[arg(long, env = "MAX_REJECTED_SHARE", default_value_t = ImportRequest::DEFAULT_MAX_REJECTED_SHARE)]
+        max_rejected_share: f64,
         /// Print one JSON summary on standard output instead of the progress bar.
         #[arg(long)]
         json: bool,
@@ -90,6 +95,7 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match args.command {
         Command::Import {
@@ -97,6 +103,7 @@ async fn main() -> ExitCode {
             scan_date,
             scope,
             database,
+            max_rejected_share,
             json,
             server,
             token,
@@ -106,6 +113,7 @@ async fn main() -> ExitCode {
                 scan_date,
                 scope,
                 database_url: database,
+                max_rejected_share,
                 json,
             };
             let summary = match server {
@@ -141,11 +149,17 @@ async fn main() -> ExitCode {
     })
 }
 
+/// `--scan-date`: a date in the range imports accept (see [`check_scan_date`]).
+fn parse_scan_date(text: &str) -> Result<NaiveDate, String> {
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("\"{text}\" is not a date; use YYYY-MM-DD"))?;
+    check_scan_date(date)
+}
+
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     use anyhow::Context;
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
-    println!("vulnimport listening on http://{}", listener.local_addr()?);
     vulnimport::server::serve(listener, config, vulnimport::server::shutdown_signal()).await
 }

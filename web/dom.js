@@ -51,6 +51,7 @@ const OUTCOME_CLASSES = {
   failed: 'text-bg-danger',
   cancelled: 'text-bg-warning',
   interrupted: 'text-bg-secondary',
+  queued: 'text-bg-light',
   running: 'text-bg-info',
 };
 

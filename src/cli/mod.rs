@@ -27,6 +27,8 @@ pub struct ImportOptions {
     pub scan_date: Option<NaiveDate>,
     pub scope: Scope,
     pub database_url: String,
+    /// The import fails when more than this share of its rows is rejected.
+    pub max_rejected_share: f64,
     /// Print one JSON summary instead of the progress bar and the text summary.
     pub json: bool,
 }
@@ -62,7 +64,7 @@ pub async fn import(options: ImportOptions) -> anyhow::Result<ImportSummary> {
         scope: options.scope,
         started_by: "cli".into(),
         canceller: Default::default(),
-        max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+        max_rejected_share: options.max_rejected_share,
     };
     let reporter = tracker.reporter(session_id);
     let summary =

@@ -104,7 +104,7 @@ impl Update {
         self.phase.is_terminal()
             || self
                 .outcome
-                .is_some_and(|outcome| outcome != Outcome::Running)
+                .is_some_and(|outcome| !matches!(outcome, Outcome::Queued | Outcome::Running))
     }
 }
 

@@ -13,4 +13,4 @@ pub mod pipeline;
 pub mod reader;
 pub mod source;
 
-pub use pipeline::{Canceller, ImportRequest, ImportSummary, run_import};
+pub use pipeline::{Canceller, ImportRequest, ImportSummary, check_scan_date, run_import};

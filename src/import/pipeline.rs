@@ -58,6 +58,28 @@ impl ImportRequest {
     pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.10;
 }
 
+/// The earliest scan date accepted: scanner exports are younger.
+const EARLIEST_SCAN_DATE: NaiveDate = NaiveDate::from_ymd_opt(1990, 1, 1).expect("a valid date");
+
+/// Refuses a scan date that cannot be a scan's: before 1990, or more than a day ahead of today
+/// (a day of slack for time zones). A date far in the future would make every later import a
+/// backfill and freeze the lifecycle.
+pub fn check_scan_date(date: NaiveDate) -> Result<NaiveDate, String> {
+    let latest = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    if date < EARLIEST_SCAN_DATE {
+        Err(format!(
+            "scan date {date} is before 1990; give the date the scan ran"
+        ))
+    } else if date > latest {
+        Err(format!(
+            "scan date {date} is in the future (the latest accepted is {latest}); give the date \
+             the scan ran"
+        ))
+    } else {
+        Ok(date)
+    }
+}
+
 /// The name of whoever cancelled an import: set before the cancel is signalled, recorded with
 /// the cancelled import.
 #[derive(Debug, Clone, Default)]
@@ -247,10 +269,12 @@ impl Import<'_> {
         }
         self.report.timings.finalizing = finalizing.elapsed().as_millis() as u64;
         self.fill_report(None);
-        run.commit(&self.report, &self.applied)
-            .map_err(|e| (None, e.into()))?;
-        self.report.timings.finalizing = finalizing.elapsed().as_millis() as u64;
-        Ok(())
+        // The record committed is what every channel reports: nothing about the import
+        // changes after its commit.
+        match run.commit(&self.report, &self.applied) {
+            Ok(()) => Ok(()),
+            Err(error) => Err((Some(run), error.into())),
+        }
     }
 
     fn stages(&mut self, run: &mut dyn ImportRun, file_size: u64) -> Result<(), Stop> {
@@ -393,9 +417,17 @@ impl Import<'_> {
         Ok(())
     }
 
+    /// Fills the report's counts from what was applied; an import that did not complete
+    /// applied nothing (and its duplicates were never counted).
     fn fill_report(&mut self, error: Option<String>) {
+        if error.is_some() {
+            self.applied = Applied::default();
+        }
         let counts = &mut self.report.counts;
-        counts.duplicates = counts.records.saturating_sub(self.applied.distinct);
+        counts.duplicates = match error {
+            None => counts.records.saturating_sub(self.applied.distinct),
+            Some(_) => 0,
+        };
         counts.new = self.applied.new;
         counts.updated = self.applied.updated;
         counts.reopened = self.applied.reopened;
@@ -414,14 +446,16 @@ impl Import<'_> {
                     Stop::Invalid(message) => (Outcome::Failed, message.clone()),
                     Stop::Store(error) => {
                         tracing::error!(%error, session = %self.request.session_id, "import failed in the database");
-                        (
-                            Outcome::Failed,
-                            "the database failed while applying the import; nothing was changed"
-                                .to_owned(),
-                        )
+                        let message = match error {
+                            StoreError::DiskFull(_) => format!("{error}; nothing was changed"),
+                            _ => {
+                                "the database failed while applying the import; nothing was changed"
+                                    .to_owned()
+                            }
+                        };
+                        (Outcome::Failed, message)
                     }
                 };
-                self.applied = Applied::default();
                 self.fill_report(Some(message.clone()));
                 if outcome == Outcome::Cancelled {
                     self.report.cancelled_by = self.request.canceller.get();

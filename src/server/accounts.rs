@@ -462,7 +462,10 @@ pub async fn create_token(
         .filter(|text| !text.is_empty())
         .map(|text| {
             humantime::parse_duration(text).map_err(|_| {
-                ApiError::BadRequest(format!("expiresIn \"{text}\" is not a duration like 90d"))
+                ApiError::BadRequest(format!(
+                    "expiresIn {} is not a duration like 90d",
+                    super::http::quoted(text)
+                ))
             })
         })
         .transpose()?;

@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Extension, Multipart, Path, Query, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -35,12 +36,15 @@ use uuid::Uuid;
 use super::access::{self, Access, Caller};
 use super::queue::Job;
 use super::realtime::{CancelRefused, parse_session_id};
+use super::spool::Spooled;
 use super::{App, accounts};
 use crate::config::ServeConfig;
-use crate::import::ImportRequest;
 use crate::import::normalize::Severity;
+use crate::import::{ImportRequest, check_scan_date};
 use crate::store::accounts::Role;
-use crate::store::{Change, FindingQuery, FindingSort, Scope, StateFilter, StoreError};
+use crate::store::{
+    Change, FindingQuery, FindingSort, NewImport, Outcome, Scope, StateFilter, StoreError,
+};
 
 /// Multipart framing and the small fields may add this much to the file's own size.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -48,6 +52,10 @@ const MAX_PER_PAGE: u32 = 500;
 const SPOOL_BUFFER_BYTES: usize = 1 << 20;
 /// How long the rest of a refused upload is read before the connection is dropped.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// At shutdown, how long an upload cut short is still read, so its client sees the answer.
+const SHUTDOWN_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+/// When a client refused at shutdown should try again, in seconds.
+const SHUTDOWN_RETRY_AFTER: u64 = 30;
 
 /// One route: method, path, what it requires, handler. The router is built from [`routes`]
 /// alone, so every route states its access and the route-table test sees every route.
@@ -189,6 +197,7 @@ pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
             )),
         )
         .fallback(super::web::serve)
+        .layer(middleware::from_fn(json_errors))
         .layer(socket_layer)
         .layer(middleware::from_fn_with_state(app.clone(), access::screen))
         .layer(access::cors(&app.config))
@@ -200,18 +209,60 @@ pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
         .with_state(app)
 }
 
+/// Turns the API's errors that are not JSON yet (rejections of axum's extractors, such as a
+/// malformed query or JSON body, and `405`) into `{ "error": … }` with their status.
+async fn json_errors(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::to_vec(&json!({ "error": message })).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
 /// The API's error: a status and a message for the client.
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
     Unauthorized(String),
     Misdirected(String),
-    TooManyRequests { message: String, retry_after: u64 },
+    TooManyRequests {
+        message: String,
+        retry_after: u64,
+    },
     NotFound(String),
     Conflict(String),
     TooLarge(String),
     Forbidden(String),
     Unavailable(String),
+    /// The server is stopping: `503` with `Retry-After`.
+    ShuttingDown,
+    /// A disk is full: `507`.
+    InsufficientStorage(String),
     Internal(String),
 }
 
@@ -237,6 +288,17 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, message),
             ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message),
+            ApiError::ShuttingDown => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, SHUTDOWN_RETRY_AFTER.to_string())],
+                    Json(json!({
+                        "error": "the server is shutting down; the upload was not kept, send it again"
+                    })),
+                )
+                    .into_response();
+            }
+            ApiError::InsufficientStorage(message) => (StatusCode::INSUFFICIENT_STORAGE, message),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (
@@ -253,6 +315,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::DiskFull(_) => ApiError::InsufficientStorage(error.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -270,90 +333,19 @@ async fn create_import(
     State(app): State<App>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let limit = app.config.max_upload_bytes;
-    let too_large = || {
-        ApiError::TooLarge(format!(
-            "the file is larger than the {} upload limit",
-            human_bytes(limit)
-        ))
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    // A refused upload (too large, a bad field) is still read to its end (and thrown away,
-    // within a bound): clients send the whole body before they read the answer, and would
-    // otherwise see a broken connection instead of the refusal.
-    let mut refusal = declared
-        .is_some_and(|length| length > limit + MULTIPART_OVERHEAD)
-        .then(too_large);
-    let drain_until = tokio::time::Instant::now() + DRAIN_TIME;
-    let interrupted = |error: axum::extract::multipart::MultipartError| {
+    if app.stopping.is_cancelled() || !app.queue.is_open() {
+        return Err(ApiError::ShuttingDown);
+    }
+    let multipart = multipart.map_err(|rejection| {
         ApiError::BadRequest(format!(
-            "the upload could not be read: {}",
-            error.body_text()
+            "the upload is not multipart/form-data: {}",
+            rejection.body_text()
         ))
-    };
-    let mut upload = None;
-    let mut fields: HashMap<String, String> = HashMap::new();
-    while let Some(mut field) = multipart.next_field().await.map_err(interrupted)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if refusal.is_some() {
-            discard(&mut field, drain_until).await;
-            continue;
-        }
-        if name != "file" {
-            match small_field(&mut field, &name).await {
-                Ok(value) => {
-                    fields.insert(name, value);
-                }
-                Err(error) => {
-                    discard(&mut field, drain_until).await;
-                    refusal = Some(error);
-                }
-            }
-            continue;
-        }
-        let file_name = field
-            .file_name()
-            .filter(|name| !name.trim().is_empty())
-            .unwrap_or("upload.csv")
-            .to_owned();
-        let spool = tempfile::Builder::new()
-            .prefix("upload-")
-            .suffix(".csv")
-            .tempfile_in(app.config.upload_dir())?;
-        let (file, path) = spool.into_parts();
-        // Multipart chunks are small; a large buffer turns them into few, large writes.
-        let mut file = tokio::io::BufWriter::with_capacity(
-            SPOOL_BUFFER_BYTES,
-            tokio::fs::File::from_std(file),
-        );
-        let mut size = 0u64;
-        while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
-            size += chunk.len() as u64;
-            if size > limit {
-                refusal = Some(too_large());
-                discard(&mut field, drain_until).await;
-                break;
-            }
-            file.write_all(&chunk).await?;
-        }
-        if refusal.is_none() {
-            file.flush().await?;
-            upload = Some((file_name, path));
-        }
-    }
-    if let Some(refusal) = refusal {
-        return Err(refusal);
-    }
-    let (file_name, path) = upload.ok_or_else(|| {
-        ApiError::BadRequest(
-            "no file in the upload: send the export in a multipart field named \"file\"".into(),
-        )
     })?;
+    let upload = receive_upload(&app, &headers, multipart).await?;
+    let fields = &upload.fields;
     let session_id = match fields.get("sessionId").filter(|id| !id.trim().is_empty()) {
         Some(text) => parse_session_id(text).map_err(ApiError::BadRequest)?,
         None => Uuid::new_v4(),
@@ -362,12 +354,14 @@ async fn create_import(
         .get("scanDate")
         .filter(|date| !date.trim().is_empty())
     {
-        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::BadRequest(format!(
-                "scanDate {} is not a date; use YYYY-MM-DD",
-                quoted(text)
-            ))
-        })?,
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "scanDate {} is not a date; use YYYY-MM-DD",
+                    quoted(text)
+                ))
+            })
+            .and_then(|date| check_scan_date(date).map_err(ApiError::BadRequest))?,
         None => chrono::Local::now().date_naive(),
     };
     let scope = match fields.get("scope").filter(|scope| !scope.trim().is_empty()) {
@@ -385,14 +379,9 @@ async fn create_import(
         )));
     }
     let starter = caller.require(Role::Analyst)?.identity.clone();
-    let cancel = app.tracker.create_session(session_id).map_err(|_| {
-        ApiError::Conflict(format!(
-            "session id {session_id} is already used by another import"
-        ))
-    })?;
     let request = ImportRequest {
-        path: path.to_path_buf(),
-        file_name,
+        path: upload.spooled.path().to_path_buf(),
+        file_name: upload.file_name,
         session_id,
         scan_date,
         scope,
@@ -400,12 +389,212 @@ async fn create_import(
         canceller: Default::default(),
         max_rejected_share: app.config.max_rejected_share,
     };
-    app.queue
-        .enqueue(Job::new(request, starter.user_id, path, cancel));
+    // Recorded before it is answered: an accepted import outlives a crash (as `interrupted`).
+    let queued = NewImport {
+        session_id,
+        file_name: request.file_name.clone(),
+        file_size: upload.size,
+        scan_date,
+        scope,
+        started_by: starter.name.clone(),
+    };
+    let record = queued.clone();
+    app.blocking(move |store| store.record_queued(&record))
+        .await?;
+    let cancel = app.tracker.create_session(session_id).map_err(|_| {
+        ApiError::Conflict(format!(
+            "session id {session_id} is already used by another import"
+        ))
+    })?;
+    let job = Job::new(request, starter.user_id, upload.spooled, cancel);
+    if !app.queue.enqueue(job) {
+        // The server began to stop meanwhile: the import ends before it began.
+        app.tracker.complete_session(session_id, false);
+        app.blocking(move |store| {
+            store.record_unstarted(
+                &queued,
+                Outcome::Cancelled,
+                "the server shut down before the import started; nothing was changed",
+                None,
+            )
+        })
+        .await?;
+        return Err(ApiError::ShuttingDown);
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "sessionId": session_id })),
     ))
+}
+
+/// An upload as received: its file spooled to disk, and its text fields.
+struct Upload {
+    file_name: String,
+    spooled: Spooled,
+    size: u64,
+    fields: HashMap<String, String>,
+}
+
+/// Reads a multipart upload: the `file` part streamed to the upload folder (at most the upload
+/// limit), the few text fields bounded. Memory stays flat whatever the body. A refused upload
+/// (too large, a bad or unknown field, two files) is still read to its end (and thrown away,
+/// within a bound): clients send the whole body before they read the answer, and would
+/// otherwise see a broken connection instead of the refusal. At shutdown an upload is cut:
+/// refused with `503`, its rest read only for a moment.
+async fn receive_upload(
+    app: &App,
+    headers: &HeaderMap,
+    mut multipart: Multipart,
+) -> ApiResult<Upload> {
+    let limit = app.config.max_upload_bytes;
+    let upload_dir = &app.config.upload_dir();
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the file is larger than the {} upload limit",
+            human_bytes(limit)
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let mut refusal = declared
+        .is_some_and(|length| length > limit + MULTIPART_OVERHEAD)
+        .then(too_large);
+    let mut drain_until = tokio::time::Instant::now() + DRAIN_TIME;
+    let interrupted = |error: MultipartError| {
+        ApiError::BadRequest(format!(
+            "the upload could not be read: {}",
+            error.body_text()
+        ))
+    };
+    let spool_failed = |error: std::io::Error| spool_error(error, upload_dir);
+    let mut upload = None;
+    let mut fields: HashMap<String, String> = HashMap::new();
+    loop {
+        let next = if refusal.is_some() {
+            // Drained for long enough, or unreadable: the refusal is answered.
+            match tokio::time::timeout_at(drain_until, multipart.next_field()).await {
+                Ok(Ok(next)) => next,
+                _ => break,
+            }
+        } else {
+            tokio::select! {
+                next = multipart.next_field() => next.map_err(interrupted)?,
+                () = app.stopping.cancelled() => return Err(ApiError::ShuttingDown),
+            }
+        };
+        let Some(mut field) = next else { break };
+        let name = field.name().unwrap_or_default().to_owned();
+        if refusal.is_some() {
+            discard(&mut field, drain_until).await;
+            continue;
+        }
+        if name != "file" {
+            match small_field(&mut field, &name).await {
+                Ok(_) if fields.contains_key(&name) => {
+                    refusal = Some(ApiError::BadRequest(format!(
+                        "the field {name} is given more than once"
+                    )));
+                }
+                Ok(value) => {
+                    fields.insert(name, value);
+                }
+                Err(error) => {
+                    discard(&mut field, drain_until).await;
+                    refusal = Some(error);
+                }
+            }
+            continue;
+        }
+        if upload.is_some() {
+            upload = None;
+            refusal = Some(ApiError::BadRequest(
+                "the upload has more than one file; send one export per upload".into(),
+            ));
+            discard(&mut field, drain_until).await;
+            continue;
+        }
+        let file_name = clean_file_name(field.file_name().unwrap_or_default());
+        let (spooled, file) = Spooled::create(upload_dir).map_err(spool_failed)?;
+        // Multipart chunks are small; a large buffer turns them into few, large writes.
+        let mut file = tokio::io::BufWriter::with_capacity(SPOOL_BUFFER_BYTES, file);
+        let mut size = 0u64;
+        loop {
+            let chunk = tokio::select! {
+                chunk = field.chunk() => chunk.map_err(interrupted)?,
+                () = app.stopping.cancelled() => {
+                    refusal = Some(ApiError::ShuttingDown);
+                    drain_until = drain_until.min(tokio::time::Instant::now() + SHUTDOWN_DRAIN_TIME);
+                    discard(&mut field, drain_until).await;
+                    break;
+                }
+            };
+            let Some(chunk) = chunk else {
+                file.flush().await.map_err(spool_failed)?;
+                upload = Some((file_name, spooled, size));
+                break;
+            };
+            size += chunk.len() as u64;
+            if size > limit {
+                refusal = Some(too_large());
+                discard(&mut field, drain_until).await;
+                break;
+            }
+            file.write_all(&chunk).await.map_err(spool_failed)?;
+        }
+    }
+    if let Some(refusal) = refusal {
+        return Err(refusal);
+    }
+    let (file_name, spooled, size) = upload.ok_or_else(|| {
+        ApiError::BadRequest(
+            "no file in the upload: send the export in a multipart field named \"file\"".into(),
+        )
+    })?;
+    Ok(Upload {
+        file_name,
+        spooled,
+        size,
+        fields,
+    })
+}
+
+/// A spooling failure as the client is told it: a full disk by name, anything else logged.
+fn spool_error(error: std::io::Error, upload_dir: &std::path::Path) -> ApiError {
+    if error.kind() == std::io::ErrorKind::StorageFull {
+        ApiError::InsufficientStorage(format!(
+            "no space left on the disk holding the upload folder {}; the upload was not kept",
+            upload_dir.display()
+        ))
+    } else {
+        ApiError::Internal(format!("upload spool in {}: {error}", upload_dir.display()))
+    }
+}
+
+/// The longest file name kept, in characters.
+const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// An uploaded file's name as the history shows it: its last path component, without control
+/// characters, at most [`MAX_FILE_NAME_CHARS`] long (cut in the stem, keeping the extension).
+fn clean_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    if clean.is_empty() {
+        return "upload.csv".into();
+    }
+    if clean.chars().count() <= MAX_FILE_NAME_CHARS {
+        return clean.to_owned();
+    }
+    let extension = clean
+        .rsplit_once('.')
+        .map(|(_, extension)| extension)
+        .filter(|extension| extension.chars().count() <= 10)
+        .map_or(String::new(), |extension| format!(".{extension}"));
+    let keep = MAX_FILE_NAME_CHARS - 1 - extension.chars().count();
+    let stem: String = clean.chars().take(keep).collect();
+    format!("{stem}…{extension}")
 }
 
 /// The upload's fields besides `file`, each at most [`MAX_FIELD_BYTES`].
@@ -443,7 +632,7 @@ async fn small_field(
 }
 
 /// A value from a request as error messages show it: quoted and cut short.
-fn quoted(text: &str) -> String {
+pub(super) fn quoted(text: &str) -> String {
     const SHOWN: usize = 40;
     let mut shown: String = text.chars().take(SHOWN).collect();
     if text.chars().nth(SHOWN).is_some() {
@@ -578,7 +767,8 @@ fn finding_query(params: &HashMap<String, String>) -> ApiResult<FindingQuery> {
         Some("asc") => false,
         Some(other) => {
             return Err(ApiError::BadRequest(format!(
-                "order \"{other}\" is not asc or desc"
+                "order {} is not asc or desc",
+                quoted(other)
             )));
         }
     };
@@ -588,14 +778,12 @@ fn finding_query(params: &HashMap<String, String>) -> ApiResult<FindingQuery> {
             None | Some("") => None,
             Some(text) => Some(Severity::parse(&text.to_ascii_lowercase()).ok_or_else(|| {
                 ApiError::BadRequest(format!(
-                    "severity \"{text}\" is not critical, high, medium, low or info"
+                    "severity {} is not critical, high, medium, low or info",
+                    quoted(text)
                 ))
             })?),
         },
-        text: params
-            .get("q")
-            .map(|q| q.trim().to_owned())
-            .filter(|q| !q.is_empty()),
+        text: search_text(params)?,
         sort: parse_param::<FindingSort>(
             params,
             "sort",
@@ -609,12 +797,34 @@ fn finding_query(params: &HashMap<String, String>) -> ApiResult<FindingQuery> {
     })
 }
 
+/// The longest search text, in characters.
+const MAX_SEARCH_CHARS: usize = 200;
+
+/// The `q` parameter: trimmed, blank meaning none; control characters (which no stored value
+/// holds) and overlong texts are refused.
+fn search_text(params: &HashMap<String, String>) -> ApiResult<Option<String>> {
+    let Some(text) = params.get("q").map(|q| q.trim()).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "q holds a control character; search for printable text".into(),
+        ));
+    }
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "q is longer than {MAX_SEARCH_CHARS} characters"
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
+
 fn paging(params: &HashMap<String, String>, default_per_page: u32) -> ApiResult<(u32, u32)> {
     let number = |name: &str, default: u32| -> ApiResult<u32> {
         match params.get(name).map(|value| value.trim()) {
             None | Some("") => Ok(default),
             Some(text) => text.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                ApiError::BadRequest(format!("{name} \"{text}\" is not a positive number"))
+                ApiError::BadRequest(format!("{name} {} is not a positive number", quoted(text)))
             }),
         }
     };
@@ -634,7 +844,9 @@ fn parse_param<T: serde::de::DeserializeOwned>(
         None | Some("") => Ok(None),
         Some(text) => serde_json::from_value(Value::String(text.to_owned()))
             .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("{name} \"{text}\" is not {expected}"))),
+            .map_err(|_| {
+                ApiError::BadRequest(format!("{name} {} is not {expected}", quoted(text)))
+            }),
     }
 }
 

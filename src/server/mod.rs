@@ -20,6 +20,7 @@ pub mod http;
 mod metrics;
 mod queue;
 mod realtime;
+mod spool;
 mod web;
 
 use std::future::Future;
@@ -72,6 +73,8 @@ pub struct App {
     /// Wakes the task that checks connected sockets' credentials (after a revocation, a
     /// sign-out, a disabled account…).
     recheck_sockets: Arc<Notify>,
+    /// Fires when shutdown begins: uploads are refused and those in flight cut.
+    stopping: CancellationToken,
 }
 
 /// An import's status as the API reports it: its newest progress event (the same JSON the
@@ -112,6 +115,11 @@ impl ImportStatus {
                 Phase::Parsing,
                 0,
                 "The import is running in another process".to_owned(),
+            ),
+            Outcome::Queued => (
+                Phase::Parsing,
+                0,
+                "The import waits in another process's queue".to_owned(),
             ),
             Outcome::Cancelled => (
                 Phase::Error,
@@ -158,7 +166,11 @@ impl App {
     /// The status of a session: from memory while it is there, else from its import record.
     pub async fn status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {
         if let Some(state) = self.tracker.latest(session_id) {
-            return Ok(Some(ImportStatus::from_session(session_id, state)));
+            let mut status = ImportStatus::from_session(session_id, state);
+            if status.outcome == Outcome::Running && self.queue.is_waiting(session_id) {
+                status.outcome = Outcome::Queued;
+            }
+            return Ok(Some(status));
         }
         self.recorded_status(session_id).await
     }
@@ -234,7 +246,7 @@ pub async fn serve(
     let url = config.database_url.clone();
     let (store, users) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
         let store = store::open(&url)?;
-        store.recover_interrupted()?;
+        store.claim_for_server()?;
         let users = store.count_users()?;
         Ok((store, users))
     })
@@ -245,8 +257,18 @@ pub async fn serve(
             redacted_url(&config.database_url)
         )
     })?;
-    std::fs::create_dir_all(config.upload_dir())
-        .with_context(|| format!("cannot create {}", config.upload_dir().display()))?;
+    let upload_dir = config.upload_dir();
+    std::fs::create_dir_all(&upload_dir)
+        .with_context(|| format!("cannot create {}", upload_dir.display()))?;
+    match spool::remove_orphans(&upload_dir) {
+        Ok((0, _)) => {}
+        Ok((files, bytes)) => {
+            tracing::info!(files, bytes, dir = %upload_dir.display(), "removed uploads a stopped server left");
+        }
+        Err(error) => {
+            tracing::warn!(%error, dir = %upload_dir.display(), "could not look for uploads a stopped server left");
+        }
+    }
 
     let metrics = Arc::new(Metrics::new());
     let (sink, outbound) = realtime::channel();
@@ -275,7 +297,10 @@ pub async fn serve(
         )),
         setup: Arc::new(std::sync::Mutex::new(setup)),
         recheck_sockets: Arc::default(),
+        stopping: CancellationToken::new(),
     };
+    let stopping = app.stopping.clone();
+    let store = Arc::clone(&app.store);
     let (socket_layer, io) = SocketIo::builder().with_state(app.clone()).build_layer();
     io.ns(
         "/",
@@ -287,13 +312,15 @@ pub async fn serve(
     tokio::spawn(realtime::revalidate(app.clone(), io.clone()));
     tokio::spawn(purge_idle_sessions(app.auth.clone()));
     let stop = CancellationToken::new();
-    let worker = tokio::spawn(queue.run(stop.clone()));
+    let worker = tokio::spawn(queue.clone().run(stop.clone()));
 
     tracing::info!(
         %address,
         database = %redacted_url(&app.config.database_url),
         "vulnimport serving"
     );
+    // Said once the server is ready: recovery and cleanup are done, requests are served.
+    println!("vulnimport listening on http://{address}");
     let router = http::router(app, socket_layer);
     axum::serve(
         listener,
@@ -302,6 +329,8 @@ pub async fn serve(
     .with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: cancelling imports");
+        stopping.cancel();
+        queue.close();
         tracker.cancel_all();
         stop.cancel();
         if tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err() {
@@ -314,6 +343,7 @@ pub async fn serve(
         io.close().await;
     })
     .await?;
+    tokio::task::spawn_blocking(move || store.close()).await?;
     Ok(())
 }
 

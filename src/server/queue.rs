@@ -1,13 +1,15 @@
 //! The import queue: imports change shared lifecycle state, so one import applies at a time per
 //! database. Further uploads wait in order; their watchers see `parsing` at 0% with their place
 //! in the queue, and a waiting import can be cancelled (it leaves the queue at once) by the
-//! account that started it or an admin.
+//! account that started it or an admin. Each waiting import has a `queued` record in the
+//! database already (see `http::create_import`); at shutdown the queue closes and the imports
+//! still waiting are cancelled and recorded so.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use tempfile::TempPath;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -15,6 +17,7 @@ use uuid::Uuid;
 
 use super::metrics::Metrics;
 use super::realtime::CancelRefused;
+use super::spool::Spooled;
 use crate::import::{Canceller, ImportRequest, run_import};
 use crate::lock;
 use crate::progress::{Phase, ProgressTracker};
@@ -27,7 +30,7 @@ pub struct Job {
     /// The account that started it.
     pub owner: i64,
     /// The spooled upload; the file is deleted when the job is dropped.
-    pub upload: TempPath,
+    pub upload: Spooled,
     pub cancel: CancellationToken,
     started: CancellationToken,
 }
@@ -36,7 +39,7 @@ impl Job {
     pub fn new(
         request: ImportRequest,
         owner: i64,
-        upload: TempPath,
+        upload: Spooled,
         cancel: CancellationToken,
     ) -> Self {
         Job {
@@ -63,6 +66,8 @@ struct Running {
 
 struct Inner {
     waiting: Mutex<VecDeque<Job>>,
+    /// Set (under the `waiting` lock) when the queue stops taking imports.
+    closed: AtomicBool,
     running: Mutex<Option<Running>>,
     wake: Notify,
     /// Writing the records of imports cancelled while they waited.
@@ -77,6 +82,7 @@ impl ImportQueue {
         ImportQueue {
             inner: Arc::new(Inner {
                 waiting: Mutex::default(),
+                closed: AtomicBool::new(false),
                 running: Mutex::default(),
                 wake: Notify::new(),
                 recording: TaskTracker::new(),
@@ -87,11 +93,30 @@ impl ImportQueue {
         }
     }
 
-    /// Adds an import at the end of the queue.
-    pub fn enqueue(&self, job: Job) {
+    /// Whether the queue still takes imports (it closes at shutdown).
+    pub fn is_open(&self) -> bool {
+        !self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Whether an import waits in the queue.
+    pub fn is_waiting(&self, session_id: Uuid) -> bool {
+        lock(&self.inner.waiting)
+            .iter()
+            .any(|job| job.request.session_id == session_id)
+    }
+
+    /// Adds an import at the end of the queue. Returns false (and drops the job, deleting its
+    /// upload) when the queue has closed.
+    pub fn enqueue(&self, job: Job) -> bool {
         let session_id = job.request.session_id;
         let (cancel, started) = (job.cancel.clone(), job.started.clone());
-        lock(&self.inner.waiting).push_back(job);
+        {
+            let mut waiting = lock(&self.inner.waiting);
+            if !self.is_open() {
+                return false;
+            }
+            waiting.push_back(job);
+        }
         tracing::info!(session = %session_id, "import queued");
         self.announce_positions();
         self.inner.wake.notify_one();
@@ -102,6 +127,7 @@ impl ImportQueue {
                 () = started.cancelled() => {}
             }
         });
+        true
     }
 
     /// Checks that `by` may cancel a waiting or running import (its starter, or an admin) and
@@ -135,11 +161,17 @@ impl ImportQueue {
     }
 
     /// Runs queued imports one after another until `stop` fires and the running one has ended.
+    /// Once `stop` fires the queue is closed; imports still waiting are cancelled (and
+    /// recorded) rather than run.
     pub async fn run(self, stop: CancellationToken) {
         loop {
             let next = {
                 let mut waiting = lock(&self.inner.waiting);
-                let next = waiting.pop_front();
+                let next = if stop.is_cancelled() {
+                    None
+                } else {
+                    waiting.pop_front()
+                };
                 if let Some(job) = &next {
                     *lock(&self.inner.running) = Some(Running {
                         session_id: job.request.session_id,
@@ -151,6 +183,7 @@ impl ImportQueue {
             };
             let Some(job) = next else {
                 if stop.is_cancelled() {
+                    self.close();
                     self.inner.recording.close();
                     self.inner.recording.wait().await;
                     return;
@@ -194,10 +227,32 @@ impl ImportQueue {
         }
     }
 
+    /// Stops taking imports and cancels those still waiting.
+    pub fn close(&self) {
+        let waiting: Vec<Uuid> = {
+            let waiting = lock(&self.inner.waiting);
+            self.inner.closed.store(true, Ordering::Release);
+            waiting.iter().map(|job| job.request.session_id).collect()
+        };
+        for session_id in waiting {
+            self.remove_waiting(
+                session_id,
+                "the server shut down before the import started; nothing was changed",
+            );
+        }
+    }
+
     /// A waiting import was cancelled: it leaves the queue at once, is recorded as cancelled
     /// (its upload deleted), and then its watchers are told. One that has started meanwhile is
     /// the pipeline's to stop.
     fn cancel_waiting(&self, session_id: Uuid) {
+        self.remove_waiting(
+            session_id,
+            "the import was cancelled before it started; nothing was changed",
+        );
+    }
+
+    fn remove_waiting(&self, session_id: Uuid, reason: &'static str) {
         let removed = {
             let mut waiting = lock(&self.inner.waiting);
             let position = waiting
@@ -216,7 +271,7 @@ impl ImportQueue {
             let import = NewImport {
                 session_id,
                 file_name: request.file_name.clone(),
-                file_size: std::fs::metadata(&job.upload).map_or(0, |meta| meta.len()),
+                file_size: std::fs::metadata(job.upload.path()).map_or(0, |meta| meta.len()),
                 scan_date: request.scan_date,
                 scope: request.scope,
                 started_by: request.started_by.clone(),
@@ -224,7 +279,7 @@ impl ImportQueue {
             if let Err(error) = inner.store.record_unstarted(
                 &import,
                 Outcome::Cancelled,
-                "the import was cancelled before it started; nothing was changed",
+                reason,
                 request.canceller.get().as_deref(),
             ) {
                 tracing::error!(session = %session_id, %error, "could not record a cancelled import");

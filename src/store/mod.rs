@@ -62,6 +62,8 @@ impl std::str::FromStr for Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// Accepted, waiting for its turn.
+    Queued,
     Running,
     Completed,
     Failed,
@@ -72,6 +74,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
+            Outcome::Queued => "queued",
             Outcome::Running => "running",
             Outcome::Completed => "completed",
             Outcome::Failed => "failed",
@@ -82,6 +85,7 @@ impl Outcome {
 
     pub fn parse(s: &str) -> Option<Outcome> {
         [
+            Outcome::Queued,
             Outcome::Running,
             Outcome::Completed,
             Outcome::Failed,
@@ -324,6 +328,9 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
     #[error("database file error: {0}")]
     Io(#[from] std::io::Error),
+    /// The disk holding the database (or its temporary files) is full.
+    #[error("no space left on the disk holding {0}")]
+    DiskFull(String),
     #[error("corrupt record: {0}")]
     Corrupt(String),
     /// A name that must be unique is taken.
@@ -333,20 +340,27 @@ pub enum StoreError {
 
 /// A database that vulnimport imports into.
 pub trait Store: Accounts + Send + Sync {
+    /// Records an accepted import as `queued`, so it stays visible (as `interrupted`) if the
+    /// process stops before it runs.
+    fn record_queued(&self, import: &NewImport) -> Result<(), StoreError>;
+
     /// Waits for the database's import lock (giving up when `cancel` fires), marks imports left
-    /// running by a dead process as interrupted, and records this import as running.
+    /// running by a dead process as interrupted, and records this import as running (its
+    /// `queued` record, if it has one).
     fn begin_import(
         &self,
         import: &NewImport,
         cancel: &CancellationToken,
     ) -> Result<Box<dyn ImportRun>, StoreError>;
 
-    /// Marks imports that a stopped process left running as interrupted (when no import is
-    /// running now). Returns how many.
-    fn recover_interrupted(&self) -> Result<u64, StoreError>;
+    /// Claims the database for this server process, failing when another server holds it, and
+    /// marks the imports a stopped process left queued or running as interrupted. Returns how
+    /// many.
+    fn claim_for_server(&self) -> Result<u64, StoreError>;
 
-    /// Records an import that ended before it began (cancelled while it waited in a queue),
-    /// so its history and status outlive the server's memory of it.
+    /// Records how an import ended before it began (cancelled while it waited in a queue):
+    /// its `queued` record is updated (or written), so its history and status outlive the
+    /// server's memory of it.
     fn record_unstarted(
         &self,
         import: &NewImport,
@@ -365,6 +379,9 @@ pub trait Store: Accounts + Send + Sync {
 
     /// Import history, newest first (by id). `page` is 1-based; `per_page` is clamped to 1..=500.
     fn list_imports(&self, page: u32, per_page: u32) -> Result<Page<ImportRecord>, StoreError>;
+
+    /// Leaves the database files tidy at shutdown (a write-ahead log folded into the database).
+    fn close(&self);
 }
 
 /// One import in progress. Dropping it without [`ImportRun::commit`] applies nothing.
@@ -376,8 +393,10 @@ pub trait ImportRun: Send {
     /// `(done, total)` as it goes. Nothing is visible to others until [`ImportRun::commit`].
     fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError>;
 
-    /// Commits the applied changes together with the import's record.
-    fn commit(self: Box<Self>, report: &ImportReport, applied: &Applied) -> Result<(), StoreError>;
+    /// Commits the applied changes together with the import's record. After an error nothing
+    /// was committed (the database is asked when the commit's own answer is unclear), and the
+    /// run can still be abandoned.
+    fn commit(&mut self, report: &ImportReport, applied: &Applied) -> Result<(), StoreError>;
 
     /// Discards everything staged or applied and records the import as failed or cancelled.
     fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError>;

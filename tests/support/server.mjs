@@ -77,7 +77,7 @@ async function launch(dir, { env, args, accounts }, cleanUp) {
     BIN,
     ['serve', '--host', '127.0.0.1', '--port', '0',
       '--database', databaseOf(dir),
-      '--upload-dir', join(dir, 'uploads'), ...args],
+      ...(args.includes('--upload-dir') ? [] : ['--upload-dir', join(dir, 'uploads')]), ...args],
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));

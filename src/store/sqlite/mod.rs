@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
@@ -46,7 +46,13 @@ const APPLY_CHUNK: i64 = 20_000;
 /// The longest an account lookup waits for the database (reads wait only in rare moments, such
 /// as a WAL checkpoint's reset).
 const ACCOUNT_READ_WAIT: Duration = Duration::from_millis(500);
+/// How long a statement waits for another connection's lock.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+/// How long folding the write-ahead log waits for readers of an older snapshot.
+const LOG_FOLD_WAIT: Duration = Duration::from_secs(2);
 const INTERRUPTED: &str = "the process stopped before the import finished";
+const INTERRUPTED_WAITING: &str =
+    "the server stopped before the import started; nothing was changed";
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -55,6 +61,8 @@ pub struct SqliteStore {
     accounts: Mutex<Connection>,
     account_changes: Mutex<Connection>,
     stamps: Mutex<Connection>,
+    /// Held while a server uses the database (see [`Store::claim_for_server`]).
+    server_lock: Mutex<Option<File>>,
 }
 
 impl SqliteStore {
@@ -79,6 +87,7 @@ impl SqliteStore {
             accounts: Mutex::new(accounts),
             account_changes: Mutex::new(connect(path)?),
             stamps: Mutex::new(stamps),
+            server_lock: Mutex::default(),
         })
     }
 
@@ -112,6 +121,28 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn record_queued(&self, import: &NewImport) -> Result<(), StoreError> {
+        // A connection of its own: this may wait for a running import's commit, and reads
+        // should not wait with it.
+        let conn = connect(&self.path)?;
+        conn.execute(
+            "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
+                                  started_at, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued')",
+            params![
+                import.session_id.to_string(),
+                import.file_name,
+                import.file_size as i64,
+                import.scan_date.to_string(),
+                import.scope.as_str(),
+                import.started_by,
+                now(),
+            ],
+        )
+        .map_err(|error| classify(error, &self.path))?;
+        Ok(())
+    }
+
     fn begin_import(
         &self,
         import: &NewImport,
@@ -129,22 +160,39 @@ impl Store for SqliteStore {
             }
         }
         let conn = connect(&self.path)?;
-        mark_interrupted(&conn)?;
-        conn.execute(
-            "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
-                                  started_at, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')",
-            params![
-                import.session_id.to_string(),
-                import.file_name,
-                import.file_size as i64,
-                import.scan_date.to_string(),
-                import.scope.as_str(),
-                import.started_by,
-                now(),
-            ],
-        )?;
-        let import_id = conn.last_insert_rowid();
+        // The import's end folds the log back (see `fold_log`), not its COMMIT.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let fault = |error| classify(error, &self.path);
+        mark_interrupted(&conn).map_err(fault)?;
+        let import_id: Option<i64> = conn
+            .query_row(
+                "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope,
+                                      started_by, started_at, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')
+                 ON CONFLICT (session_id) DO UPDATE SET
+                     outcome = 'running', started_at = excluded.started_at,
+                     file_size = excluded.file_size
+                 WHERE imports.outcome = 'queued'
+                 RETURNING id",
+                params![
+                    import.session_id.to_string(),
+                    import.file_name,
+                    import.file_size as i64,
+                    import.scan_date.to_string(),
+                    import.scope.as_str(),
+                    import.started_by,
+                    now(),
+                ],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(fault)?;
+        let import_id = import_id.ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "session id {} is already used by another import",
+                import.session_id
+            ))
+        })?;
         conn.execute_batch(&format!(
             "CREATE TEMP TABLE staging (
                  key_hash BLOB NOT NULL, tier INTEGER NOT NULL, host TEXT NOT NULL,
@@ -156,11 +204,13 @@ impl Store for SqliteStore {
                  solution TEXT, family TEXT, published TEXT) WITHOUT ROWID;
              PRAGMA temp.cache_size = -{STAGING_CACHE_KIB};
              BEGIN;"
-        ))?;
+        ))
+        .map_err(fault)?;
         let token = cancel.clone();
         conn.progress_handler(10_000, Some(move || token.is_cancelled()));
         Ok(Box::new(SqliteRun {
             conn,
+            path: self.path.clone(),
             _lock: lock,
             import_id,
             scan_date: import.scan_date,
@@ -170,13 +220,46 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn recover_interrupted(&self) -> Result<u64, StoreError> {
-        let lock = self.lock_file()?;
-        match lock.try_lock() {
-            Ok(()) => mark_interrupted(&self.reader()),
-            Err(TryLockError::WouldBlock) => Ok(0),
-            Err(TryLockError::Error(e)) => Err(e.into()),
+    fn claim_for_server(&self) -> Result<u64, StoreError> {
+        let mut path = self.lock_path.clone().into_os_string();
+        path.push(".server");
+        let server_lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        match server_lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Conflict(format!(
+                    "another vulnimport server uses the database {}",
+                    self.path.display()
+                )));
+            }
+            Err(TryLockError::Error(e)) => return Err(e.into()),
         }
+        *crate::lock(&self.server_lock) = Some(server_lock);
+        let conn = self.reader();
+        // Imports wait in a server's memory: with the server lock held, queued ones are
+        // leftovers of a stopped server.
+        let queued = conn.execute(
+            "UPDATE imports SET outcome = 'interrupted', error = ?1, finished_at = ?2
+             WHERE outcome = 'queued'",
+            params![INTERRUPTED_WAITING, now()],
+        )? as u64;
+        if queued > 0 {
+            tracing::warn!(
+                imports = queued,
+                "marked imports left queued as interrupted"
+            );
+        }
+        let lock = self.lock_file()?;
+        let running = match lock.try_lock() {
+            Ok(()) => mark_interrupted(&conn)?,
+            Err(TryLockError::WouldBlock) => 0,
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        };
+        Ok(queued + running)
     }
 
     fn record_unstarted(
@@ -186,14 +269,16 @@ impl Store for SqliteStore {
         error: &str,
         cancelled_by: Option<&str>,
     ) -> Result<(), StoreError> {
-        // A connection of its own: this may wait for a running import's commit, and reads
-        // should not wait with it.
         let conn = connect(&self.path)?;
         let at = now();
         conn.execute(
             "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
                                   started_at, finished_at, outcome, error, cancelled_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)
+             ON CONFLICT (session_id) DO UPDATE SET
+                 finished_at = excluded.finished_at, outcome = excluded.outcome,
+                 error = excluded.error, cancelled_by = excluded.cancelled_by
+             WHERE imports.outcome = 'queued'",
             params![
                 import.session_id.to_string(),
                 import.file_name,
@@ -232,10 +317,15 @@ impl Store for SqliteStore {
     fn list_imports(&self, page: u32, per_page: u32) -> Result<Page<ImportRecord>, StoreError> {
         queries::list_imports(&mut self.reader(), page, per_page)
     }
+
+    fn close(&self) {
+        fold_log(&self.reader());
+    }
 }
 
 struct SqliteRun {
     conn: Connection,
+    path: PathBuf,
     _lock: File,
     import_id: i64,
     scan_date: NaiveDate,
@@ -246,6 +336,71 @@ struct SqliteRun {
 
 impl ImportRun for SqliteRun {
     fn stage(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        self.stage_inner(records)
+            .map_err(|error| classify(error, &self.path))
+    }
+
+    fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError> {
+        self.apply_inner(on_progress)
+            .map_err(|error| classify(error, &self.path))
+    }
+
+    fn commit(&mut self, report: &ImportReport, applied: &Applied) -> Result<(), StoreError> {
+        let (added_from, added_to) = self.applied_id_range.unzip();
+        let committed = self
+            .write_record(
+                Outcome::Completed,
+                report,
+                Some(applied),
+                added_from,
+                added_to,
+            )
+            .and_then(|()| self.conn.execute_batch("COMMIT"));
+        let Err(error) = committed else {
+            fold_log(&self.conn);
+            return Ok(());
+        };
+        if !self.conn.is_autocommit() {
+            // The transaction is still open (SQLite keeps it after some failed commits).
+            return Err(classify(error, &self.path));
+        }
+        // SQLite ended the transaction: the record says whether it committed.
+        match self.recorded_outcome() {
+            Ok(Outcome::Completed) => {
+                tracing::warn!(%error, "the commit reported an error but the import is committed");
+                fold_log(&self.conn);
+                Ok(())
+            }
+            _ => Err(classify(error, &self.path)),
+        }
+    }
+
+    fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError> {
+        self.conn.progress_handler(0, None::<fn() -> bool>);
+        if !self.conn.is_autocommit()
+            && let Err(error) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(%error, "rolling back an abandoned import failed");
+        }
+        if let Err(error) = self
+            .conn
+            .execute_batch("DROP TABLE temp.staging; DROP TABLE temp.staging_definitions;")
+        {
+            tracing::debug!(%error, "dropping the staging tables failed; they go with the connection");
+        }
+        // The record goes first: its pages reuse the log's space that the rollback freed. A
+        // failed import may have grown the log to the size of a whole import; folding it gives
+        // that space back (and a second chance to the record when the disk was full).
+        let recorded = self.write_record(outcome, report, None, None, None);
+        fold_log(&self.conn);
+        recorded
+            .or_else(|_| self.write_record(outcome, report, None, None, None))
+            .map_err(|error| classify(error, &self.path))
+    }
+}
+
+impl SqliteRun {
+    fn stage_inner(&mut self, records: &[Record]) -> rusqlite::Result<()> {
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO temp.staging (key_hash, tier, host, asset_id, hostname, ip, cve, plugin_id,
                                        definition, severity, vpr, cvss, port, protocol, os)
@@ -259,77 +414,37 @@ impl ImportRun for SqliteRun {
         for record in records {
             let definition = &record.definition;
             if self.staged_definitions.insert(definition.hash) {
-                insert_definition
-                    .execute(params![
-                        &definition.hash[..],
-                        definition.plugin_id,
-                        definition.title,
-                        definition.description,
-                        definition.solution,
-                        definition.family,
-                        definition.published,
-                    ])
-                    .map_err(cancelled_or)?;
-            }
-            insert
-                .execute(params![
-                    &key_hash(&record.key)[..],
-                    record.tier as i64,
-                    record.host,
-                    record.asset_id,
-                    record.hostname,
-                    record.ip,
-                    record.cve,
-                    record.plugin_id,
+                insert_definition.execute(params![
                     &definition.hash[..],
-                    record.severity.as_str(),
-                    record.vpr,
-                    record.cvss,
-                    record.port,
-                    record.protocol,
-                    record.os,
-                ])
-                .map_err(cancelled_or)?;
+                    definition.plugin_id,
+                    definition.title,
+                    definition.description,
+                    definition.solution,
+                    definition.family,
+                    definition.published,
+                ])?;
+            }
+            insert.execute(params![
+                &key_hash(&record.key)[..],
+                record.tier as i64,
+                record.host,
+                record.asset_id,
+                record.hostname,
+                record.ip,
+                record.cve,
+                record.plugin_id,
+                &definition.hash[..],
+                record.severity.as_str(),
+                record.vpr,
+                record.cvss,
+                record.port,
+                record.protocol,
+                record.os,
+            ])?;
         }
         Ok(())
     }
 
-    fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError> {
-        self.apply_inner(on_progress).map_err(cancelled_or)
-    }
-
-    fn commit(self: Box<Self>, report: &ImportReport, applied: &Applied) -> Result<(), StoreError> {
-        let finalizing = Instant::now();
-        let (added_from, added_to) = self.applied_id_range.unzip();
-        self.write_record(
-            Outcome::Completed,
-            report,
-            Some(applied),
-            added_from,
-            added_to,
-        )?;
-        self.conn.execute_batch("COMMIT")?;
-        let mut timings = report.timings;
-        timings.finalizing += finalizing.elapsed().as_millis() as u64;
-        self.conn.execute(
-            "UPDATE imports SET timings = ?1 WHERE id = ?2",
-            params![json(&timings), self.import_id],
-        )?;
-        Ok(())
-    }
-
-    fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError> {
-        self.conn.progress_handler(0, None::<fn() -> bool>);
-        if !self.conn.is_autocommit() {
-            self.conn.execute_batch("ROLLBACK")?;
-        }
-        self.conn
-            .execute_batch("DROP TABLE temp.staging; DROP TABLE temp.staging_definitions;")?;
-        self.write_record(outcome, report, None, None, None)
-    }
-}
-
-impl SqliteRun {
     fn apply_inner(
         &mut self,
         on_progress: &mut dyn FnMut(u64, u64),
@@ -451,6 +566,15 @@ impl SqliteRun {
         })
     }
 
+    fn recorded_outcome(&self) -> Result<Outcome, StoreError> {
+        let outcome: String = self.conn.query_row(
+            "SELECT outcome FROM imports WHERE id = ?1",
+            [self.import_id],
+            |row| row.get(0),
+        )?;
+        Outcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt(format!("outcome {outcome}")))
+    }
+
     fn write_record(
         &self,
         outcome: Outcome,
@@ -458,7 +582,7 @@ impl SqliteRun {
         applied: Option<&Applied>,
         added_from: Option<i64>,
         added_to: Option<i64>,
-    ) -> Result<(), StoreError> {
+    ) -> rusqlite::Result<()> {
         let counts = &report.counts;
         self.conn.execute(
             "UPDATE imports SET outcome = ?2, error = ?3, finished_at = ?4, format = ?5,
@@ -616,7 +740,7 @@ impl RawImport {
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.busy_timeout(BUSY_WAIT)?;
     conn.execute_batch(&format!(
         "PRAGMA page_size = 16384;
          PRAGMA journal_mode = WAL;
@@ -639,7 +763,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Imports still `running` while their database's import lock is free were left by a process
 /// that stopped; their TEMP staging vanished with it.
-fn mark_interrupted(conn: &Connection) -> Result<u64, StoreError> {
+fn mark_interrupted(conn: &Connection) -> rusqlite::Result<u64> {
     let marked = conn.execute(
         "UPDATE imports SET outcome = 'interrupted', error = ?1, finished_at = ?2
          WHERE outcome = 'running'",
@@ -654,10 +778,34 @@ fn mark_interrupted(conn: &Connection) -> Result<u64, StoreError> {
     Ok(marked as u64)
 }
 
-fn cancelled_or(error: rusqlite::Error) -> StoreError {
+/// A database error as the store reports it: a cancel, a full disk, or a failure.
+fn classify(error: rusqlite::Error, path: &Path) -> StoreError {
     match error.sqlite_error_code() {
         Some(ErrorCode::OperationInterrupted) => StoreError::Cancelled,
+        Some(ErrorCode::DiskFull) => StoreError::DiskFull(format!(
+            "the database {} (or SQLite's temporary files)",
+            path.display()
+        )),
         _ => StoreError::Database(error),
+    }
+}
+
+/// Folds the write-ahead log into the database and truncates it, so an import's log does not
+/// keep its disk space. Best effort: readers still on an old snapshot make it wait (briefly)
+/// or give up, and the next import tries again.
+fn fold_log(conn: &Connection) {
+    let folded = conn
+        .busy_timeout(LOG_FOLD_WAIT)
+        .and_then(|()| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            })
+        })
+        .and_then(|busy| conn.busy_timeout(BUSY_WAIT).map(|()| busy));
+    match folded {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("the write-ahead log is in use; it is folded later"),
+        Err(error) => tracing::warn!(%error, "could not fold the write-ahead log"),
     }
 }
 
