@@ -276,7 +276,10 @@ pub async fn serve(
         setup: Arc::new(std::sync::Mutex::new(setup)),
         recheck_sockets: Arc::default(),
     };
-    let (socket_layer, io) = SocketIo::builder().with_state(app.clone()).build_layer();
+    let (socket_layer, io) = SocketIo::builder()
+        .max_buffer_size(realtime::BUFFER)
+        .with_state(app.clone())
+        .build_layer();
     io.ns(
         "/",
         realtime::on_connect
