@@ -13,6 +13,7 @@
 //! without a valid one the client gets `connect_error` saying why. [`revalidate`] checks the
 //! credentials of connected sockets every few seconds (at once after a revocation or sign-out)
 //! and disconnects, after an `authError` event, the sockets whose credential stopped being valid.
+//! A WebSocket upgrade is checked before Engine.IO sees it ([`handshake`]).
 //!
 //! Everything the tracker delivers goes through one queue drained by one task, so the events of
 //! a session reach sockets in the order they were made; a joining socket's catch-up is queued
@@ -21,6 +22,7 @@
 //! what it is sent, is disconnected with a reason rather than left to lose messages.
 
 mod flow;
+pub mod handshake;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -1,8 +1,10 @@
 // Abuse of the Socket.IO channel: missing and mistyped arguments, unknown events, a burst of
-// joins and a flood of them. Every event sent with an ack must be answered, or the socket told
-// why before it is disconnected; drops must show in /metrics.
+// joins and a flood of them, and WebSocket handshakes with an invalid key. Every event sent with
+// an ack must be answered, or the socket told why before it is disconnected; drops must show in
+// /metrics.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 
 import {
@@ -145,4 +147,76 @@ test('2,000 rapid joins: every ack answered, or the socket told why before it is
   // The server goes on serving everyone else.
   const other = await watch(t, server.url);
   assert.equal((await other.join(sessionId)).ok, true);
+});
+
+/**
+ * Sends a raw WebSocket upgrade request for the Socket.IO transport with `headers` (a `null`
+ * value leaves the header out); resolves with `{ status, headers, body }` of the answer.
+ */
+function upgrade(url, headers) {
+  const { hostname, port } = new URL(url);
+  const all = {
+    host: `${hostname}:${port}`,
+    connection: 'Upgrade',
+    upgrade: 'websocket',
+    'sec-websocket-version': '13',
+    ...headers,
+  };
+  const lines = Object.entries(all).filter(([, value]) => value !== null).map(([name, value]) => `${name}: ${value}`);
+  const text = `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
+  return within(new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(text));
+    let received = Buffer.alloc(0);
+    const finish = () => {
+      const raw = received.toString('latin1');
+      const end = raw.indexOf('\r\n\r\n');
+      if (end < 0) {
+        return false;
+      }
+      const [statusLine, ...headerLines] = raw.slice(0, end).split('\r\n');
+      const answer = { status: Number(statusLine.split(' ')[1]), headers: {}, body: raw.slice(end + 4) };
+      for (const line of headerLines) {
+        const colon = line.indexOf(':');
+        answer.headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const length = Number(answer.headers['content-length'] ?? 0);
+      if (answer.status !== 101 && Buffer.byteLength(answer.body, 'latin1') < length) {
+        return false;
+      }
+      socket.destroy();
+      resolve(answer);
+      return true;
+    };
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      finish();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => finish() || reject(new Error(`connection closed: ${received.toString('latin1')}`)));
+  }), 'the answer to a WebSocket upgrade', 10_000);
+}
+
+test('a WebSocket upgrade with an invalid Sec-WebSocket-Key is answered 400', TIMEOUT, async (t) => {
+  const server = await startServerFor(t);
+  const valid = await upgrade(server.url, { 'sec-websocket-key': randomBytes(16).toString('base64') });
+  assert.equal(valid.status, 101, 'a valid key switches protocols');
+
+  const invalid = {
+    'a key that is not base64': 'not a key!',
+    'an empty key': '',
+    'a key of 15 bytes': randomBytes(15).toString('base64'),
+    'a key of 17 bytes': randomBytes(17).toString('base64'),
+    'no key': null,
+  };
+  for (const [what, key] of Object.entries(invalid)) {
+    const answer = await upgrade(server.url, { 'sec-websocket-key': key });
+    assert.equal(answer.status, 400, `${what}: ${answer.status}`);
+    assert.match(answer.headers['content-type'], /^application\/json/, what);
+    assert.match(JSON.parse(answer.body).error, /^invalid WebSocket handshake: /, what);
+  }
+  const notAnUpgrade = await upgrade(server.url, {
+    'sec-websocket-key': randomBytes(16).toString('base64'), upgrade: null, connection: null,
+  });
+  assert.equal(notAnUpgrade.status, 400, 'a websocket transport request without Upgrade');
+  assert.match(JSON.parse(notAnUpgrade.body).error, /does not ask to upgrade/);
 });
