@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 use super::access::{self, Access, Caller};
 use super::queue::Job;
-use super::realtime::{CancelRefused, parse_session_id};
+use super::realtime::{self, CancelRefused, parse_session_id};
 use super::spool::Spooled;
 use super::{App, accounts};
 use crate::config::ServeConfig;
@@ -199,6 +199,7 @@ pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
         .fallback(super::web::serve)
         .layer(middleware::from_fn(json_errors))
         .layer(socket_layer)
+        .layer(middleware::from_fn(realtime::handshake::check))
         .layer(middleware::from_fn_with_state(app.clone(), access::screen))
         .layer(access::cors(&app.config))
         .layer(middleware::from_fn_with_state(

@@ -1,5 +1,6 @@
 //! Prometheus metrics for `GET /metrics`: connected sockets, active sessions, progress events
-//! sent, imports by outcome, rows imported and import duration.
+//! sent, socket messages dropped and sockets disconnected for overload, imports by outcome, rows
+//! imported and import duration.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -16,11 +17,23 @@ struct OutcomeLabel {
     outcome: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub connected_sockets: Gauge,
     active_sessions: Gauge,
     pub progress_events: Counter,
+    messages_dropped: Family<KindLabel, Counter>,
+    sockets_overloaded: Family<ReasonLabel, Counter>,
     imports: Family<OutcomeLabel, Counter>,
     rows_imported: Counter,
     import_duration: Histogram,
@@ -32,6 +45,8 @@ impl Metrics {
         let connected_sockets = Gauge::default();
         let active_sessions = Gauge::default();
         let progress_events = Counter::default();
+        let messages_dropped = Family::<KindLabel, Counter>::default();
+        let sockets_overloaded = Family::<ReasonLabel, Counter>::default();
         let imports = Family::<OutcomeLabel, Counter>::default();
         let rows_imported = Counter::default();
         let import_duration = Histogram::new(exponential_buckets(0.05, 2.0, 14));
@@ -50,6 +65,17 @@ impl Metrics {
             "Progress events sent to Socket.IO rooms",
             progress_events.clone(),
         );
+        registry.register(
+            "socket_messages_dropped",
+            "Socket.IO messages not delivered, by kind: incoming events refused, outgoing ones a \
+             socket's buffer could not take",
+            messages_dropped.clone(),
+        );
+        registry.register(
+            "sockets_overloaded",
+            "Sockets disconnected for sending too many events or reading too slowly, by reason",
+            sockets_overloaded.clone(),
+        );
         registry.register("imports", "Imports that ended, by outcome", imports.clone());
         registry.register(
             "rows_imported",
@@ -66,10 +92,24 @@ impl Metrics {
             connected_sockets,
             active_sessions,
             progress_events,
+            messages_dropped,
+            sockets_overloaded,
             imports,
             rows_imported,
             import_duration,
         }
+    }
+
+    pub fn message_dropped(&self, kind: &'static str) {
+        self.messages_dropped
+            .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
+    pub fn socket_overloaded(&self, reason: &'static str) {
+        self.sockets_overloaded
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     pub fn import_ended(&self, summary: &ImportSummary) {

@@ -301,7 +301,10 @@ pub async fn serve(
     };
     let stopping = app.stopping.clone();
     let store = Arc::clone(&app.store);
-    let (socket_layer, io) = SocketIo::builder().with_state(app.clone()).build_layer();
+    let (socket_layer, io) = SocketIo::builder()
+        .max_buffer_size(realtime::BUFFER)
+        .with_state(app.clone())
+        .build_layer();
     io.ns(
         "/",
         realtime::on_connect

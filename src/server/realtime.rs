@@ -6,16 +6,23 @@
 //! - `leaveSession(id)` leaves the room;
 //! - `cancelImport(id)` asks the import to stop, if the socket's account started it or is an
 //!   admin; the ack says whether it was stopped, or why not;
+//! - any other event is answered `{ ok: false, error }`; so is a missing or mistyped argument;
 //! - the server sends `progress` and `importCancelled` to the room.
 //!
 //! The handshake is authenticated ([`authenticate`]): the session cookie, or `auth: { token }`;
 //! without a valid one the client gets `connect_error` saying why. [`revalidate`] checks the
 //! credentials of connected sockets every few seconds (at once after a revocation or sign-out)
 //! and disconnects, after an `authError` event, the sockets whose credential stopped being valid.
+//! A WebSocket upgrade is checked before Engine.IO sees it ([`handshake`]).
 //!
 //! Everything the tracker delivers goes through one queue drained by one task, so the events of
 //! a session reach sockets in the order they were made; a joining socket's catch-up is queued
-//! under the session's lock, so it cannot overtake or follow out of order.
+//! under the session's lock, so it cannot overtake or follow out of order. Every message to a
+//! socket, and every event from it, passes [`flow`]: a socket that sends too much, or cannot take
+//! what it is sent, is disconnected with a reason rather than left to lose messages.
+
+mod flow;
+pub mod handshake;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -23,8 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use socketioxide::ParserError;
 use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, Data, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use uuid::Uuid;
@@ -36,6 +44,9 @@ use crate::auth::{Credential, Refused};
 use crate::progress::{ProgressEvent, ProgressSink, SessionError};
 use crate::store::Outcome;
 use crate::store::accounts::Role;
+use flow::{Flow, Kind};
+
+pub use flow::BUFFER;
 
 /// How often connected sockets' credentials are checked.
 const RECHECK_EVERY: Duration = Duration::from_secs(5);
@@ -85,27 +96,29 @@ pub async fn forward(
     metrics: Arc<Metrics>,
 ) {
     while let Some(message) = outbound.recv().await {
-        let sent = match message {
+        // The namespace is gone once shutdown has closed the sockets.
+        let Some(namespace) = io.of("/") else {
+            return;
+        };
+        match message {
             Outbound::Progress(event) => {
                 metrics.progress_events.inc();
-                io.to(event.session_id.to_string())
-                    .emit("progress", &event)
-                    .await
+                // One socket at a time, so that one whose buffer is full is known (see `flow`).
+                for socket in namespace.to(event.session_id.to_string()).sockets() {
+                    flow::emit(&socket, Kind::Progress, "progress", &event);
+                }
             }
             Outbound::Cancelled(session_id) => {
-                io.to(session_id.to_string())
-                    .emit("importCancelled", &json!({ "sessionId": session_id }))
-                    .await
+                let notice = json!({ "sessionId": session_id });
+                for socket in namespace.to(session_id.to_string()).sockets() {
+                    flow::emit(&socket, Kind::Cancelled, "importCancelled", &notice);
+                }
             }
             Outbound::CatchUp { socket, status } => {
-                if let Some(socket) = io.get_socket(socket) {
+                if let Some(socket) = namespace.get_socket(socket) {
                     send_state(&socket, &status);
                 }
-                Ok(())
             }
-        };
-        if let Err(error) = sent {
-            tracing::warn!(%error, "could not send a progress event");
         }
     }
 }
@@ -153,9 +166,14 @@ pub async fn revalidate(app: App, io: SocketIo) {
         tokio::select! {
             _ = every.tick() => {}
             () = app.recheck_sockets.notified() => {}
+            () = app.stopping.cancelled() => return,
         }
+        // The namespace is gone once shutdown has closed the sockets.
+        let Some(namespace) = io.of("/") else {
+            return;
+        };
         let mut by_credential: HashMap<Credential, Vec<SocketRef>> = HashMap::new();
-        for socket in io.sockets() {
+        for socket in namespace.sockets() {
             if let Some(user) = socket.extensions.get::<Principal>() {
                 by_credential
                     .entry(user.credential)
@@ -197,10 +215,8 @@ pub async fn revalidate(app: App, io: SocketIo) {
                 Err(reason) => {
                     for socket in sockets {
                         tracing::info!(socket = %socket.id, %reason, "socket signed out");
-                        socket
-                            .emit("authError", &json!({ "error": reason.to_string() }))
-                            .ok();
-                        socket.disconnect().ok();
+                        let notice = json!({ "error": reason.to_string() });
+                        tokio::spawn(flow::dismiss(socket, "authError", notice));
                     }
                 }
             }
@@ -218,14 +234,19 @@ pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
     );
 }
 
-/// Registers a new socket's event handlers. A connect middleware, because socketioxide awaits
-/// middlewares before telling the client it is connected, while it runs the connect handler on a
-/// task of its own afterwards: an event the client sends at once could beat a handler registered
-/// there.
-pub async fn register_handlers(socket: SocketRef) -> Result<(), Infallible> {
+/// Registers a new socket's event handlers and gives it its flow state. A connect middleware,
+/// because socketioxide awaits middlewares before telling the client it is connected, while it
+/// runs the connect handler on a task of its own afterwards: an event the client sends at once
+/// could beat a handler registered there.
+pub async fn register_handlers(
+    socket: SocketRef,
+    State(app): State<App>,
+) -> Result<(), Infallible> {
+    Flow::attach(&socket, Arc::clone(&app.metrics));
     socket.on("joinSession", join_session);
     socket.on("leaveSession", leave_session);
     socket.on("cancelImport", cancel_import);
+    socket.on_fallback(unknown_event);
     socket.on_disconnect(async |socket: SocketRef, State(app): State<App>| {
         app.metrics.connected_sockets.dec();
         tracing::info!(
@@ -237,15 +258,21 @@ pub async fn register_handlers(socket: SocketRef) -> Result<(), Infallible> {
     Ok(())
 }
 
+/// An event's argument: `Err` when it is missing.
+type Argument = Result<Value, ParserError>;
+
 async fn join_session(
     socket: SocketRef,
-    Data(argument): Data<Value>,
+    TryData(argument): TryData<Value>,
     ack: AckSender,
     State(app): State<App>,
 ) {
+    if !flow::admit(&socket) {
+        return;
+    }
     let session_id = match session_id_of(&argument) {
         Ok(id) => id,
-        Err(error) => return reply(ack, &json!({ "ok": false, "error": error })),
+        Err(error) => return flow::ack(&socket, ack, &json!({ "ok": false, "error": error })),
     };
     socket.join(session_id.to_string());
     tracing::info!(socket = %socket.id, session = %session_id, "socket joined session");
@@ -264,44 +291,53 @@ async fn join_session(
             Ok(None) => None,
             Err(error) => {
                 tracing::error!(%error, "could not read an import's status");
-                return reply(
+                return flow::ack(
+                    &socket,
                     ack,
                     &json!({ "ok": false, "error": "the import's status cannot be read now" }),
                 );
             }
         },
     };
-    reply(ack, &json!({ "ok": true, "state": state }));
+    flow::ack(&socket, ack, &json!({ "ok": true, "state": state }));
 }
 
-async fn leave_session(socket: SocketRef, Data(argument): Data<Value>, ack: AckSender) {
+async fn leave_session(socket: SocketRef, TryData(argument): TryData<Value>, ack: AckSender) {
+    if !flow::admit(&socket) {
+        return;
+    }
     match session_id_of(&argument) {
         Ok(session_id) => {
             socket.leave(session_id.to_string());
-            reply(ack, &json!({ "ok": true }));
+            flow::ack(&socket, ack, &json!({ "ok": true }));
         }
-        Err(error) => reply(ack, &json!({ "ok": false, "error": error })),
+        Err(error) => flow::ack(&socket, ack, &json!({ "ok": false, "error": error })),
     }
 }
 
 async fn cancel_import(
     socket: SocketRef,
-    Data(argument): Data<Value>,
+    TryData(argument): TryData<Value>,
     ack: AckSender,
     State(app): State<App>,
 ) {
+    if !flow::admit(&socket) {
+        return;
+    }
     let session_id = match session_id_of(&argument) {
         Ok(id) => id,
-        Err(error) => return reply(ack, &json!({ "ok": false, "error": error })),
+        Err(error) => return flow::ack(&socket, ack, &json!({ "ok": false, "error": error })),
     };
     let Some(user) = socket.extensions.get::<Principal>() else {
-        return reply(
+        return flow::ack(
+            &socket,
             ack,
             &json!({ "ok": false, "error": Refused::Missing.to_string() }),
         );
     };
     if let Some(error) = user.lacks(Role::Analyst) {
-        return reply(
+        return flow::ack(
+            &socket,
             ack,
             &json!({ "ok": false, "sessionId": session_id, "error": error }),
         );
@@ -310,42 +346,50 @@ async fn cancel_import(
         Ok(()) => json!({ "ok": true, "sessionId": session_id }),
         Err(error) => json!({ "ok": false, "sessionId": session_id, "error": error.to_string() }),
     };
-    reply(ack, &answer);
+    flow::ack(&socket, ack, &answer);
+}
+
+/// Any other event: its ack, if it asked for one, says so.
+async fn unknown_event(socket: SocketRef, Event(event): Event, ack: AckSender) {
+    if !flow::admit(&socket) {
+        return;
+    }
+    let error = format!(
+        "unknown event \"{}\": expected joinSession, leaveSession or cancelImport",
+        event.chars().take(64).collect::<String>()
+    );
+    flow::ack(&socket, ack, &json!({ "ok": false, "error": error }));
 }
 
 /// A session's state to one socket: its newest progress event, or `importCancelled`.
 fn send_state(socket: &SocketRef, status: &ImportStatus) {
-    let sent = if status.outcome == Outcome::Cancelled {
-        socket.emit(
-            "importCancelled",
-            &json!({ "sessionId": status.event.session_id }),
-        )
+    if status.outcome == Outcome::Cancelled {
+        let notice = json!({ "sessionId": status.event.session_id });
+        flow::emit(socket, Kind::CatchUp, "importCancelled", &notice);
     } else {
-        socket.emit("progress", &status.event)
-    };
-    if let Err(error) = sent {
-        tracing::debug!(%error, "could not catch a socket up");
-    }
-}
-
-fn reply(ack: AckSender, answer: &Value) {
-    // Without an ack callback there is no one to answer.
-    if let Err(error) = ack.send(answer) {
-        tracing::debug!(%error, "could not acknowledge");
+        flow::emit(socket, Kind::CatchUp, "progress", &status.event);
     }
 }
 
 /// The session id from an event argument: the id itself, or `{ sessionId }`.
-fn session_id_of(argument: &Value) -> Result<Uuid, String> {
+fn session_id_of(argument: &Argument) -> Result<Uuid, String> {
     let text = match argument {
-        Value::String(text) => text.as_str(),
-        Value::Object(fields) => fields
-            .get("sessionId")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        _ => "",
+        Ok(Value::String(text)) => text,
+        Ok(Value::Object(fields)) => match fields.get("sessionId") {
+            Some(Value::String(text)) => text,
+            _ => return Err(not_a_session_id("an object without a sessionId string")),
+        },
+        Ok(Value::Null) => return Err(not_a_session_id("null")),
+        Ok(Value::Bool(_)) => return Err(not_a_session_id("a boolean")),
+        Ok(Value::Number(_)) => return Err(not_a_session_id("a number")),
+        Ok(Value::Array(_)) => return Err(not_a_session_id("an array")),
+        Err(_) => return Err(not_a_session_id("no argument")),
     };
     parse_session_id(text)
+}
+
+fn not_a_session_id(got: &str) -> String {
+    format!("invalid session id: expected a UUID (a string, or {{ sessionId }}), got {got}")
 }
 
 /// A session id must be a UUID.
@@ -396,20 +440,25 @@ mod tests {
     #[test]
     fn session_ids_are_uuids_given_plain_or_wrapped() {
         let id = Uuid::new_v4();
-        assert_eq!(session_id_of(&json!(id.to_string())), Ok(id));
+        assert_eq!(session_id_of(&Ok(json!(id.to_string()))), Ok(id));
         assert_eq!(
-            session_id_of(&json!({ "sessionId": id.to_string() })),
+            session_id_of(&Ok(json!({ "sessionId": id.to_string() }))),
             Ok(id)
         );
         for bad in [
             json!("abc"),
             json!(42),
             json!(null),
+            json!(true),
+            json!([id.to_string()]),
             json!({ "id": "x" }),
+            json!({ "sessionId": 42 }),
             json!(""),
         ] {
             assert!(
-                session_id_of(&bad).unwrap_err().contains("expected a UUID"),
+                session_id_of(&Ok(bad.clone()))
+                    .unwrap_err()
+                    .contains("expected a UUID"),
                 "{bad}"
             );
         }
