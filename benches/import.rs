@@ -278,6 +278,7 @@ fn import_in_process(
         started_by: "bench".into(),
         canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+        max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
     };
     let started = Instant::now();
     let summary = run_import(&*store, &request, reporter, cancel);
@@ -296,6 +297,7 @@ fn request_for(file: &Path, session_id: Uuid) -> ImportRequest {
         started_by: "bench".into(),
         canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+        max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
     }
 }
 

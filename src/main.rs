@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vulnimport::cli::accounts::{TokenCommand, UserCommand};
 use vulnimport::cli::{self, ImportOptions};
-use vulnimport::config::ServeConfig;
+use vulnimport::config::{ReadLimits, ServeConfig};
 use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
 
 /// Parsing and loading run on separate threads that hand allocations to each other; mimalloc
@@ -44,6 +44,8 @@ enum Command {
         /// Print one JSON summary on standard output instead of the progress bar.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        read_limits: ReadLimits,
         /// Import through a running server (http[s]://HOST:PORT) instead of into a database.
         #[arg(long)]
         server: Option<String>,
@@ -98,6 +100,7 @@ async fn main() -> ExitCode {
             scope,
             database,
             json,
+            read_limits,
             server,
             token,
         } => {
@@ -107,6 +110,7 @@ async fn main() -> ExitCode {
                 scope,
                 database_url: database,
                 json,
+                max_field_bytes: read_limits.max_field_bytes,
             };
             let summary = match server {
                 Some(server) => cli::remote::import(options, &server, token).await,

@@ -29,6 +29,8 @@ pub struct ImportOptions {
     pub database_url: String,
     /// Print one JSON summary instead of the progress bar and the text summary.
     pub json: bool,
+    /// The longest field accepted (a local import; through a server, the server's own applies).
+    pub max_field_bytes: usize,
 }
 
 /// Imports a file, showing progress on a terminal; Ctrl-C cancels cleanly.
@@ -63,6 +65,7 @@ pub async fn import(options: ImportOptions) -> anyhow::Result<ImportSummary> {
         started_by: "cli".into(),
         canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+        max_field_bytes: options.max_field_bytes,
     };
     let reporter = tracker.reporter(session_id);
     let summary =

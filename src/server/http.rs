@@ -399,6 +399,7 @@ async fn create_import(
         started_by: starter.name.clone(),
         canceller: Default::default(),
         max_rejected_share: app.config.max_rejected_share,
+        max_field_bytes: app.config.read_limits.max_field_bytes,
     };
     app.queue
         .enqueue(Job::new(request, starter.user_id, path, cancel));

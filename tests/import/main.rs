@@ -6,4 +6,5 @@ mod cli;
 mod formats;
 mod helpers;
 mod lifecycle;
+mod properties;
 mod remote;
