@@ -1,5 +1,6 @@
 //! Configuration of `vulnimport serve`, in one typed struct: defaults, overridden by the
-//! environment, overridden by command-line flags (clap applies that precedence).
+//! environment, overridden by command-line flags (clap applies that precedence). [`ReadLimits`]
+//! is shared with the local `vulnimport import`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub struct ServeConfig {
     /// An import fails when more than this share of its rows is rejected.
     #[arg(long, env = "MAX_REJECTED_SHARE", default_value_t = ImportRequest::DEFAULT_MAX_REJECTED_SHARE)]
     pub max_rejected_share: f64,
+    #[command(flatten)]
+    pub read_limits: ReadLimits,
     /// The address users reach the server at (e.g. https://vulns.example.com), behind a proxy or
     /// not: requests must name its host, cross-site checks use its origin, and cookies are
     /// `Secure` when it is https.
@@ -50,6 +53,20 @@ pub struct ServeConfig {
     /// Serve `/metrics` without a credential (for a scraper on a trusted network).
     #[arg(long, env = "METRICS_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics_public: bool,
+}
+
+/// How much of a file an import holds in memory at once.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ReadLimits {
+    /// The longest field an import accepts, in bytes (a row may hold twice as much); a row with
+    /// a longer field is rejected. Memory per import grows with it.
+    #[arg(
+        long,
+        env = "MAX_FIELD_BYTES",
+        default_value_t = ImportRequest::DEFAULT_MAX_FIELD_BYTES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_field_bytes: usize,
 }
 
 /// `PUBLIC_URL`, reduced to what the server checks: its origin and its host.
@@ -147,6 +164,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("upload_dir", &self.upload_dir)
             .field("max_rejected_share", &self.max_rejected_share)
+            .field("read_limits", &self.read_limits)
             .field("public_url", &self.public_url)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -171,6 +189,7 @@ mod tests {
         let defaults = Cli::try_parse_from(["serve"]).unwrap().config;
         assert_eq!(defaults.port, 8080);
         assert_eq!(defaults.max_upload_bytes, 1 << 30);
+        assert_eq!(defaults.read_limits.max_field_bytes, 16 << 20);
         assert!(!defaults.is_production());
         let flagged = Cli::try_parse_from([
             "serve",
@@ -180,6 +199,8 @@ mod tests {
             "Production",
             "--cors-origins",
             "https://a.example,https://b.example",
+            "--max-field-bytes",
+            "1048576",
         ])
         .unwrap()
         .config;
@@ -189,6 +210,8 @@ mod tests {
             flagged.cors_origins,
             ["https://a.example", "https://b.example"]
         );
+        assert_eq!(flagged.read_limits.max_field_bytes, 1 << 20);
+        assert!(Cli::try_parse_from(["serve", "--max-field-bytes", "0"]).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vulnimport::cli::accounts::{TokenCommand, UserCommand};
 use vulnimport::cli::{self, ImportOptions};
-use vulnimport::config::ServeConfig;
+use vulnimport::config::{ReadLimits, ServeConfig};
 use vulnimport::import::{ImportRequest, check_scan_date};
 use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
 
@@ -49,6 +49,8 @@ enum Command {
         /// Print one JSON summary on standard output instead of the progress bar.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        read_limits: ReadLimits,
         /// Import through a running server (http[s]://HOST:PORT) instead of into a database.
         #[arg(long)]
         server: Option<String>,
@@ -105,6 +107,7 @@ async fn main() -> ExitCode {
             database,
             max_rejected_share,
             json,
+            read_limits,
             server,
             token,
         } => {
@@ -115,6 +118,7 @@ async fn main() -> ExitCode {
                 database_url: database,
                 max_rejected_share,
                 json,
+                max_field_bytes: read_limits.max_field_bytes,
             };
             let summary = match server {
                 Some(server) => cli::remote::import(options, &server, token).await,

@@ -31,6 +31,8 @@ pub struct ImportOptions {
     pub max_rejected_share: f64,
     /// Print one JSON summary instead of the progress bar and the text summary.
     pub json: bool,
+    /// The longest field accepted (a local import; through a server, the server's own applies).
+    pub max_field_bytes: usize,
 }
 
 /// Imports a file, showing progress on a terminal; Ctrl-C cancels cleanly.
@@ -65,6 +67,7 @@ pub async fn import(options: ImportOptions) -> anyhow::Result<ImportSummary> {
         started_by: "cli".into(),
         canceller: Default::default(),
         max_rejected_share: options.max_rejected_share,
+        max_field_bytes: options.max_field_bytes,
     };
     let reporter = tracker.reporter(session_id);
     let summary =

@@ -271,26 +271,21 @@ impl ColumnMap {
 
         let has_any = |fields: &[Field]| fields.iter().any(|f| !sources[*f as usize].is_empty());
         if !has_any(&HOST_FIELDS) {
-            let missing = if has_any(&VULNERABILITY_FIELDS) {
-                "no host column found"
+            let expected = if has_any(&VULNERABILITY_FIELDS) {
+                format!(
+                    "no host column found (expected one of: {})",
+                    alias_list(&HOST_FIELDS)
+                )
             } else {
-                "no host column and no vulnerability column found"
+                format!(
+                    "no host column and no vulnerability column found (a host column is one of: \
+                     {}; a vulnerability column is one of: {})",
+                    alias_list(&HOST_FIELDS),
+                    alias_list(&VULNERABILITY_FIELDS)
+                )
             };
             return Err(UnusableHeader {
-                message: format!(
-                    "{missing} (expected one of: {}); headers found: {}",
-                    HOST_FIELDS
-                        .iter()
-                        .flat_map(|field| ALIAS_TABLE[*field as usize].in_priority_order())
-                        .fold(Vec::<&str>::new(), |mut distinct, alias| {
-                            if !distinct.iter().any(|d| d.eq_ignore_ascii_case(alias)) {
-                                distinct.push(alias);
-                            }
-                            distinct
-                        })
-                        .join(", "),
-                    quote_headers(headers),
-                ),
+                message: format!("{expected}; headers found: {}", quote_headers(headers)),
                 headers: headers.iter().map(|header| header.to_string()).collect(),
             });
         }
@@ -342,6 +337,20 @@ impl ColumnMap {
                 }
             })
     }
+}
+
+/// The names the columns of `fields` go by, in priority order, each once (compared ignoring case).
+fn alias_list(fields: &[Field]) -> String {
+    fields
+        .iter()
+        .flat_map(|field| ALIAS_TABLE[*field as usize].in_priority_order())
+        .fold(Vec::<&str>::new(), |mut distinct, alias| {
+            if !distinct.iter().any(|d| d.eq_ignore_ascii_case(alias)) {
+                distinct.push(alias);
+            }
+            distinct
+        })
+        .join(", ")
 }
 
 /// The first non-empty entry of a comma-separated list, trimmed ("" when there is none).
@@ -589,14 +598,15 @@ mod tests {
     #[test]
     fn header_without_host_or_vulnerability_column_says_so() {
         let error = ColumnMap::from_headers(&["foo", "bar"]).unwrap_err();
-        assert!(
-            error
-                .message
-                .starts_with("no host column and no vulnerability column found (expected"),
-            "{}",
-            error.message
+        assert_eq!(
+            error.message,
+            "no host column and no vulnerability column found (a host column is one of: \
+             asset.id, asset_id, asset.name, Host, DNS Name, DNS, NetBIOS, hostname, \
+             asset.display_ipv4_address, asset.ipv4_addresses, IP Address, IP, ip_address; \
+             a vulnerability column is one of: definition.cve, CVE, CVE ID, definition.id, \
+             Plugin ID, QID, plugin_id, definition.name, Name, Title, plugin_name); \
+             headers found: \"foo\", \"bar\""
         );
-        assert!(error.message.ends_with("headers found: \"foo\", \"bar\""));
     }
 
     #[test]

@@ -52,10 +52,13 @@ pub struct ImportRequest {
     pub canceller: Canceller,
     /// The import fails when more than this share of rows is rejected.
     pub max_rejected_share: f64,
+    /// A row with a longer field is rejected (see [`CsvReader`]).
+    pub max_field_bytes: usize,
 }
 
 impl ImportRequest {
     pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.10;
+    pub const DEFAULT_MAX_FIELD_BYTES: usize = 16 << 20;
 }
 
 /// The earliest scan date accepted: scanner exports are younger.
@@ -294,8 +297,8 @@ impl Import<'_> {
         .ok_or(Stop::Cancelled)?;
         self.encoding = Some(inspection.encoding);
         let consumed = Arc::new(AtomicU64::new(0));
-        let text = source::open_text(&request.path, inspection.encoding, consumed.clone())?;
-        let mut reader = CsvReader::new(text)?;
+        let text = source::open_text(&request.path, &inspection, consumed.clone())?;
+        let mut reader = CsvReader::new(text, request.max_field_bytes)?;
         let header = reader
             .read_header()?
             .ok_or_else(|| Stop::Invalid("the file has no header line".into()))?;

@@ -4,17 +4,24 @@
 //! - recognises the delimiter (comma, semicolon or tab) from the header line;
 //! - accepts CRLF, LF and CR line endings and reports the line each row starts on;
 //! - skips blank lines (also rows whose fields are all empty, as spreadsheets write them);
-//! - rejects a row with the wrong number of fields, and a quote that is never closed: rather than
-//!   swallowing the rest of the file into one field, the row is reported as malformed at the line
-//!   where its quote opens and reading resumes on the next line. A record may be at most
-//!   [`MAX_RECORD_BYTES`] long, so memory stays bounded whatever the input.
+//! - rejects a row with the wrong number of fields;
+//! - bounds what one row may hold, so memory stays bounded whatever the input: a field at most
+//!   `max_field_bytes` (N), a row at most 2N bytes and [`MAX_FIELDS`] fields. A row past a limit
+//!   is parsed on to its real end, its bytes discarded rather than kept, and rejected ("field
+//!   longer than N bytes"); reading resumes after it.
+//! - rejects a quote that is never closed without swallowing the rest of the file. A row that
+//!   spans lines yet ends with the wrong number of fields or an odd number of quotes (typically:
+//!   the input ended inside its quoted field) is taken to be an unclosed quote, reported at the
+//!   line where it starts; reading resumes on the next line, replaying the row's kept bytes.
+//!   Only a row within the limits can be replayed: past them, the rows the quote swallowed are
+//!   gone, so reading fails, naming the line where the quote opens.
 
 use std::io::{self, Read};
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
-/// The longest record accepted; longer means a quote was never closed.
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// The most fields a row may have.
+pub const MAX_FIELDS: usize = 1 << 16;
 const BUFFER_BYTES: usize = 256 << 10;
 
 /// One data row: the line it starts on and its fields.
@@ -43,31 +50,38 @@ pub struct CsvReader<R> {
     buffer_pos: usize,
     buffer_end: usize,
     input_done: bool,
+    /// Bytes read again after an unclosed quote, before the rest of the input.
     replay: Vec<u8>,
     replay_pos: usize,
     delimiter: u8,
     parser: Reader,
     output: Vec<u8>,
     ends: Vec<usize>,
+    /// The current record's raw bytes, for replaying after an unclosed quote.
     raw: Vec<u8>,
     /// Line number of the next byte to be consumed.
     line: u64,
     after_cr: bool,
-    /// The rest of the current line belongs to a record already rejected.
-    skip_rest_of_line: bool,
     expected_fields: Option<usize>,
+    max_field_bytes: usize,
 }
 
-/// A record's place in the reader's buffers.
+/// What one record was, once parsed.
 struct Span {
     line: u64,
     fields: usize,
+    /// A line break between its first and its last byte.
     multiline: bool,
+    /// An odd number of quotes.
+    unbalanced: bool,
+    /// Set when the record went past the limits: the length of its longest field.
+    over_limit: Option<usize>,
 }
 
 impl<R: Read> CsvReader<R> {
-    /// Reads ahead to the end of the header line to recognise the delimiter.
-    pub fn new(mut input: R) -> io::Result<Self> {
+    /// Reads ahead to the end of the header line to recognise the delimiter. No field may hold
+    /// more than `max_field_bytes`.
+    pub fn new(mut input: R, max_field_bytes: usize) -> io::Result<Self> {
         let mut buffer = vec![0u8; BUFFER_BYTES];
         let mut end = 0;
         let mut input_done = false;
@@ -98,8 +112,8 @@ impl<R: Read> CsvReader<R> {
             raw: Vec::new(),
             line: 1,
             after_cr: false,
-            skip_rest_of_line: false,
             expected_fields: None,
+            max_field_bytes,
         })
     }
 
@@ -113,6 +127,15 @@ impl<R: Read> CsvReader<R> {
         let Some(span) = self.read_record()? else {
             return Ok(None);
         };
+        if let Some(longest) = span.over_limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the header row has a {}",
+                    self.limit_exceeded(longest, span.fields)
+                ),
+            ));
+        }
         let header: Vec<String> = self
             .fields(span.fields)
             .map(|fields| fields.into_iter().map(str::to_owned).collect())
@@ -121,38 +144,65 @@ impl<R: Read> CsvReader<R> {
         Ok(Some(header))
     }
 
-    /// The next data row or malformed row; `None` at the end of the file.
+    /// The next data row or malformed row; `None` at the end of the file. Fails, besides on a
+    /// read error, when an unclosed quote swallowed more than the limits let it replay.
     pub fn next_item(&mut self) -> io::Result<Option<Item<'_>>> {
         loop {
             let Some(span) = self.read_record()? else {
                 return Ok(None);
             };
             let expected = self.expected_fields.unwrap_or(span.fields);
-            let unbalanced = || self.raw.iter().filter(|&&b| b == b'"').count() % 2 == 1;
-            if span.multiline && (span.fields != expected || unbalanced()) {
-                self.resume_after_first_line(span.line);
-                return Ok(Some(Item::Malformed(Malformed {
+            let malformed = |reason: String| {
+                Ok(Some(Item::Malformed(Malformed {
                     line: span.line,
-                    reason: "a quoted field opened on this line is never closed".into(),
-                })));
+                    reason,
+                })))
+            };
+            if span.multiline && (span.fields != expected || span.unbalanced) {
+                if span.over_limit.is_some() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "a quoted field opened on line {} is not closed within the \
+                             {}-byte field limit, so the rows after it cannot be read; close \
+                             the quote, or raise the limit if the field is that long",
+                            span.line, self.max_field_bytes
+                        ),
+                    ));
+                }
+                self.resume_after_first_line(span.line);
+                return malformed("a quoted field opened on this line is never closed".into());
+            }
+            if let Some(longest) = span.over_limit {
+                return malformed(self.limit_exceeded(longest, span.fields));
             }
             if span.fields != expected {
-                return Ok(Some(Item::Malformed(Malformed {
-                    line: span.line,
-                    reason: format!("expected {expected} fields, found {}", span.fields),
-                })));
+                return malformed(format!("expected {expected} fields, found {}", span.fields));
             }
             if self.is_blank(span.fields) {
                 continue;
             }
             let line = span.line;
             let Some(fields) = self.fields(span.fields) else {
-                return Ok(Some(Item::Malformed(Malformed {
-                    line,
-                    reason: "the row is not valid text".into(),
-                })));
+                return malformed("the row is not valid text".into());
             };
             return Ok(Some(Item::Row(Row { line, fields })));
+        }
+    }
+
+    /// The most bytes a whole row may hold.
+    fn max_row_bytes(&self) -> usize {
+        self.max_field_bytes.saturating_mul(2)
+    }
+
+    /// Which limit a record went past.
+    fn limit_exceeded(&self, longest_field: usize, fields: usize) -> String {
+        if longest_field > self.max_field_bytes {
+            format!("field longer than {} bytes", self.max_field_bytes)
+        } else if fields > MAX_FIELDS {
+            format!("row of more than {MAX_FIELDS} fields")
+        } else {
+            format!("row longer than {} bytes", self.max_row_bytes())
         }
     }
 
@@ -173,22 +223,14 @@ impl<R: Read> CsvReader<R> {
             .collect()
     }
 
-    /// Parses one record into `output`/`ends`, keeping its raw bytes in `raw`.
+    /// Parses one record into `output`/`ends`, keeping its raw bytes in `raw`; a record that
+    /// outgrows the limits is parsed to its end without being kept.
     fn read_record(&mut self) -> io::Result<Option<Span>> {
         self.raw.clear();
-        if self.skip_rest_of_line {
-            self.skip_to_next_line()?;
-        }
         let (mut out_len, mut ends_len) = (0, 0);
         loop {
-            if self.raw.len() > MAX_RECORD_BYTES {
-                let line = self.line + leading_breaks(&self.raw, self.after_cr);
-                self.resume_after_first_line(line);
-                return Ok(Some(Span {
-                    line,
-                    fields: usize::MAX,
-                    multiline: true,
-                }));
+            if self.outgrown(out_len, ends_len) {
+                return self.discard_record(out_len, ends_len).map(Some);
             }
             self.fill()?;
             let input: &[u8] = if self.replay_pos < self.replay.len() {
@@ -202,49 +244,89 @@ impl<R: Read> CsvReader<R> {
                 &mut self.ends[ends_len..],
             );
             self.raw.extend_from_slice(&input[..read]);
-            if self.replay_pos < self.replay.len() {
-                self.replay_pos += read;
-            } else {
-                self.buffer_pos += read;
-            }
+            self.consume(read);
             // csv-core's field ends count from the start of the record, across calls.
             out_len += written;
             ends_len += ended;
             match result {
                 ReadRecordResult::InputEmpty => {}
                 ReadRecordResult::OutputFull => {
-                    let grown = self.output.len() * 2;
-                    self.output.resize(grown, 0);
+                    let grown = (self.output.len() * 2).min(self.max_row_bytes() + 1);
+                    self.output.resize(grown.max(self.output.len() + 1), 0);
                 }
                 ReadRecordResult::OutputEndsFull => {
-                    let grown = self.ends.len() * 2;
+                    let grown = (self.ends.len() * 2).min(MAX_FIELDS);
                     self.ends.resize(grown, 0);
                 }
-                ReadRecordResult::Record => return Ok(Some(self.finish_span(ends_len))),
+                ReadRecordResult::Record => {
+                    let over_limit = self
+                        .outgrown(out_len, ends_len)
+                        .then(|| longest_field(&self.ends[..ends_len], 0, out_len));
+                    let tally = Tally::of(&self.raw, self.after_cr);
+                    return Ok(Some(self.finish(tally, ends_len, over_limit)));
+                }
                 ReadRecordResult::End => return Ok(None),
             }
         }
     }
 
-    fn finish_span(&mut self, fields: usize) -> Span {
-        let start_after_cr = self.after_cr;
-        let leading = leading_breaks(&self.raw, start_after_cr);
-        let trailing = self
-            .raw
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'\n' || b == b'\r')
-            .count();
-        let content_end = self.raw.len().saturating_sub(trailing);
-        let (content_breaks, _) = count_breaks(&self.raw[..content_end], start_after_cr);
-        let (breaks, after_cr) = count_breaks(&self.raw, start_after_cr);
+    /// Whether the record being parsed went past a limit.
+    fn outgrown(&self, out_len: usize, ends_len: usize) -> bool {
+        if out_len <= self.max_field_bytes && self.raw.len() <= self.max_row_bytes() {
+            return ends_len >= MAX_FIELDS;
+        }
+        self.raw.len() > self.max_row_bytes()
+            || ends_len >= MAX_FIELDS
+            || longest_field(&self.ends[..ends_len], 0, out_len) > self.max_field_bytes
+    }
+
+    /// Parses the rest of a record that outgrew the limits, discarding its bytes and keeping
+    /// only its line breaks, quotes, field count and longest field.
+    fn discard_record(&mut self, out_len: usize, ends_len: usize) -> io::Result<Span> {
+        let mut tally = Tally::of(&self.raw, self.after_cr);
+        self.raw = Vec::new();
+        let mut longest = longest_field(&self.ends[..ends_len], 0, out_len);
+        let mut field_start = ends_len.checked_sub(1).map_or(0, |last| self.ends[last]);
+        let (mut written_so_far, mut fields) = (out_len, ends_len);
+        loop {
+            self.fill()?;
+            let input: &[u8] = if self.replay_pos < self.replay.len() {
+                &self.replay[self.replay_pos..]
+            } else {
+                &self.buffer[self.buffer_pos..self.buffer_end]
+            };
+            let (result, read, written, ended) =
+                self.parser
+                    .read_record(input, &mut self.output, &mut self.ends);
+            tally.feed(&input[..read]);
+            self.consume(read);
+            written_so_far += written;
+            fields += ended;
+            longest = longest.max(longest_field(
+                &self.ends[..ended],
+                field_start,
+                written_so_far,
+            ));
+            if let Some(&end) = self.ends[..ended].last() {
+                field_start = end;
+            }
+            if matches!(result, ReadRecordResult::Record | ReadRecordResult::End) {
+                return Ok(self.finish(tally, fields, Some(longest)));
+            }
+        }
+    }
+
+    /// The span of a record with these line breaks and quotes; moves the line count past it.
+    fn finish(&mut self, tally: Tally, fields: usize, over_limit: Option<usize>) -> Span {
         let span = Span {
-            line: self.line + leading,
+            line: self.line + tally.leading,
             fields,
-            multiline: content_breaks > leading,
+            multiline: tally.inner > 0,
+            unbalanced: tally.quotes % 2 == 1,
+            over_limit,
         };
-        self.line += breaks;
-        self.after_cr = after_cr;
+        self.line += tally.leading + tally.inner + tally.trailing;
+        self.after_cr = tally.after_cr;
         span
     }
 
@@ -256,20 +338,18 @@ impl<R: Read> CsvReader<R> {
             .position(|&b| b != b'\n' && b != b'\r')
             .unwrap_or(self.raw.len());
         let body = &self.raw[body_start..];
-        let next_line = body
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .map(|at| {
-                if body[at] == b'\r' && body.get(at + 1) == Some(&b'\n') {
-                    at + 2
-                } else {
-                    at + 1
-                }
-            })
-            .unwrap_or(body.len());
-        self.skip_rest_of_line =
-            next_line == body.len() && !body.ends_with(b"\n") && !body.ends_with(b"\r");
-        let mut replay = body[next_line..].to_vec();
+        let next_line =
+            body.iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map_or(body.len(), |at| {
+                    if body[at] == b'\r' && body.get(at + 1) == Some(&b'\n') {
+                        at + 2
+                    } else {
+                        at + 1
+                    }
+                });
+        let mut replay = std::mem::take(&mut self.raw);
+        replay.drain(..body_start + next_line);
         replay.extend_from_slice(&self.replay[self.replay_pos..]);
         self.replay = replay;
         self.replay_pos = 0;
@@ -278,36 +358,24 @@ impl<R: Read> CsvReader<R> {
         self.parser = new_parser(self.delimiter);
     }
 
-    /// Discards input up to and including the next line break.
-    fn skip_to_next_line(&mut self) -> io::Result<()> {
-        while self.skip_rest_of_line {
-            self.fill()?;
-            let (input, pos) = if self.replay_pos < self.replay.len() {
-                (&self.replay[self.replay_pos..], &mut self.replay_pos)
-            } else {
-                (
-                    &self.buffer[self.buffer_pos..self.buffer_end],
-                    &mut self.buffer_pos,
-                )
-            };
-            if input.is_empty() {
-                self.skip_rest_of_line = false;
-            } else if let Some(at) = input.iter().position(|&b| b == b'\n' || b == b'\r') {
-                *pos += at + 1;
-                self.after_cr = input[at] == b'\r';
-                self.skip_rest_of_line = false;
-            } else {
-                *pos += input.len();
-            }
+    /// Moves past `read` bytes of the replayed bytes, or else of the buffer.
+    fn consume(&mut self, read: usize) {
+        if self.replay_pos < self.replay.len() {
+            self.replay_pos += read;
+        } else {
+            self.buffer_pos += read;
         }
-        Ok(())
     }
 
     fn fill(&mut self) -> io::Result<()> {
-        if self.replay_pos < self.replay.len()
-            || self.buffer_pos < self.buffer_end
-            || self.input_done
-        {
+        if self.replay_pos < self.replay.len() {
+            return Ok(());
+        }
+        if !self.replay.is_empty() {
+            self.replay = Vec::new();
+            self.replay_pos = 0;
+        }
+        if self.buffer_pos < self.buffer_end || self.input_done {
             return Ok(());
         }
         self.buffer_pos = 0;
@@ -333,6 +401,17 @@ fn new_parser(delimiter: u8) -> Reader {
     ReaderBuilder::new().delimiter(delimiter).build()
 }
 
+/// The longest field of a record: `ends` are field ends after `start`, `written` the output
+/// so far, whose last field may still be growing.
+fn longest_field(ends: &[usize], mut start: usize, written: usize) -> usize {
+    let mut longest = 0;
+    for &end in ends {
+        longest = longest.max(end - start);
+        start = end;
+    }
+    longest.max(written.saturating_sub(start))
+}
+
 /// The delimiter is whichever of comma, semicolon and tab occurs most often, outside quotes,
 /// in the header line; comma on a tie.
 fn sniff_delimiter(head: &[u8]) -> u8 {
@@ -352,31 +431,75 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
     [b',', b';', b'\t'][best]
 }
 
-/// Line breaks in `bytes` (`\n`, `\r\n` or a lone `\r`), and whether it ends with `\r`.
-/// `after_cr` says the bytes before ended with `\r`, so a leading `\n` completes that break.
-fn count_breaks(bytes: &[u8], mut after_cr: bool) -> (u64, bool) {
-    let mut breaks = 0;
-    for &b in bytes {
-        match b {
-            b'\n' if after_cr => after_cr = false,
-            b'\n' => breaks += 1,
-            b'\r' => {
-                breaks += 1;
-                after_cr = true;
-            }
-            _ => after_cr = false,
-        }
-    }
-    (breaks, after_cr)
+/// The line breaks (`\n`, `\r\n` or a lone `\r`) and quotes of a record's raw bytes, counted as
+/// they are consumed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tally {
+    /// The bytes so far end with `\r`, so a `\n` next completes that break.
+    after_cr: bool,
+    /// Breaks before the first other byte (blank lines csv-core skipped).
+    leading: u64,
+    /// Breaks between the first and the last other byte.
+    inner: u64,
+    /// Breaks after the last other byte.
+    trailing: u64,
+    quotes: u64,
+    started: bool,
 }
 
-/// Line breaks before the first byte of the record (blank lines csv-core skipped).
-fn leading_breaks(raw: &[u8], after_cr: bool) -> u64 {
-    let leading = raw
-        .iter()
-        .take_while(|&&b| b == b'\n' || b == b'\r')
-        .count();
-    count_breaks(&raw[..leading], after_cr).0
+impl Tally {
+    /// The tally of `bytes`; `after_cr` says the bytes before them ended with `\r`.
+    fn of(bytes: &[u8], after_cr: bool) -> Tally {
+        let mut tally = Tally {
+            after_cr,
+            leading: 0,
+            inner: 0,
+            trailing: 0,
+            quotes: 0,
+            started: false,
+        };
+        tally.feed(bytes);
+        tally
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        let Tally {
+            mut after_cr,
+            mut leading,
+            mut inner,
+            mut trailing,
+            mut quotes,
+            mut started,
+        } = *self;
+        for &b in bytes {
+            match b {
+                b'\n' if after_cr => after_cr = false,
+                b'\n' | b'\r' => {
+                    if started {
+                        trailing += 1;
+                    } else {
+                        leading += 1;
+                    }
+                    after_cr = b == b'\r';
+                }
+                _ => {
+                    quotes += u64::from(b == b'"');
+                    inner += trailing;
+                    trailing = 0;
+                    started = true;
+                    after_cr = false;
+                }
+            }
+        }
+        *self = Tally {
+            after_cr,
+            leading,
+            inner,
+            trailing,
+            quotes,
+            started,
+        };
+    }
 }
 
 #[cfg(test)]
@@ -389,11 +512,18 @@ mod tests {
         Bad(u64, String),
     }
 
+    const LIMIT: usize = 16 << 20;
+
     fn read_all(text: &str) -> (Vec<String>, Vec<Seen>) {
-        let mut reader = CsvReader::new(text.as_bytes()).unwrap();
-        let header = reader.read_header().unwrap().unwrap_or_default();
+        read_limited(text, LIMIT).unwrap()
+    }
+
+    /// The header and what follows, up to an error that stops reading.
+    fn read_limited(text: &str, limit: usize) -> io::Result<(Vec<String>, Vec<Seen>)> {
+        let mut reader = CsvReader::new(text.as_bytes(), limit)?;
+        let header = reader.read_header()?.unwrap_or_default();
         let mut seen = Vec::new();
-        while let Some(item) = reader.next_item().unwrap() {
+        while let Some(item) = reader.next_item()? {
             seen.push(match item {
                 Item::Row(row) => {
                     Seen::Row(row.line, row.fields.iter().map(|f| f.to_string()).collect())
@@ -401,7 +531,7 @@ mod tests {
                 Item::Malformed(bad) => Seen::Bad(bad.line, bad.reason),
             });
         }
-        (header, seen)
+        Ok((header, seen))
     }
 
     fn row(line: u64, fields: &[&str]) -> Seen {
@@ -485,13 +615,124 @@ mod tests {
     }
 
     #[test]
-    fn oversized_record_is_cut_off() {
+    fn unclosed_quote_at_the_end_resumes_on_the_next_line() {
         let mut text = String::from("h1,h2\na,\"");
-        text.push_str(&"x".repeat(MAX_RECORD_BYTES + 10));
+        text.push_str(&"x".repeat(2 << 20));
         text.push_str("\nb,c\n");
         let (_, rows) = read_all(&text);
-        assert_eq!(rows[0], Seen::Bad(2, rows_reason()));
-        assert_eq!(rows[1], row(3, &["b", "c"]));
+        assert_eq!(rows, [Seen::Bad(2, rows_reason()), row(3, &["b", "c"])]);
+    }
+
+    #[test]
+    fn a_five_megabyte_field_with_line_breaks_is_one_field() {
+        let line = format!("{}\n", "plugin output ".repeat(7));
+        let big = line.repeat((5 << 20) / line.len());
+        let breaks = big.matches('\n').count() as u64;
+        let text = format!("host,output\na,\"{big}\"\nb,small\nc,\"two\nlines\"\nd,e\n");
+        let (_, rows) = read_all(&text);
+        assert_eq!(
+            rows,
+            [
+                row(2, &["a", &big]),
+                row(3 + breaks, &["b", "small"]),
+                row(4 + breaks, &["c", "two\nlines"]),
+                row(6 + breaks, &["d", "e"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_field_over_the_limit_is_rejected_and_reading_resumes_after_it() {
+        let big = "0123456789\n".repeat(300);
+        for ending in ["\n", "\r\n", "\r"] {
+            let big = big.replace('\n', ending);
+            let text = ["h1,h2", "a,b", &format!("c,\"{big}\""), "d,e", ""].join(ending);
+            let (_, rows) = read_limited(&text, 1000).unwrap();
+            assert_eq!(
+                rows,
+                [
+                    row(2, &["a", "b"]),
+                    Seen::Bad(3, "field longer than 1000 bytes".into()),
+                    row(304, &["d", "e"]),
+                ],
+                "{ending:?}"
+            );
+        }
+        let exactly = "x".repeat(1000);
+        let (_, rows) = read_limited(&format!("h1,h2\na,\"{exactly}\"\n"), 1000).unwrap();
+        assert_eq!(rows, [row(2, &["a", &exactly])]);
+    }
+
+    #[test]
+    fn rows_over_the_limits_are_rejected() {
+        let field = "x".repeat(900);
+        let text = format!("h1,h2,h3\n{field},{field},{field}\na,b,c\n");
+        let (_, rows) = read_limited(&text, 1000).unwrap();
+        assert_eq!(
+            rows,
+            [
+                Seen::Bad(2, "row longer than 2000 bytes".into()),
+                row(3, &["a", "b", "c"])
+            ]
+        );
+        let text = format!("h1,h2\n{}\na,b\n", ",".repeat(MAX_FIELDS));
+        let (_, rows) = read_all(&text);
+        assert_eq!(
+            rows,
+            [
+                Seen::Bad(2, format!("row of more than {MAX_FIELDS} fields")),
+                row(3, &["a", "b"])
+            ]
+        );
+        let error = read_limited(&format!("h1,\"{field}{field}\"\n"), 1000).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the header row has a field longer than 1000 bytes"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_past_the_limit_stops_reading_at_its_line() {
+        let text = format!("h1,h2\na,b\nc,\"never closed\n{}", "d,e\n".repeat(1000));
+        let error = read_limited(&text, 1000).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            error
+                .to_string()
+                .starts_with("a quoted field opened on line 3 is not closed"),
+            "{error}"
+        );
+        let (_, rows) = read_limited(&text, 10_000).unwrap();
+        assert_eq!(
+            rows.len(),
+            1002,
+            "within the limit, the rows after it are read"
+        );
+    }
+
+    #[test]
+    fn a_discarded_row_leaves_memory_bounded() {
+        let text = format!("h1,h2\na,\"{}\"\nb,c\n", "x\n".repeat(10 << 20));
+        let mut reader = CsvReader::new(text.as_bytes(), 1 << 20).unwrap();
+        reader.read_header().unwrap();
+        let Some(Item::Malformed(bad)) = reader.next_item().unwrap() else {
+            panic!("the big row is rejected");
+        };
+        assert_eq!(bad.reason, "field longer than 1048576 bytes");
+        assert!(
+            reader.output.len() <= (2 << 20) + 1,
+            "{}",
+            reader.output.len()
+        );
+        assert!(
+            reader.raw.capacity() <= BUFFER_BYTES,
+            "{}",
+            reader.raw.capacity()
+        );
+        let Some(Item::Row(row)) = reader.next_item().unwrap() else {
+            panic!("the next row is read");
+        };
+        assert_eq!((row.line, row.fields), (3 + (10 << 20), vec!["b", "c"]));
     }
 
     #[test]
@@ -506,7 +747,7 @@ mod tests {
             read_all("h1,h2\n"),
             (vec!["h1".into(), "h2".into()], vec![])
         );
-        let mut reader = CsvReader::new(&b""[..]).unwrap();
+        let mut reader = CsvReader::new(&b""[..], LIMIT).unwrap();
         assert!(reader.read_header().unwrap().is_none());
     }
 

@@ -389,6 +389,7 @@ async fn create_import(
         started_by: starter.name.clone(),
         canceller: Default::default(),
         max_rejected_share: app.config.max_rejected_share,
+        max_field_bytes: app.config.read_limits.max_field_bytes,
     };
     // Recorded before it is answered: an accepted import outlives a crash (as `interrupted`).
     let queued = NewImport {

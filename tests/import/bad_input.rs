@@ -2,7 +2,9 @@
 
 use vulnimport::store::Outcome;
 
-use crate::helpers::{TestDb, sample};
+use vulnimport::store::Scope;
+
+use crate::helpers::{TestDb, gzip, sample, zip_of};
 
 /// Imports `bytes` into a database holding a sample, expects failure, and checks nothing changed.
 fn fails_with(bytes: &[u8], expected: &str) {
@@ -35,12 +37,89 @@ fn header_only() {
 
 #[test]
 fn binary_file() {
-    fails_with(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "binary, not CSV");
+    fails_with(b"\xde\xad\xbe\xef\0\0\0\rIHDR", "binary, not CSV");
+    fails_with(
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+        "the file is a PNG image, not CSV",
+    );
+    fails_with(
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3",
+        "the file is a PDF document, not CSV",
+    );
 }
 
 #[test]
 fn excel_workbook() {
-    fails_with(b"PK\x03\x04\x14\0\x06\0", "Excel workbook");
+    let workbook = zip_of(&[
+        ("[Content_Types].xml", b"<Types/>"),
+        ("xl/workbook.xml", b"<workbook/>"),
+        ("xl/worksheets/sheet1.xml", b"<worksheet/>"),
+    ]);
+    fails_with(&workbook, "the file is an Excel workbook (xlsx), not CSV");
+    fails_with(
+        b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0",
+        "an Excel 97-2003 workbook (xls)",
+    );
+}
+
+#[test]
+fn zips_without_exactly_one_csv() {
+    let two = zip_of(&[("a.csv", b"hostname\nx\n"), ("b.csv", b"hostname\ny\n")]);
+    fails_with(
+        &two,
+        "a zip archive holding 2 CSV files (a.csv, b.csv); import them one at a time",
+    );
+    let none = zip_of(&[("scan.xml", b"<scan/>"), ("scan.nessus", b"<x/>")]);
+    fails_with(&none, "a zip archive holding 2 files, none of them a CSV");
+    fails_with(
+        &gzip(b"%PDF-1.7\n"),
+        "a gzip-compressed file holding a PDF document",
+    );
+}
+
+#[test]
+fn a_field_over_the_limit_rejects_its_row_only() {
+    let db = TestDb::new();
+    let big = "x\n".repeat(600);
+    let mut text = String::from("hostname,cve,description\n");
+    for i in 0..10 {
+        text.push_str(&format!("host{i},CVE-2024-000{i},fine\n"));
+    }
+    text.push_str(&format!(
+        "big,CVE-2024-1000,\"{big}\"\nafter,CVE-2024-1001,ok\n"
+    ));
+    let path = db.write("big.csv", &text);
+    let mut request = db.request(&path, "2026-01-05", Scope::Full);
+    request.max_field_bytes = 1000;
+    let summary = db.import_with(request, &Default::default());
+    assert_eq!(summary.outcome, Outcome::Completed, "{summary:?}");
+    assert_eq!((summary.counts.rows, summary.counts.rejected), (12, 1));
+    assert_eq!(summary.rejected_rows[0].line, 12);
+    assert_eq!(
+        summary.rejected_rows[0].reason,
+        "field longer than 1000 bytes"
+    );
+    assert_eq!(db.finding("after|CVE-2024-1001").state, "active");
+}
+
+#[test]
+fn an_unclosed_quote_past_the_limit_fails_the_import() {
+    let mut text = String::from("hostname,cve\nweb01,\"CVE-2024-0001\n");
+    for i in 0..200 {
+        text.push_str(&format!("host{i},CVE-2024-{i:04}\n"));
+    }
+    let db = TestDb::new();
+    let path = db.write("stray.csv", &text);
+    let mut request = db.request(&path, "2026-01-05", Scope::Full);
+    request.max_field_bytes = 1000;
+    let summary = db.import_with(request, &Default::default());
+    assert_eq!(summary.outcome, Outcome::Failed, "{summary:?}");
+    let error = summary.error.unwrap();
+    assert!(
+        error.contains("a quoted field opened on line 2 is not closed"),
+        "{error}"
+    );
+    assert!(db.findings().is_empty());
 }
 
 #[test]

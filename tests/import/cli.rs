@@ -85,3 +85,31 @@ fn ctrl_c_cancels_cleanly() {
     assert_eq!(summary["outcome"], "cancelled");
     assert_eq!(db.snapshot(), before);
 }
+
+#[test]
+fn max_field_bytes_applies_to_a_local_import() {
+    let db = TestDb::new();
+    let mut text = String::from("hostname,cve,description\n");
+    for i in 0..10 {
+        text.push_str(&format!("host{i},CVE-2024-000{i},fine\n"));
+    }
+    text.push_str(&format!("big,CVE-2024-1000,{}\n", "x".repeat(200)));
+    let file = db.write("scan.csv", &text);
+    let output = vulnimport(
+        &db,
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--json",
+            "--max-field-bytes",
+            "100",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["rejected"], 1, "{summary}");
+    assert_eq!(
+        summary["rejectedRows"][0]["reason"],
+        "field longer than 100 bytes"
+    );
+}

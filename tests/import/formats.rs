@@ -3,7 +3,7 @@
 use vulnimport::progress::Phase;
 use vulnimport::store::{Outcome, Scope};
 
-use crate::helpers::{Recorder, TestDb, sample};
+use crate::helpers::{Recorder, TestDb, gzip, sample, zip_of};
 
 #[test]
 fn tenable_io_sample_with_asset_ids_keys_on_asset_plugin_and_cve() {
@@ -176,4 +176,74 @@ fn the_same_file_gives_the_same_rows_in_any_database() {
         db.import(&sample("test-dates-small.csv"), "2026-01-06");
     }
     assert_eq!(first.snapshot(), second.snapshot());
+}
+
+#[test]
+fn gzip_export_imports_with_progress_over_the_compressed_bytes() {
+    let db = TestDb::new();
+    let plain = std::fs::read(sample("multi-cve-test.csv")).unwrap();
+    let path = db.write("scan.csv.gz", gzip(&plain));
+    let recorder = Recorder::default();
+    let summary = db.import_with(db.request(&path, "2026-01-05", Scope::Full), &recorder);
+    assert_eq!(summary.outcome, Outcome::Completed, "{summary:?}");
+    assert_eq!((summary.counts.rows, summary.counts.new), (5, 13));
+    let size = std::fs::metadata(&path).unwrap().len();
+    let events = recorder.events.lock().unwrap();
+    let read: Vec<u64> = events
+        .iter()
+        .filter_map(|(_, _, _, data)| data.as_ref()?.get("bytesRead")?.as_u64())
+        .collect();
+    assert!(read.windows(2).all(|w| w[0] <= w[1]), "{read:?}");
+    assert_eq!(read.last(), Some(&size), "ends at the compressed size");
+    assert!(
+        events
+            .iter()
+            .filter_map(|(_, _, _, data)| data.as_ref()?.get("totalBytes")?.as_u64())
+            .all(|total| total == size)
+    );
+}
+
+#[test]
+fn the_one_csv_of_a_zip_imports() {
+    let db = TestDb::new();
+    let plain = std::fs::read(sample("multi-cve-test.csv")).unwrap();
+    let path = db.write(
+        "scan.zip",
+        zip_of(&[("readme.txt", b"exported"), ("scan.csv", &plain)]),
+    );
+    let summary = db.import(&path, "2026-01-05");
+    assert_eq!(summary.outcome, Outcome::Completed, "{summary:?}");
+    assert_eq!((summary.counts.rows, summary.counts.new), (5, 13));
+    let again = TestDb::new();
+    again.import(&sample("multi-cve-test.csv"), "2026-01-05");
+    assert_eq!(
+        db.findings().len(),
+        again.findings().len(),
+        "the same findings as the plain file"
+    );
+}
+
+#[test]
+fn a_five_megabyte_field_imports_and_later_rows_keep_their_lines() {
+    let db = TestDb::new();
+    let output = "Plugin output line\n".repeat((5 << 20) / 19);
+    let breaks = output.matches('\n').count() as u64;
+    let mut text = format!("hostname,cve,description\nweb01,CVE-2024-0001,\"{output}\"\n");
+    for i in 0..10 {
+        text.push_str(&format!("host{i},CVE-2024-100{i},short\n"));
+    }
+    text.push_str(",CVE-2024-0003,no host\n");
+    let summary = db.import_text(&text, "2026-01-05");
+    assert_eq!(summary.outcome, Outcome::Completed, "{summary:?}");
+    assert_eq!((summary.counts.rows, summary.counts.new), (12, 11));
+    assert_eq!(summary.rejected_rows[0].line, 13 + breaks);
+    let description: String = db
+        .conn()
+        .query_row(
+            "SELECT description FROM definitions WHERE length(description) > 100",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(description.len(), output.trim_end().len());
 }

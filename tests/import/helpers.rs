@@ -1,5 +1,6 @@
 //! A fresh database per test, importing helpers and views of the final tables.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -40,6 +41,24 @@ pub fn large_export() -> PathBuf {
     .clone()
 }
 
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A zip archive of these files, deflated.
+pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in files {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
 pub fn date(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
@@ -78,6 +97,7 @@ impl TestDb {
             started_by: "test".into(),
             canceller: Default::default(),
             max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+            max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
         }
     }
 

@@ -7,4 +7,5 @@ mod faults;
 mod formats;
 mod helpers;
 mod lifecycle;
+mod properties;
 mod remote;

@@ -406,6 +406,7 @@ mod tests {
                 started_by: "test".into(),
                 canceller: Default::default(),
                 max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+                max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
             };
             run_import(
                 &self.store,
