@@ -56,6 +56,8 @@ function setUpImportForm(user) {
   const problem = document.getElementById('import-form-error');
   const dropZone = document.getElementById('drop-zone');
   scanDate.value = localDate();
+  // The server refuses dates more than a day ahead (and before 1990, the input's min).
+  scanDate.max = localDate(new Date(Date.now() + 86_400_000));
 
   const complain = (text, field) => {
     problem.textContent = text;
@@ -68,11 +70,15 @@ function setUpImportForm(user) {
     problem.hidden = true;
     const chosen = file.files[0];
     if (!chosen) {
-      complain('Choose the CSV file to import.', file);
+      complain('Choose the export to import.', file);
       return;
     }
     if (!/^\d{4}-\d{2}-\d{2}$/.test(scanDate.value)) {
       complain('Give the date of the scan.', scanDate);
+      return;
+    }
+    if (scanDate.value < scanDate.min || scanDate.value > scanDate.max) {
+      complain(`Give the date the scan ran: from ${scanDate.min} to ${scanDate.max}.`, scanDate);
       return;
     }
     const sessionId = newSessionId();

@@ -93,7 +93,8 @@ test('a CSV without the expected columns ends in an error naming the headers fou
   assert.equal(error.type, 'error');
   assert.match(error.message, /headers found: "colour", "size"/, 'it says which headers it found');
   assert.match(error.message, /no host column/, 'and what is missing');
-  assert.match(error.message, /expected one of: .*asset\.name/, 'and what it expects');
+  assert.match(error.message, /a host column is one of: .*asset\.name/, 'and what it expects');
+  assert.match(error.message, /a vulnerability column is one of: .*CVE/, 'for both');
   assert.equal(error.data.outcome, 'failed');
   assert.ok(!watcher.progress(sessionId).some((event) => event.type === 'complete'));
 
