@@ -56,8 +56,8 @@ function setUpImportForm(user) {
   const problem = document.getElementById('import-form-error');
   const dropZone = document.getElementById('drop-zone');
   scanDate.value = localDate();
-  // The server refuses dates more than a day ahead (and before 1990, the input's min).
-  scanDate.max = localDate(new Date(Date.now() + 86_400_000));
+  // A scan cannot have run after today (nor before 1990, the input's min).
+  scanDate.max = localDate();
 
   const complain = (text, field) => {
     problem.textContent = text;

@@ -206,7 +206,7 @@ pub fn run_import(
         encoding: None,
     };
     let outcome = import.run(store);
-    import.finish(outcome)
+    import.finish(store, outcome)
 }
 
 struct Import<'a> {
@@ -239,20 +239,10 @@ struct ParseTotals {
 
 impl Import<'_> {
     fn run(&mut self, store: &dyn Store) -> Result<(), (Option<Box<dyn ImportRun>>, Stop)> {
-        let request = self.request;
-        let file_size = std::fs::metadata(&request.path)
-            .map(|meta| meta.len())
-            .unwrap_or(0);
         self.progress
             .report(Phase::Parsing, 0, "Starting the import".into(), None);
-        let new_import = NewImport {
-            session_id: request.session_id,
-            file_name: request.file_name.clone(),
-            file_size,
-            scan_date: request.scan_date,
-            scope: request.scope,
-            started_by: request.started_by.clone(),
-        };
+        let new_import = self.new_import();
+        let file_size = new_import.file_size;
         let mut run = store
             .begin_import(&new_import, self.cancel)
             .map_err(|e| (None, e.into()))?;
@@ -440,7 +430,23 @@ impl Import<'_> {
         self.report.error = error;
     }
 
-    fn finish(mut self, result: Result<(), (Option<Box<dyn ImportRun>>, Stop)>) -> ImportSummary {
+    fn new_import(&self) -> NewImport {
+        let request = self.request;
+        NewImport {
+            session_id: request.session_id,
+            file_name: request.file_name.clone(),
+            file_size: std::fs::metadata(&request.path).map_or(0, |meta| meta.len()),
+            scan_date: request.scan_date,
+            scope: request.scope,
+            started_by: request.started_by.clone(),
+        }
+    }
+
+    fn finish(
+        mut self,
+        store: &dyn Store,
+        result: Result<(), (Option<Box<dyn ImportRun>>, Stop)>,
+    ) -> ImportSummary {
         let (outcome, error) = match result {
             Ok(()) => (Outcome::Completed, None),
             Err((run, stop)) => {
@@ -463,9 +469,18 @@ impl Import<'_> {
                 if outcome == Outcome::Cancelled {
                     self.report.cancelled_by = self.request.canceller.get();
                 }
-                if let Some(run) = run
-                    && let Err(error) = run.abandon(outcome, &self.report)
-                {
+                // An import that never began (cancelled or failed while it waited for the
+                // database) is recorded all the same.
+                let recorded = match run {
+                    Some(run) => run.abandon(outcome, &self.report),
+                    None => store.record_unstarted(
+                        &self.new_import(),
+                        outcome,
+                        &message,
+                        self.report.cancelled_by.as_deref(),
+                    ),
+                };
+                if let Err(error) = recorded {
                     tracing::error!(%error, "could not record the import's outcome");
                 }
                 (outcome, Some(message))

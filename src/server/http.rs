@@ -18,15 +18,20 @@
 
 use std::collections::HashMap;
 
-use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Extension, Multipart, Path, Query, State};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Multipart, Path, Query, State};
 use axum::handler::Handler;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
 use chrono::NaiveDate;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use socketioxide::layer::SocketIoLayer;
 use tokio::io::AsyncWriteExt;
@@ -42,9 +47,7 @@ use crate::config::ServeConfig;
 use crate::import::normalize::Severity;
 use crate::import::{ImportRequest, check_scan_date};
 use crate::store::accounts::Role;
-use crate::store::{
-    Change, FindingQuery, FindingSort, NewImport, Outcome, Scope, StateFilter, StoreError,
-};
+use crate::store::{Change, FindingQuery, FindingSort, NewImport, Scope, StateFilter, StoreError};
 
 /// Multipart framing and the small fields may add this much to the file's own size.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -322,31 +325,31 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<std::io::Error> for ApiError {
-    fn from(error: std::io::Error) -> Self {
-        ApiError::Internal(format!("upload spool: {error}"))
-    }
-}
-
 type ApiResult<T> = Result<T, ApiError>;
 
 async fn create_import(
     State(app): State<App>,
     Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    multipart: Result<Multipart, MultipartRejection>,
+    request: axum::extract::Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if app.stopping.is_cancelled() || !app.queue.is_open() {
         return Err(ApiError::ShuttingDown);
     }
-    let multipart = multipart.map_err(|rejection| {
-        ApiError::BadRequest(format!(
-            "the upload is not multipart/form-data: {}",
-            rejection.body_text()
-        ))
-    })?;
-    let upload = receive_upload(&app, &headers, multipart).await?;
-    let fields = &upload.fields;
+    let starter = caller.require(Role::Analyst)?.identity.clone();
+    // At shutdown an upload still arriving is cut after a moment, whatever it is doing.
+    let cut = async {
+        app.stopping.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_DRAIN_TIME).await;
+    };
+    let Upload {
+        file_name,
+        mut spooled,
+        size,
+        fields,
+    } = tokio::select! {
+        upload = receive_upload(&app, request) => upload?,
+        () = cut => return Err(ApiError::ShuttingDown),
+    };
     let session_id = match fields.get("sessionId").filter(|id| !id.trim().is_empty()) {
         Some(text) => parse_session_id(text).map_err(ApiError::BadRequest)?,
         None => Uuid::new_v4(),
@@ -374,15 +377,36 @@ async fn create_import(
         })?,
         None => Scope::Full,
     };
-    if app.status(session_id).await?.is_some() {
-        return Err(ApiError::Conflict(format!(
+    let session_taken = || {
+        ApiError::Conflict(format!(
             "session id {session_id} is already used by another import"
-        )));
+        ))
+    };
+    if app.status(session_id).await?.is_some() {
+        return Err(session_taken());
     }
-    let starter = caller.require(Role::Analyst)?.identity.clone();
+    // Written to disk before it is answered: an accepted import outlives a crash (the next
+    // start records it as interrupted, see `spool`).
+    let accepted = NewImport {
+        session_id,
+        file_name: file_name.clone(),
+        file_size: size,
+        scan_date,
+        scope,
+        started_by: starter.name.clone(),
+    };
+    let upload_dir = app.config.upload_dir();
+    spooled = tokio::task::spawn_blocking(move || spooled.accept(&accepted).map(|()| spooled))
+        .await
+        .map_err(|error| ApiError::Internal(format!("upload spool task: {error}")))?
+        .map_err(|error| spool_error(error, &upload_dir))?;
+    let cancel = app
+        .tracker
+        .create_session(session_id)
+        .map_err(|_| session_taken())?;
     let request = ImportRequest {
-        path: upload.spooled.path().to_path_buf(),
-        file_name: upload.file_name,
+        path: spooled.path().to_path_buf(),
+        file_name,
         session_id,
         scan_date,
         scope,
@@ -391,36 +415,11 @@ async fn create_import(
         max_rejected_share: app.config.max_rejected_share,
         max_field_bytes: app.config.read_limits.max_field_bytes,
     };
-    // Recorded before it is answered: an accepted import outlives a crash (as `interrupted`).
-    let queued = NewImport {
-        session_id,
-        file_name: request.file_name.clone(),
-        file_size: upload.size,
-        scan_date,
-        scope,
-        started_by: starter.name.clone(),
-    };
-    let record = queued.clone();
-    app.blocking(move |store| store.record_queued(&record))
-        .await?;
-    let cancel = app.tracker.create_session(session_id).map_err(|_| {
-        ApiError::Conflict(format!(
-            "session id {session_id} is already used by another import"
-        ))
-    })?;
-    let job = Job::new(request, starter.user_id, upload.spooled, cancel);
+    let job = Job::new(request, starter.user_id, spooled, cancel);
     if !app.queue.enqueue(job) {
-        // The server began to stop meanwhile: the import ends before it began.
-        app.tracker.complete_session(session_id, false);
-        app.blocking(move |store| {
-            store.record_unstarted(
-                &queued,
-                Outcome::Cancelled,
-                "the server shut down before the import started; nothing was changed",
-                None,
-            )
-        })
-        .await?;
+        // The server began to stop meanwhile (the job and its upload are gone): its watchers
+        // are told, and the client is asked to send it again.
+        app.tracker.session_cancelled(session_id);
         return Err(ApiError::ShuttingDown);
     }
     Ok((
@@ -438,16 +437,12 @@ struct Upload {
 }
 
 /// Reads a multipart upload: the `file` part streamed to the upload folder (at most the upload
-/// limit), the few text fields bounded. Memory stays flat whatever the body. A refused upload
-/// (too large, a bad or unknown field, two files) is still read to its end (and thrown away,
-/// within a bound): clients send the whole body before they read the answer, and would
-/// otherwise see a broken connection instead of the refusal. At shutdown an upload is cut:
-/// refused with `503`, its rest read only for a moment.
-async fn receive_upload(
-    app: &App,
-    headers: &HeaderMap,
-    mut multipart: Multipart,
-) -> ApiResult<Upload> {
+/// limit), the few text fields bounded, the framing between parts too (see [`FramingGuard`]),
+/// so memory stays flat whatever the body. A refused upload (too large, a bad, unknown or
+/// repeated field, two files, a full disk, shutdown) is still read to its end, within a bound,
+/// and thrown away: clients send the whole body before they read the answer, and would
+/// otherwise see a broken connection instead of the refusal.
+async fn receive_upload(app: &App, request: axum::extract::Request) -> ApiResult<Upload> {
     let limit = app.config.max_upload_bytes;
     let upload_dir = &app.config.upload_dir();
     let too_large = || {
@@ -456,21 +451,28 @@ async fn receive_upload(
             human_bytes(limit)
         ))
     };
-    let declared = headers
+    let declared = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     let mut refusal = declared
         .is_some_and(|length| length > limit + MULTIPART_OVERHEAD)
         .then(too_large);
-    let mut drain_until = tokio::time::Instant::now() + DRAIN_TIME;
-    let interrupted = |error: MultipartError| {
-        ApiError::BadRequest(format!(
-            "the upload could not be read: {}",
-            error.body_text()
-        ))
-    };
-    let spool_failed = |error: std::io::Error| spool_error(error, upload_dir);
+    let (parts, body) = request.into_parts();
+    let guard = FramingGuard::default();
+    let body = axum::body::Body::from_stream(guard.watch(body, limit + MULTIPART_OVERHEAD));
+    let mut multipart =
+        Multipart::from_request(axum::extract::Request::from_parts(parts, body), &())
+            .await
+            .map_err(|rejection| {
+                ApiError::BadRequest(format!(
+                    "the upload is not multipart/form-data: {}",
+                    rejection.body_text()
+                ))
+            })?;
+    let drain_until = tokio::time::Instant::now() + DRAIN_TIME;
+    let interrupted = |error: MultipartError| guard.read_error(error);
     let mut upload = None;
     let mut fields: HashMap<String, String> = HashMap::new();
     loop {
@@ -481,19 +483,21 @@ async fn receive_upload(
                 _ => break,
             }
         } else {
-            tokio::select! {
-                next = multipart.next_field() => next.map_err(interrupted)?,
-                () = app.stopping.cancelled() => return Err(ApiError::ShuttingDown),
-            }
+            multipart.next_field().await.map_err(interrupted)?
         };
         let Some(mut field) = next else { break };
+        guard.progressed();
         let name = field.name().unwrap_or_default().to_owned();
+        if refusal.is_none() && app.stopping.is_cancelled() {
+            upload = None;
+            refusal = Some(ApiError::ShuttingDown);
+        }
         if refusal.is_some() {
-            discard(&mut field, drain_until).await;
+            discard(&mut field, &guard, drain_until).await;
             continue;
         }
         if name != "file" {
-            match small_field(&mut field, &name).await {
+            match small_field(&mut field, &name, &guard).await {
                 Ok(_) if fields.contains_key(&name) => {
                     refusal = Some(ApiError::BadRequest(format!(
                         "the field {name} is given more than once"
@@ -503,7 +507,7 @@ async fn receive_upload(
                     fields.insert(name, value);
                 }
                 Err(error) => {
-                    discard(&mut field, drain_until).await;
+                    discard(&mut field, &guard, drain_until).await;
                     refusal = Some(error);
                 }
             }
@@ -514,36 +518,21 @@ async fn receive_upload(
             refusal = Some(ApiError::BadRequest(
                 "the upload has more than one file; send one export per upload".into(),
             ));
-            discard(&mut field, drain_until).await;
+            discard(&mut field, &guard, drain_until).await;
             continue;
         }
         let file_name = clean_file_name(field.file_name().unwrap_or_default());
-        let (spooled, file) = Spooled::create(upload_dir).map_err(spool_failed)?;
-        // Multipart chunks are small; a large buffer turns them into few, large writes.
-        let mut file = tokio::io::BufWriter::with_capacity(SPOOL_BUFFER_BYTES, file);
-        let mut size = 0u64;
-        loop {
-            let chunk = tokio::select! {
-                chunk = field.chunk() => chunk.map_err(interrupted)?,
-                () = app.stopping.cancelled() => {
-                    refusal = Some(ApiError::ShuttingDown);
-                    drain_until = drain_until.min(tokio::time::Instant::now() + SHUTDOWN_DRAIN_TIME);
-                    discard(&mut field, drain_until).await;
-                    break;
-                }
-            };
-            let Some(chunk) = chunk else {
-                file.flush().await.map_err(spool_failed)?;
-                upload = Some((file_name, spooled, size));
-                break;
-            };
-            size += chunk.len() as u64;
-            if size > limit {
-                refusal = Some(too_large());
-                discard(&mut field, drain_until).await;
-                break;
+        match spool_field(app, &mut field, &guard, upload_dir).await {
+            Ok((spooled, size)) => upload = Some((file_name, spooled, size)),
+            Err(error) => {
+                discard(&mut field, &guard, drain_until).await;
+                refusal = Some(match error {
+                    SpoolStop::TooLarge => too_large(),
+                    SpoolStop::ShuttingDown => ApiError::ShuttingDown,
+                    SpoolStop::Unreadable(error) => interrupted(error),
+                    SpoolStop::Disk(error) => spool_error(error, upload_dir),
+                });
             }
-            file.write_all(&chunk).await.map_err(spool_failed)?;
         }
     }
     if let Some(refusal) = refusal {
@@ -562,6 +551,121 @@ async fn receive_upload(
     })
 }
 
+/// Why a file part was not spooled whole.
+enum SpoolStop {
+    TooLarge,
+    ShuttingDown,
+    Unreadable(MultipartError),
+    Disk(std::io::Error),
+}
+
+/// Streams the `file` part to a new spooled upload, at most the upload limit.
+async fn spool_field(
+    app: &App,
+    field: &mut axum::extract::multipart::Field<'_>,
+    guard: &FramingGuard,
+    upload_dir: &std::path::Path,
+) -> Result<(Spooled, u64), SpoolStop> {
+    let (spooled, file) = Spooled::create(upload_dir).map_err(SpoolStop::Disk)?;
+    // Multipart chunks are small; a large buffer turns them into few, large writes.
+    let mut file = tokio::io::BufWriter::with_capacity(SPOOL_BUFFER_BYTES, file);
+    let mut size = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(SpoolStop::Unreadable)? {
+        guard.progressed();
+        if app.stopping.is_cancelled() {
+            return Err(SpoolStop::ShuttingDown);
+        }
+        size += chunk.len() as u64;
+        if size > app.config.max_upload_bytes {
+            return Err(SpoolStop::TooLarge);
+        }
+        file.write_all(&chunk).await.map_err(SpoolStop::Disk)?;
+    }
+    file.flush().await.map_err(SpoolStop::Disk)?;
+    Ok((spooled, size))
+}
+
+/// Bounds what the multipart parser may hold: the whole body at most `limit` bytes, and at most
+/// [`MAX_FRAMING_BYTES`] read without a part or a piece of one coming out (a preamble, a part's
+/// headers or a boundary that never ends would otherwise be buffered whole).
+#[derive(Clone, Default)]
+struct FramingGuard {
+    since_progress: Arc<AtomicU64>,
+    /// Why the body was cut, once it was (the parser reports only that reading failed).
+    cut: Arc<std::sync::OnceLock<String>>,
+}
+
+/// The most body read while the parser yields nothing.
+const MAX_FRAMING_BYTES: u64 = 1 << 20;
+
+impl FramingGuard {
+    fn progressed(&self) {
+        self.since_progress.store(0, Ordering::Relaxed);
+    }
+
+    /// What reading the body failed on: the guard's reason, else the parser's.
+    fn read_error(&self, error: MultipartError) -> ApiError {
+        let reason = match self.cut.get() {
+            Some(reason) => reason.clone(),
+            None => error.body_text(),
+        };
+        ApiError::BadRequest(format!("the upload could not be read: {reason}"))
+    }
+
+    /// `body`, cut when it breaks a bound: the rest is then read and dropped (for at most
+    /// [`DRAIN_TIME`], so the client sees the answer) and the stream ends with the reason.
+    fn watch(
+        &self,
+        body: axum::body::Body,
+        limit: u64,
+    ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + use<> {
+        let (since_progress, cut) = (Arc::clone(&self.since_progress), Arc::clone(&self.cut));
+        let reason_at_end = Arc::clone(&self.cut);
+        let mut total = 0u64;
+        let mut drain_until = None;
+        let checked = body.into_data_stream().filter_map(move |chunk| {
+            let item = match chunk {
+                Err(error) => Some(Err(std::io::Error::other(error))),
+                Ok(_) if drain_until.is_some_and(|until| Instant::now() > until) => Some(Err(
+                    std::io::Error::other(cut.get().cloned().unwrap_or_default()),
+                )),
+                Ok(_) if cut.get().is_some() => None,
+                Ok(chunk) => {
+                    total += chunk.len() as u64;
+                    let pending = since_progress.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    let reason = if total > limit {
+                        Some("the body is larger than the upload limit".to_owned())
+                    } else if pending + chunk.len() as u64 > MAX_FRAMING_BYTES {
+                        Some(format!(
+                            "no multipart part within {} of the body; the framing is broken",
+                            human_bytes(MAX_FRAMING_BYTES)
+                        ))
+                    } else {
+                        None
+                    };
+                    match reason {
+                        None => Some(Ok(chunk)),
+                        Some(reason) => {
+                            let _ = cut.set(reason);
+                            drain_until = Some(Instant::now() + DRAIN_TIME);
+                            None
+                        }
+                    }
+                }
+            };
+            std::future::ready(item)
+        });
+        let end = futures_util::stream::once(std::future::ready(())).filter_map(move |()| {
+            std::future::ready(
+                reason_at_end
+                    .get()
+                    .map(|reason| Err(std::io::Error::other(reason.clone()))),
+            )
+        });
+        checked.chain(end)
+    }
+}
+
 /// A spooling failure as the client is told it: a full disk by name, anything else logged.
 fn spool_error(error: std::io::Error, upload_dir: &std::path::Path) -> ApiError {
     if error.kind() == std::io::ErrorKind::StorageFull {
@@ -578,10 +682,15 @@ fn spool_error(error: std::io::Error, upload_dir: &std::path::Path) -> ApiError 
 const MAX_FILE_NAME_CHARS: usize = 200;
 
 /// An uploaded file's name as the history shows it: its last path component, without control
-/// characters, at most [`MAX_FILE_NAME_CHARS`] long (cut in the stem, keeping the extension).
+/// or direction-changing characters, at most [`MAX_FILE_NAME_CHARS`] long (cut in the stem, keeping the extension).
 fn clean_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
+    // Control characters, and the invisible ones that reorder or hide text.
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    let clean: String = base.chars().filter(|&c| !hidden(c)).collect();
     let clean = clean.trim();
     if clean.is_empty() {
         return "upload.csv".into();
@@ -599,15 +708,16 @@ fn clean_file_name(name: &str) -> String {
     format!("{stem}…{extension}")
 }
 
-/// The upload's fields besides `file`, each at most [`MAX_FIELD_BYTES`].
+/// The upload's fields besides `file`, each at most [`MAX_TEXT_FIELD_BYTES`].
 const TEXT_FIELDS: [&str; 3] = ["sessionId", "scanDate", "scope"];
-const MAX_FIELD_BYTES: usize = 1024;
+const MAX_TEXT_FIELD_BYTES: usize = 1024;
 
 /// Reads a small text field, refusing unknown fields and long values as they come in, so the
 /// body never builds up in memory.
 async fn small_field(
     field: &mut axum::extract::multipart::Field<'_>,
     name: &str,
+    guard: &FramingGuard,
 ) -> ApiResult<String> {
     if !TEXT_FIELDS.contains(&name) {
         return Err(ApiError::BadRequest(format!(
@@ -616,15 +726,15 @@ async fn small_field(
         )));
     }
     let mut value = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|error| {
-        ApiError::BadRequest(format!(
-            "the upload could not be read: {}",
-            error.body_text()
-        ))
-    })? {
-        if value.len() + chunk.len() > MAX_FIELD_BYTES {
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|error| guard.read_error(error))?
+    {
+        guard.progressed();
+        if value.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
             return Err(ApiError::BadRequest(format!(
-                "the field {name} is longer than {MAX_FIELD_BYTES} bytes"
+                "the field {name} is longer than {MAX_TEXT_FIELD_BYTES} bytes"
             )));
         }
         value.extend_from_slice(&chunk);
@@ -644,8 +754,14 @@ pub(super) fn quoted(text: &str) -> String {
 }
 
 /// Reads and drops the rest of a field, until `deadline`.
-async fn discard(field: &mut axum::extract::multipart::Field<'_>, deadline: tokio::time::Instant) {
-    while let Ok(Ok(Some(_))) = tokio::time::timeout_at(deadline, field.chunk()).await {}
+async fn discard(
+    field: &mut axum::extract::multipart::Field<'_>,
+    guard: &FramingGuard,
+    deadline: tokio::time::Instant,
+) {
+    while let Ok(Ok(Some(_))) = tokio::time::timeout_at(deadline, field.chunk()).await {
+        guard.progressed();
+    }
 }
 
 async fn import_status(
@@ -909,5 +1025,16 @@ mod tests {
         ] {
             assert!(finding_query(&params(&[bad])).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn uploaded_file_names_are_cleaned_and_capped() {
+        assert_eq!(clean_file_name("C:\\scans\\week 3.csv"), "week 3.csv");
+        assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_file_name("scan\u{202e}vsc.exe\n"), "scanvsc.exe");
+        assert_eq!(clean_file_name(" \t"), "upload.csv");
+        let long = clean_file_name(&format!("{}.csv.gz", "n".repeat(200_000)));
+        assert_eq!(long.chars().count(), MAX_FILE_NAME_CHARS);
+        assert!(long.ends_with("n….gz"), "{long}");
     }
 }

@@ -24,6 +24,7 @@ mod spool;
 mod web;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -116,11 +117,8 @@ impl ImportStatus {
                 0,
                 "The import is running in another process".to_owned(),
             ),
-            Outcome::Queued => (
-                Phase::Parsing,
-                0,
-                "The import waits in another process's queue".to_owned(),
-            ),
+            // Never stored: waiting imports live in the server's memory.
+            Outcome::Queued => (Phase::Parsing, 0, "Waiting to start".to_owned()),
             Outcome::Cancelled => (
                 Phase::Error,
                 0,
@@ -246,7 +244,7 @@ pub async fn serve(
     let url = config.database_url.clone();
     let (store, users) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
         let store = store::open(&url)?;
-        store.claim_for_server()?;
+        store.recover_interrupted()?;
         let users = store.count_users()?;
         Ok((store, users))
     })
@@ -260,15 +258,7 @@ pub async fn serve(
     let upload_dir = config.upload_dir();
     std::fs::create_dir_all(&upload_dir)
         .with_context(|| format!("cannot create {}", upload_dir.display()))?;
-    match spool::remove_orphans(&upload_dir) {
-        Ok((0, _)) => {}
-        Ok((files, bytes)) => {
-            tracing::info!(files, bytes, dir = %upload_dir.display(), "removed uploads a stopped server left");
-        }
-        Err(error) => {
-            tracing::warn!(%error, dir = %upload_dir.display(), "could not look for uploads a stopped server left");
-        }
-    }
+    recover_uploads(&store, upload_dir).await;
 
     let metrics = Arc::new(Metrics::new());
     let (sink, outbound) = realtime::channel();
@@ -348,6 +338,47 @@ pub async fn serve(
     .await?;
     tokio::task::spawn_blocking(move || store.close()).await?;
     Ok(())
+}
+
+/// Records the imports that a stopped server had accepted but not started as interrupted, and
+/// deletes the uploads it left (see [`spool`]).
+async fn recover_uploads(store: &Arc<dyn Store>, upload_dir: PathBuf) {
+    let store = Arc::clone(store);
+    let recovered = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, u64, u64)> {
+        let (mut files, mut bytes, mut interrupted) = (0, 0, 0);
+        for orphan in spool::orphans(&upload_dir)? {
+            if let Some(import) = &orphan.accepted {
+                if let Err(error) = store.record_unstarted(
+                    import,
+                    Outcome::Interrupted,
+                    "the server stopped before the import started; nothing was changed",
+                    None,
+                ) {
+                    tracing::error!(session = %import.session_id, %error, "could not record an interrupted import; its upload is kept for the next start");
+                    continue;
+                }
+                interrupted += 1;
+            }
+            bytes += orphan.bytes;
+            orphan.remove()?;
+            files += 1;
+        }
+        Ok((files, bytes, interrupted))
+    })
+    .await;
+    match recovered {
+        Ok(Ok((0, _, _))) => {}
+        Ok(Ok((files, bytes, interrupted))) => tracing::warn!(
+            files,
+            bytes,
+            interrupted,
+            "removed the uploads a stopped server left; its waiting imports are recorded as interrupted"
+        ),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "could not look for uploads a stopped server left")
+        }
+        Err(error) => tracing::warn!(%error, "upload recovery task failed"),
+    }
 }
 
 /// Tells the operator where to create the first admin: the server's public address when known,

@@ -1,8 +1,8 @@
 //! The import queue: imports change shared lifecycle state, so one import applies at a time per
 //! database. Further uploads wait in order; their watchers see `parsing` at 0% with their place
 //! in the queue, and a waiting import can be cancelled (it leaves the queue at once) by the
-//! account that started it or an admin. Each waiting import has a `queued` record in the
-//! database already (see `http::create_import`); at shutdown the queue closes and the imports
+//! account that started it or an admin. A waiting import is written down beside its upload
+//! (see `spool`), so a crash does not lose it; at shutdown the queue closes and the imports
 //! still waiting are cancelled and recorded so.
 
 use std::collections::VecDeque;
@@ -227,16 +227,17 @@ impl ImportQueue {
         }
     }
 
-    /// Stops taking imports and cancels those still waiting.
+    /// Stops taking imports and cancels those still waiting (taken from the queue at once, so
+    /// none of them starts).
     pub fn close(&self) {
-        let waiting: Vec<Uuid> = {
-            let waiting = lock(&self.inner.waiting);
+        let waiting: Vec<Job> = {
+            let mut waiting = lock(&self.inner.waiting);
             self.inner.closed.store(true, Ordering::Release);
-            waiting.iter().map(|job| job.request.session_id).collect()
+            waiting.drain(..).collect()
         };
-        for session_id in waiting {
-            self.remove_waiting(
-                session_id,
+        for job in waiting {
+            self.record_cancelled(
+                job,
                 "the server shut down before the import started; nothing was changed",
             );
         }
@@ -246,13 +247,6 @@ impl ImportQueue {
     /// (its upload deleted), and then its watchers are told. One that has started meanwhile is
     /// the pipeline's to stop.
     fn cancel_waiting(&self, session_id: Uuid) {
-        self.remove_waiting(
-            session_id,
-            "the import was cancelled before it started; nothing was changed",
-        );
-    }
-
-    fn remove_waiting(&self, session_id: Uuid, reason: &'static str) {
         let removed = {
             let mut waiting = lock(&self.inner.waiting);
             let position = waiting
@@ -260,9 +254,18 @@ impl ImportQueue {
                 .position(|job| job.request.session_id == session_id);
             position.and_then(|at| waiting.remove(at))
         };
-        let Some(job) = removed else {
-            return;
-        };
+        if let Some(job) = removed {
+            self.record_cancelled(
+                job,
+                "the import was cancelled before it started; nothing was changed",
+            );
+        }
+    }
+
+    /// Records an import taken from the queue as cancelled, deletes its upload and tells its
+    /// watchers.
+    fn record_cancelled(&self, job: Job, reason: &'static str) {
+        let session_id = job.request.session_id;
         tracing::info!(session = %session_id, "queued import cancelled");
         self.announce_positions();
         let inner = Arc::clone(&self.inner);

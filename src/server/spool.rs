@@ -1,19 +1,27 @@
 //! Spooled uploads: an upload is streamed to a file in the upload folder and waits there for its
-//! turn. The file is deleted when its import ends or its upload is refused. While a process holds
-//! it, the file is locked: a starting server deletes the unlocked ones, which a killed process
-//! left behind, and keeps those of another server sharing the folder.
+//! turn. Once accepted, a small JSON file beside it says what import it is, written to disk
+//! before the client hears `202`. Both are deleted when the import ends or the upload is refused.
+//!
+//! While a process holds an upload, its file is locked. A starting server takes the unlocked
+//! ones, which a killed process left behind (keeping those of another server sharing the
+//! folder): the accepted imports among them are recorded as interrupted, then the files go.
 
 use std::fs::{File, TryLockError};
-use std::io;
-use std::path::Path;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use tempfile::TempPath;
 
-const PREFIX: &str = "vulnimport-upload-";
+use crate::store::NewImport;
 
-/// An upload's file, deleted when dropped.
+const PREFIX: &str = "vulnimport-upload-";
+const UPLOAD_SUFFIX: &str = ".upload";
+const ACCEPTED_SUFFIX: &str = ".json";
+
+/// An upload's file (and, once accepted, its description), deleted when dropped.
 pub struct Spooled {
     path: TempPath,
+    accepted: Option<TempPath>,
     _lock: File,
 }
 
@@ -22,66 +30,132 @@ impl Spooled {
     pub fn create(dir: &Path) -> io::Result<(Spooled, tokio::fs::File)> {
         let (file, path) = tempfile::Builder::new()
             .prefix(PREFIX)
-            .suffix(".csv")
+            .suffix(UPLOAD_SUFFIX)
             .tempfile_in(dir)?
             .into_parts();
         file.try_lock().map_err(io::Error::from)?;
         let writer = tokio::fs::File::from_std(file.try_clone()?);
-        Ok((Spooled { path, _lock: file }, writer))
+        let spooled = Spooled {
+            path,
+            accepted: None,
+            _lock: file,
+        };
+        Ok((spooled, writer))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Writes (and syncs) what import the upload is, so it outlives a crash of this process.
+    pub fn accept(&mut self, import: &NewImport) -> io::Result<()> {
+        let path = accepted_path(&self.path);
+        let mut file = File::create(&path)?;
+        let description = TempPath::try_from_path(&path)?;
+        file.write_all(&serde_json::to_vec(import)?)?;
+        file.sync_all()?;
+        self.accepted = Some(description);
+        Ok(())
+    }
 }
 
-/// Deletes the spooled uploads in `dir` that no running process holds. Returns how many files
-/// and bytes.
-pub fn remove_orphans(dir: &Path) -> io::Result<(u64, u64)> {
-    let (mut files, mut bytes) = (0, 0);
+fn accepted_path(upload: &Path) -> PathBuf {
+    let mut path = upload.as_os_str().to_owned();
+    path.push(ACCEPTED_SUFFIX);
+    path.into()
+}
+
+/// An upload that no running process holds, locked by this one until [`Orphan::remove`].
+pub struct Orphan {
+    path: PathBuf,
+    /// The import it was accepted for, if it had been.
+    pub accepted: Option<NewImport>,
+    pub bytes: u64,
+    _lock: File,
+}
+
+impl Orphan {
+    pub fn remove(self) -> io::Result<()> {
+        let accepted = accepted_path(&self.path);
+        if accepted.exists() {
+            std::fs::remove_file(accepted)?;
+        }
+        std::fs::remove_file(&self.path)
+    }
+}
+
+/// The spooled uploads in `dir` that no running process holds.
+pub fn orphans(dir: &Path) -> io::Result<Vec<Orphan>> {
+    let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if !entry.file_name().to_string_lossy().starts_with(PREFIX) {
+        let path = entry?.path();
+        let is_upload = path.file_name().is_some_and(|name| {
+            let name = name.to_string_lossy();
+            name.starts_with(PREFIX) && name.ends_with(UPLOAD_SUFFIX)
+        });
+        if !is_upload {
             continue;
         }
-        let Ok(file) = File::open(entry.path()) else {
+        let Ok(file) = File::open(&path) else {
             continue;
         };
         match file.try_lock() {
-            Ok(()) => {
-                let size = file.metadata().map_or(0, |meta| meta.len());
-                if std::fs::remove_file(entry.path()).is_ok() {
-                    files += 1;
-                    bytes += size;
-                }
-            }
-            Err(TryLockError::WouldBlock) => {}
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => continue,
             Err(TryLockError::Error(error)) => return Err(error),
         }
+        let accepted = std::fs::read(accepted_path(&path))
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok());
+        found.push(Orphan {
+            bytes: file.metadata().map_or(0, |meta| meta.len()),
+            path,
+            accepted,
+            _lock: file,
+        });
     }
-    Ok((files, bytes))
+    Ok(found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Scope;
+
+    fn import() -> NewImport {
+        NewImport {
+            session_id: uuid::Uuid::new_v4(),
+            file_name: "scan.csv".into(),
+            file_size: 9,
+            scan_date: "2026-01-05".parse().unwrap(),
+            scope: Scope::Hosts,
+            started_by: "ana".into(),
+        }
+    }
 
     #[test]
-    fn orphans_go_and_held_uploads_stay() {
+    fn orphans_are_found_with_their_imports_and_held_uploads_are_not() {
         let dir = tempfile::tempdir().unwrap();
-        let (held, _writer) = Spooled::create(dir.path()).unwrap();
-        let orphan = dir.path().join(format!("{PREFIX}left.csv"));
-        std::fs::write(&orphan, b"host,cve\n").unwrap();
+        let (mut held, _writer) = Spooled::create(dir.path()).unwrap();
+        held.accept(&import()).unwrap();
+        let left = dir.path().join(format!("{PREFIX}left{UPLOAD_SUFFIX}"));
+        std::fs::write(&left, b"host,cve\n").unwrap();
+        let accepted = import();
+        std::fs::write(accepted_path(&left), serde_json::to_vec(&accepted).unwrap()).unwrap();
         let unrelated = dir.path().join("notes.csv");
         std::fs::write(&unrelated, b"kept").unwrap();
 
-        assert_eq!(remove_orphans(dir.path()).unwrap(), (1, 9));
-        assert!(held.path().exists());
-        assert!(!orphan.exists());
-        assert!(unrelated.exists());
+        let found = orphans(dir.path()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].accepted.as_ref(), Some(&accepted));
+        assert_eq!(found[0].bytes, 9);
+        found.into_iter().next().unwrap().remove().unwrap();
+        assert!(!left.exists() && !accepted_path(&left).exists());
+        assert!(held.path().exists() && unrelated.exists());
 
-        let path = held.path().to_owned();
+        let (path, description) = (held.path().to_owned(), accepted_path(held.path()));
+        assert!(description.exists());
         drop(held);
-        assert!(!path.exists());
+        assert!(!path.exists() && !description.exists());
     }
 }

@@ -62,7 +62,8 @@ impl std::str::FromStr for Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
-    /// Accepted, waiting for its turn.
+    /// Accepted by a server, waiting for its turn (never stored: a record is written when the
+    /// import starts or ends).
     Queued,
     Running,
     Completed,
@@ -98,7 +99,8 @@ impl Outcome {
 }
 
 /// What is known about an import when it starts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NewImport {
     pub session_id: Uuid,
     pub file_name: String,
@@ -340,27 +342,21 @@ pub enum StoreError {
 
 /// A database that vulnimport imports into.
 pub trait Store: Accounts + Send + Sync {
-    /// Records an accepted import as `queued`, so it stays visible (as `interrupted`) if the
-    /// process stops before it runs.
-    fn record_queued(&self, import: &NewImport) -> Result<(), StoreError>;
-
     /// Waits for the database's import lock (giving up when `cancel` fires), marks imports left
-    /// running by a dead process as interrupted, and records this import as running (its
-    /// `queued` record, if it has one).
+    /// running by a dead process as interrupted, and records this import as running.
     fn begin_import(
         &self,
         import: &NewImport,
         cancel: &CancellationToken,
     ) -> Result<Box<dyn ImportRun>, StoreError>;
 
-    /// Claims the database for this server process, failing when another server holds it, and
-    /// marks the imports a stopped process left queued or running as interrupted. Returns how
-    /// many.
-    fn claim_for_server(&self) -> Result<u64, StoreError>;
+    /// Marks imports that a stopped process left running as interrupted (when no import is
+    /// running now). Returns how many.
+    fn recover_interrupted(&self) -> Result<u64, StoreError>;
 
-    /// Records how an import ended before it began (cancelled while it waited in a queue):
-    /// its `queued` record is updated (or written), so its history and status outlive the
-    /// server's memory of it.
+    /// Records an import that ended before it began (cancelled while it waited in a queue, or
+    /// left waiting by a server that stopped), so its history and status outlive the server's
+    /// memory of it. An import that has a record already (it began) keeps that one.
     fn record_unstarted(
         &self,
         import: &NewImport,

@@ -48,9 +48,14 @@ async function postParts(url, parts) {
     }
     yield encoder.encode(`--${boundary}--\r\n`);
   }
+  return postBody(url, boundary, body());
+}
+
+/** Posts the byte chunks `body` as a multipart body with `boundary`; same result as `postParts`. */
+async function postBody(url, boundary, body) {
   const response = await fetch(new URL('/api/imports', url), {
     method: 'POST',
-    body: ReadableStream.from(body()),
+    body: ReadableStream.from(body),
     duplex: 'half',
     headers: {
       authorization: `Bearer ${tokenFor(url)}`,
@@ -58,6 +63,15 @@ async function postParts(url, parts) {
     },
   });
   return { status: response.status, headers: response.headers, text: await response.text() };
+}
+
+/** `megabytes` MB of `a`, after `head`. */
+async function* filler(head, megabytes) {
+  yield new TextEncoder().encode(head);
+  const chunk = new TextEncoder().encode('a'.repeat(1 << 20));
+  for (let sent = 0; sent < megabytes; sent += 1) {
+    yield chunk;
+  }
 }
 
 test('imports waiting in the queue at a kill -9 are interrupted after the restart; no upload is left', TIMEOUT, async (t) => {
@@ -79,18 +93,14 @@ test('imports waiting in the queue at a kill -9 are interrupted after the restar
   await watcher.waitForProgress(ids[0], (event) => event.type === 'loading', 'the first import running', { ms: 30_000 });
   const waiting = await request(server.url, `/api/imports/${ids[1]}`);
   assert.equal(waiting.body.outcome, 'queued', 'a waiting import says so');
-  const history = await request(server.url, '/api/imports');
-  assert.deepEqual(
-    ids.map((id) => history.body.items.find((item) => item.sessionId === id)?.outcome),
-    ['running', 'queued', 'queued'],
-    'every accepted import is recorded at once',
-  );
   const uploads = join(dir, 'uploads');
-  assert.equal(readdirSync(uploads).length, 3, 'three spooled uploads');
+  const spooled = () => readdirSync(uploads).map((name) => name.replace(/^vulnimport-upload-\w+/, '')).sort();
+  const accepted = ['.upload', '.upload', '.upload', '.upload.json', '.upload.json', '.upload.json'];
+  assert.deepEqual(spooled(), accepted, 'each accepted upload is on disk with what import it is');
 
   watcher.close();
   await server.stop('SIGKILL');
-  assert.equal(readdirSync(uploads).length, 3, 'a killed server leaves its uploads');
+  assert.deepEqual(spooled(), accepted, 'a killed server leaves its uploads');
 
   server = await startServerIn(dir);
   assert.deepEqual(readdirSync(uploads), [], 'the restart removed the orphaned uploads');
@@ -167,6 +177,53 @@ test('a full upload folder is answered 507 naming the disk; no partial file stay
   assert.equal(small.status, 202, 'a file that fits is still taken');
 });
 
+/** Bytes free on the file system holding `path`. */
+function available(path) {
+  return Number(execFileSync('df', ['--output=avail', '-B1', path], { encoding: 'utf8' }).split('\n')[1].trim());
+}
+
+test('a full database disk: the import fails naming it, every channel agrees, the disk is given back', { ...TIMEOUT, skip: !isRoot && 'mounting a tmpfs needs root' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vulnimport-test-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir]);
+  const work = mkdtempSync(join(tmpdir(), 'vulnimport-test-'));
+  const server = await startServerIn(dir, { args: ['--upload-dir', join(work, 'uploads')] });
+  let watcher;
+  t.after(async () => {
+    watcher?.close();
+    await server.stop();
+    spawnSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+  watcher = await Watcher.connect(server.url);
+  const importAndWait = async (file) => {
+    const sessionId = randomUUID();
+    await watcher.join(sessionId);
+    assert.equal((await upload(server.url, file, { sessionId, scanDate: '2026-01-05' })).status, 202);
+    return { sessionId, end: await watcher.waitForEnd(sessionId, { ms: 60_000 }) };
+  };
+  assert.equal((await importAndWait(generateExport(work, 300, 1))).end.payload.type, 'complete');
+  const before = await request(server.url, '/api/stats');
+  const big = generateExport(work, 8_000, 2);
+
+  const filler = join(dir, 'filler');
+  execFileSync('fallocate', ['-l', String(available(dir) - 3 * (1 << 20)), filler]);
+  const freeBefore = available(dir);
+  const { sessionId, end } = await importAndWait(big);
+  assert.equal(end.payload.type, 'error');
+  assert.match(end.payload.message, /no space left on the disk holding the database .*; nothing was changed/);
+  const status = await request(server.url, `/api/imports/${sessionId}`);
+  const history = await request(server.url, '/api/imports');
+  const recorded = history.body.items.find((item) => item.sessionId === sessionId);
+  assert.deepEqual([status.body.outcome, recorded?.outcome], ['failed', 'failed'], 'the status and the history agree');
+  assert.equal(recorded.error, end.payload.message);
+  assert.deepEqual((await request(server.url, '/api/stats')).body, before.body, 'nothing was applied');
+  assert.ok(available(dir) >= freeBefore - (1 << 20), `the failed import gave the disk back (${available(dir)} of ${freeBefore} bytes free)`);
+
+  rmSync(filler);
+  assert.equal((await importAndWait(big)).end.payload.type, 'complete', 'with room again, the same file imports');
+});
+
 test('multipart abuse is refused without echo, and the server\'s memory stays flat', TIMEOUT, async (t) => {
   const server = await startServerFor(t);
   const pid = server.process.pid;
@@ -191,6 +248,16 @@ test('multipart abuse is refused without echo, and the server\'s memory stays fl
   assert.equal(many.status, 400);
   assert.match(JSON.parse(many.text).error, /scope is given more than once/);
 
+  // Broken framing: no boundary at all, a part header that never ends.
+  for (const [what, body] of [
+    ['no boundary', filler('', 100)],
+    ['an endless part header', filler('--b\r\nContent-Disposition: form-data; name="file"; filename="', 100)],
+  ]) {
+    const broken = await postBody(server.url, 'b', body).catch((error) => ({ status: 0, text: String(error.cause ?? error) }));
+    assert.equal(broken.status, 400, `${what}: ${broken.text}`);
+    assert.match(JSON.parse(broken.text).error, /framing is broken/, what);
+  }
+
   const twoFiles = await postParts(server.url, [
     { name: 'file', filename: 'one.csv', text: 'hostname,cve\nh1,CVE-2024-0001\n' },
     { name: 'file', filename: 'two.csv', text: 'hostname,cve\nh2,CVE-2024-0002\n' },
@@ -211,6 +278,7 @@ test('multipart abuse is refused without echo, and the server\'s memory stays fl
   assert.ok(record.fileName.endsWith('.csv'), 'the extension is kept');
 
   clearInterval(sampler);
+  t.diagnostic(`resident memory: idle ${(idle / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB`);
   assert.ok(peak - idle < 50 * MB, `resident memory grew by ${((peak - idle) / MB).toFixed(1)} MB (idle ${(idle / MB).toFixed(1)} MB)`);
 });
 

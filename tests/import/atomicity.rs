@@ -95,7 +95,7 @@ fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
 
     assert_eq!(db.snapshot(), before, "final tables changed");
     let reopened = store::open(&db.url()).unwrap();
-    assert_eq!(reopened.claim_for_server().unwrap(), 1);
+    assert_eq!(reopened.recover_interrupted().unwrap(), 1);
     let outcomes: Vec<String> = {
         let conn = db.conn();
         let mut statement = conn

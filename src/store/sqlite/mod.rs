@@ -48,11 +48,11 @@ const APPLY_CHUNK: i64 = 20_000;
 const ACCOUNT_READ_WAIT: Duration = Duration::from_millis(500);
 /// How long a statement waits for another connection's lock.
 const BUSY_WAIT: Duration = Duration::from_secs(30);
+/// The size the write-ahead log is cut back to whenever it starts over (bytes).
+const LOG_SIZE_LIMIT: i64 = 64 << 20;
 /// How long folding the write-ahead log waits for readers of an older snapshot.
 const LOG_FOLD_WAIT: Duration = Duration::from_secs(2);
 const INTERRUPTED: &str = "the process stopped before the import finished";
-const INTERRUPTED_WAITING: &str =
-    "the server stopped before the import started; nothing was changed";
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -61,8 +61,6 @@ pub struct SqliteStore {
     accounts: Mutex<Connection>,
     account_changes: Mutex<Connection>,
     stamps: Mutex<Connection>,
-    /// Held while a server uses the database (see [`Store::claim_for_server`]).
-    server_lock: Mutex<Option<File>>,
 }
 
 impl SqliteStore {
@@ -87,7 +85,6 @@ impl SqliteStore {
             accounts: Mutex::new(accounts),
             account_changes: Mutex::new(connect(path)?),
             stamps: Mutex::new(stamps),
-            server_lock: Mutex::default(),
         })
     }
 
@@ -121,28 +118,6 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn record_queued(&self, import: &NewImport) -> Result<(), StoreError> {
-        // A connection of its own: this may wait for a running import's commit, and reads
-        // should not wait with it.
-        let conn = connect(&self.path)?;
-        conn.execute(
-            "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
-                                  started_at, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued')",
-            params![
-                import.session_id.to_string(),
-                import.file_name,
-                import.file_size as i64,
-                import.scan_date.to_string(),
-                import.scope.as_str(),
-                import.started_by,
-                now(),
-            ],
-        )
-        .map_err(|error| classify(error, &self.path))?;
-        Ok(())
-    }
-
     fn begin_import(
         &self,
         import: &NewImport,
@@ -164,35 +139,22 @@ impl Store for SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let fault = |error| classify(error, &self.path);
         mark_interrupted(&conn).map_err(fault)?;
-        let import_id: Option<i64> = conn
-            .query_row(
-                "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope,
-                                      started_by, started_at, outcome)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')
-                 ON CONFLICT (session_id) DO UPDATE SET
-                     outcome = 'running', started_at = excluded.started_at,
-                     file_size = excluded.file_size
-                 WHERE imports.outcome = 'queued'
-                 RETURNING id",
-                params![
-                    import.session_id.to_string(),
-                    import.file_name,
-                    import.file_size as i64,
-                    import.scan_date.to_string(),
-                    import.scope.as_str(),
-                    import.started_by,
-                    now(),
-                ],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(fault)?;
-        let import_id = import_id.ok_or_else(|| {
-            StoreError::Conflict(format!(
-                "session id {} is already used by another import",
-                import.session_id
-            ))
-        })?;
+        conn.execute(
+            "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
+                                  started_at, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')",
+            params![
+                import.session_id.to_string(),
+                import.file_name,
+                import.file_size as i64,
+                import.scan_date.to_string(),
+                import.scope.as_str(),
+                import.started_by,
+                now(),
+            ],
+        )
+        .map_err(fault)?;
+        let import_id = conn.last_insert_rowid();
         conn.execute_batch(&format!(
             "CREATE TEMP TABLE staging (
                  key_hash BLOB NOT NULL, tier INTEGER NOT NULL, host TEXT NOT NULL,
@@ -220,46 +182,13 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn claim_for_server(&self) -> Result<u64, StoreError> {
-        let mut path = self.lock_path.clone().into_os_string();
-        path.push(".server");
-        let server_lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
-        match server_lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(StoreError::Conflict(format!(
-                    "another vulnimport server uses the database {}",
-                    self.path.display()
-                )));
-            }
-            Err(TryLockError::Error(e)) => return Err(e.into()),
-        }
-        *crate::lock(&self.server_lock) = Some(server_lock);
-        let conn = self.reader();
-        // Imports wait in a server's memory: with the server lock held, queued ones are
-        // leftovers of a stopped server.
-        let queued = conn.execute(
-            "UPDATE imports SET outcome = 'interrupted', error = ?1, finished_at = ?2
-             WHERE outcome = 'queued'",
-            params![INTERRUPTED_WAITING, now()],
-        )? as u64;
-        if queued > 0 {
-            tracing::warn!(
-                imports = queued,
-                "marked imports left queued as interrupted"
-            );
-        }
+    fn recover_interrupted(&self) -> Result<u64, StoreError> {
         let lock = self.lock_file()?;
-        let running = match lock.try_lock() {
-            Ok(()) => mark_interrupted(&conn)?,
-            Err(TryLockError::WouldBlock) => 0,
-            Err(TryLockError::Error(e)) => return Err(e.into()),
-        };
-        Ok(queued + running)
+        match lock.try_lock() {
+            Ok(()) => Ok(mark_interrupted(&self.reader())?),
+            Err(TryLockError::WouldBlock) => Ok(0),
+            Err(TryLockError::Error(e)) => Err(e.into()),
+        }
     }
 
     fn record_unstarted(
@@ -269,16 +198,15 @@ impl Store for SqliteStore {
         error: &str,
         cancelled_by: Option<&str>,
     ) -> Result<(), StoreError> {
+        // A connection of its own: this may wait for a running import's commit, and reads
+        // should not wait with it.
         let conn = connect(&self.path)?;
         let at = now();
         conn.execute(
             "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
                                   started_at, finished_at, outcome, error, cancelled_by)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)
-             ON CONFLICT (session_id) DO UPDATE SET
-                 finished_at = excluded.finished_at, outcome = excluded.outcome,
-                 error = excluded.error, cancelled_by = excluded.cancelled_by
-             WHERE imports.outcome = 'queued'",
+             ON CONFLICT (session_id) DO NOTHING",
             params![
                 import.session_id.to_string(),
                 import.file_name,
@@ -291,7 +219,8 @@ impl Store for SqliteStore {
                 error,
                 cancelled_by,
             ],
-        )?;
+        )
+        .map_err(|error| classify(error, &self.path))?;
         Ok(())
     }
 
@@ -346,6 +275,8 @@ impl ImportRun for SqliteRun {
     }
 
     fn commit(&mut self, report: &ImportReport, applied: &Applied) -> Result<(), StoreError> {
+        // A cancel that comes now is too late: the commit is under way.
+        self.conn.progress_handler(0, None::<fn() -> bool>);
         let (added_from, added_to) = self.applied_id_range.unzip();
         let committed = self
             .write_record(
@@ -590,7 +521,7 @@ impl SqliteRun {
                  duplicates = ?11, new = ?12, updated = ?13, reopened = ?14, resolved = ?15,
                  warnings = ?16, timings = ?17, problems = ?18, added_from_id = ?19,
                  added_to_id = ?20, cancelled_by = ?21
-             WHERE id = ?1",
+             WHERE id = ?1 AND outcome = 'running'",
             params![
                 self.import_id,
                 outcome.as_str(),
@@ -744,6 +675,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.execute_batch(&format!(
         "PRAGMA page_size = 16384;
          PRAGMA journal_mode = WAL;
+         PRAGMA journal_size_limit = {LOG_SIZE_LIMIT};
          PRAGMA synchronous = NORMAL;
          PRAGMA cache_size = -{CACHE_KIB};"
     ))?;
@@ -794,14 +726,14 @@ fn classify(error: rusqlite::Error, path: &Path) -> StoreError {
 /// keep its disk space. Best effort: readers still on an old snapshot make it wait (briefly)
 /// or give up, and the next import tries again.
 fn fold_log(conn: &Connection) {
-    let folded = conn
-        .busy_timeout(LOG_FOLD_WAIT)
-        .and_then(|()| {
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                row.get::<_, i64>(0)
-            })
+    let folded = conn.busy_timeout(LOG_FOLD_WAIT).and_then(|()| {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            row.get::<_, i64>(0)
         })
-        .and_then(|busy| conn.busy_timeout(BUSY_WAIT).map(|()| busy));
+    });
+    if let Err(error) = conn.busy_timeout(BUSY_WAIT) {
+        tracing::warn!(%error, "could not restore the busy timeout");
+    }
     match folded {
         Ok(0) => {}
         Ok(_) => tracing::debug!("the write-ahead log is in use; it is folded later"),
