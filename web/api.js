@@ -93,6 +93,8 @@ export const api = {
   stats: () => request('/api/stats'),
   vulnerabilities: (params) => request(`/api/vulnerabilities${query(params)}`),
   imports: (params) => request(`/api/imports${query(params)}`),
+  // The imports in the server's memory: queued, running, or ended in the last few minutes.
+  activeImports: () => request('/api/imports/active'),
   importRecord: (id) => request(`${session(id)}/record`),
   importFindings: (id, params) => request(`${session(id)}/findings${query(params)}`),
   importStatus: (id) => request(session(id)),

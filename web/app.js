@@ -1,6 +1,6 @@
 // The page: once it knows who is signed in (else off to the sign-in page), wires the account menu,
 // the import form (analysts and admins), the progress modal, the connection indicator and the
-// tables.
+// tables, and takes up an import still queued or running (after a reload, say) in the modal.
 
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
@@ -37,10 +37,19 @@ function showConnection() {
   indicator.dataset.mode = client.mode;
   indicator.dataset.state = client.connectionState;
   indicator.querySelector('[data-part=label]').textContent = label;
-  const retry = client.connectionState === 'reconnecting'
-    ? ` Reconnection attempt ${client.reconnectAttempts + 1} of ${client.maxReconnectAttempts}.`
-    : '';
-  indicator.title = description + retry;
+  indicator.title = description + retryNote();
+}
+
+/** When the socket will be tried again, for the indicator's tooltip. */
+function retryNote() {
+  if (client.connectionState === 'reconnecting') {
+    const attempt = Math.min(client.reconnectAttempts + (client.reconnectTimer ? 1 : 0), client.maxReconnectAttempts);
+    return ` Reconnection attempt ${Math.max(attempt, 1)} of ${client.maxReconnectAttempts}.`;
+  }
+  if (client.connectionState === 'failed' && client.socket) {
+    return ` Trying to reconnect every ${client.retryInterval / 1000} s.`;
+  }
+  return '';
 }
 
 /** The import form for those who may import; a note for the others. */
@@ -96,7 +105,10 @@ function setUpImportForm(user) {
     try {
       await upload.done;
       progress.uploadAccepted();
+      // The next import starts afresh: no file, and today's date (not this scan's).
       file.value = '';
+      scanDate.max = localDate();
+      scanDate.value = localDate();
     } catch (error) {
       if (error instanceof UploadAborted) {
         progress.showCancelled('The upload was stopped; nothing was imported.');
@@ -125,6 +137,22 @@ function setUpImportForm(user) {
   });
 }
 
+/** Shows the newest import still queued or running, unless the modal already follows one. */
+async function followImportUnderWay() {
+  const { imports } = await api.activeImports();
+  const underWay = imports.filter((status) => status.outcome === 'queued' || status.outcome === 'running').at(-1);
+  if (!underWay) {
+    return;
+  }
+  // A queued import has no record yet, so no file name.
+  const record = await api.importRecord(underWay.sessionId).catch(() => null);
+  if (progress.sessionId) {
+    return;
+  }
+  progress.attach(record?.fileName ? `Importing ${record.fileName}` : 'Import under way', underWay);
+  await client.joinSession(underWay.sessionId);
+}
+
 /** Starts the page for the signed-in `user`. */
 function start(user) {
   new AccountMenu(document.getElementById('account'), user);
@@ -135,6 +163,8 @@ function start(user) {
   client.connect();
   findings.refresh();
   history.refresh();
+  // Without an answer the page simply shows no import under way.
+  followImportUnderWay().catch(() => {});
 }
 
 startSignedIn(start);

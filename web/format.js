@@ -32,11 +32,23 @@ export function formatDuration(ms) {
   return formatETA(ms / 1000);
 }
 
-const numbers = new Intl.NumberFormat('en');
+const numbers = new Intl.NumberFormat();
 
-/** A count with thousands separators; "–" when missing. */
+/** A count as the reader's locale writes it (1,234 or 1.234…); "–" when missing. */
 export function formatCount(value) {
   return typeof value === 'number' ? numbers.format(value) : '–';
+}
+
+const FORMAT_NAMES = {
+  tenableIo: 'Tenable.io',
+  nessus: 'Nessus',
+  qualys: 'Qualys',
+  generic: 'Generic CSV',
+};
+
+/** A scanner format's name as people say it: `tenableIo` → "Tenable.io"; an unknown one as is. */
+export function formatName(format) {
+  return format ? (FORMAT_NAMES[format] ?? String(format)) : 'unknown format';
 }
 
 /** A size in bytes: "512 B", "1.5 KB", "71.9 MB". */

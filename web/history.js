@@ -4,7 +4,7 @@
 
 import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
 import { cveCell, hostCell } from './findings.js';
-import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration } from './format.js';
+import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration, formatName } from './format.js';
 import { Pager } from './pager.js';
 
 const COLUMNS = 8;
@@ -142,7 +142,7 @@ class ImportDetail {
       ['Scope', record.scope ?? '–'],
       ['Started', `${formatDateTime(record.startedAt)}${record.startedBy ? ` by ${record.startedBy}` : ''}`],
       ['Duration', formatDuration(duration(record))],
-      ['File', `${formatBytes(record.fileSize)} · ${record.format ?? 'unknown format'} · ${record.encoding ?? 'unknown encoding'}`],
+      ['File', `${formatBytes(record.fileSize)} · ${formatName(record.format)} · ${record.encoding ?? 'unknown encoding'}`],
     ];
     if (record.backfill) {
       facts.push(['Backfill', 'older than the newest scan: states were not changed']);

@@ -2,7 +2,9 @@
 // It shows the upload's own progress until the server's phases begin, then the bar and percentage,
 // the phase, the server's message and the ETA; cancelling asks first and ends only when the
 // server reports `importCancelled`; an error shows the server's message; completion shows the
-// summary. Everything the server says is inserted as text.
+// summary. While the live connection is down it says so: progress then comes from polling, and
+// when the server cannot be reached at all the bar stops moving and the ETA goes until news
+// arrives. Everything the server says is inserted as text.
 
 import { formatBytes, formatCount, formatDuration, formatETA, sentence } from './format.js';
 
@@ -16,7 +18,10 @@ const PHASES = {
 };
 
 const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+const ENDED_TITLES = { completed: 'Import complete', failed: 'Import failed', cancelled: 'Import cancelled' };
 const STOPPING = 'Stopping the import and rolling it back…';
+const POLLING = 'No live connection: progress is checked over HTTP every second.';
+const LOST = 'The connection to the server is lost. Trying to reconnect…';
 
 export class ProgressModal {
   /**
@@ -37,6 +42,8 @@ export class ProgressModal {
       this.buttons[button.dataset.action] = button;
     }
     this.sessionId = null;
+    // What had the focus when the modal opened: it gets it back when the modal closes.
+    this.opener = null;
     this.state = 'idle';
     this.progress = 0;
     this.upload = null;
@@ -60,7 +67,14 @@ export class ProgressModal {
         this.buttons.close.focus();
       }
     });
-    element.addEventListener('hidden.bs.modal', () => this.client.leaveSession());
+    element.addEventListener('hidden.bs.modal', () => {
+      this.client.leaveSession();
+      // Back to the control that opened the modal (the import form's button), if still there.
+      if (this.opener?.isConnected && this.opener !== document.body) {
+        this.opener.focus();
+      }
+    });
+    client.on('statechange', () => this.showConnection());
     client.on('progress', (event) => this.updateProgress(event));
     client.on('importCancelled', (event) => {
       if (event.sessionId === this.sessionId) {
@@ -74,6 +88,7 @@ export class ProgressModal {
   }
 
   show(title, sessionId) {
+    this.opener = document.activeElement;
     this.sessionId = sessionId;
     this.upload = null;
     this.progress = 0;
@@ -89,6 +104,15 @@ export class ProgressModal {
     this.updateUpload(0, 0);
     this.setState('uploading');
     this.modal.show();
+  }
+
+  /** Follows an import already under way (found after a reload), from its `status`. */
+  attach(title, status) {
+    this.show(title, status.sessionId);
+    this.parts.upload.hidden = true;
+    this.parts.message.textContent = '';
+    this.setState('running');
+    this.updateProgress(status);
   }
 
   /** The upload under way (from `uploadImport`), so that cancelling can stop it. */
@@ -140,6 +164,26 @@ export class ProgressModal {
     this.parts.message.textContent = event.message ?? '';
     const eta = formatETA(event.eta);
     this.parts.eta.textContent = eta ? `About ${eta} left` : '';
+    this.showConnection();
+  }
+
+  /**
+   * How progress reaches the modal while the import goes on: nothing to say when live; a notice
+   * when polling; when the server cannot be reached, a notice, a still bar and no ETA.
+   */
+  showConnection() {
+    const notice = this.parts.connection;
+    const following = !this.finished && this.state !== 'idle';
+    const mode = this.client.mode;
+    const lost = following && mode === 'polling' && !this.client.serverReachable;
+    notice.hidden = !following || mode !== 'polling';
+    notice.dataset.connection = notice.hidden ? 'none' : (lost ? 'lost' : 'polling');
+    notice.className = `small mt-2 mb-0 ${lost ? 'text-danger' : 'text-body-secondary'}`;
+    notice.textContent = lost ? LOST : POLLING;
+    if (lost) {
+      this.parts.eta.textContent = '';
+    }
+    this.setStripes(!this.finished && !lost);
   }
 
   showError(message) {
@@ -230,6 +274,7 @@ export class ProgressModal {
   }
 
   finish(outcome, event) {
+    this.parts.title.textContent = ENDED_TITLES[outcome];
     this.setState(outcome);
     this.onFinished(outcome, event);
   }
@@ -249,6 +294,13 @@ export class ProgressModal {
     }
   }
 
+  /** Moving stripes while progress is coming in; a still bar otherwise. */
+  setStripes(moving) {
+    const bar = this.parts.bar.firstElementChild;
+    bar.classList.toggle('progress-bar-animated', moving);
+    bar.classList.toggle('progress-bar-striped', moving);
+  }
+
   setState(state) {
     this.state = state;
     this.element.dataset.state = state;
@@ -262,9 +314,8 @@ export class ProgressModal {
     if (finished) {
       this.parts.confirm.hidden = true;
     }
+    this.showConnection();
     const bar = this.parts.bar.firstElementChild;
-    bar.classList.toggle('progress-bar-animated', !finished);
-    bar.classList.toggle('progress-bar-striped', !finished);
     bar.classList.toggle('bg-success', state === 'completed');
     bar.classList.toggle('bg-danger', state === 'failed');
     bar.classList.toggle('bg-warning', state === 'cancelled');

@@ -1,8 +1,8 @@
 // Live import progress over Socket.IO, as the design's WebSocketClient: its own reconnection with
-// exponential backoff (1, 2, 4, 8, 16 s; at most five attempts), rejoining the session after a
-// reconnect (the server then sends its newest state: the catch-up), and graceful degradation:
-// whenever the socket is not connected, the joined session is followed by polling its HTTP status
-// about once a second, and cancelling goes over HTTP. When the server refuses the browser's
+// exponential backoff (1, 2, 4, 8, 16 s for five attempts, then every 30 s for as long as the page
+// is open), rejoining the session after a reconnect (the server then sends its newest state: the
+// catch-up), and graceful degradation: whenever the socket is not connected, the joined session is
+// followed by polling its HTTP status about once a second, and cancelling goes over HTTP. When the server refuses the browser's
 // credential (the handshake's `connect_error`, an `authError` event, a poll answered 401) there is
 // nothing to retry: the client stops and reports `signedOut`.
 //
@@ -12,6 +12,7 @@
 
 export const RECONNECT_BASE_DELAY_MS = 1000;
 export const MAX_RECONNECT_ATTEMPTS = 5;
+export const RETRY_INTERVAL_MS = 30_000;
 export const POLL_INTERVAL_MS = 1000;
 const ACK_TIMEOUT_MS = 5000;
 const LOG_NAMESPACE = 'vulnimport:websocket';
@@ -62,7 +63,8 @@ export function debugEnabled(namespace, setting) {
  * - `connecting`: the first connection is being made;
  * - `connected`: live updates over the socket;
  * - `reconnecting`: the socket is down and another attempt is scheduled or under way;
- * - `failed`: the attempts are used up, or Socket.IO is not loaded: polling only;
+ * - `failed`: the quick attempts are used up (polling, and another attempt every 30 s), or
+ *   Socket.IO is not loaded (polling only);
  * - `signedOut`: the server refused the credential: no connection, no polling.
  *
  * Events (`on(name, handler)`): `progress` (a progress event, from the socket or a poll),
@@ -74,11 +76,15 @@ export class WebSocketClient {
    * `io`: the Socket.IO client factory (the page's global `io`); `api`: `importStatus(id)` and
    * `cancelImport(id)` over HTTP; `storage`: where `debug` is read (localStorage).
    */
-  constructor({ io = globalThis.io, api, storage = globalThis.localStorage, pollInterval = POLL_INTERVAL_MS } = {}) {
+  constructor({
+    io = globalThis.io, api, storage = globalThis.localStorage, pollInterval = POLL_INTERVAL_MS,
+    retryInterval = RETRY_INTERVAL_MS,
+  } = {}) {
     this.io = io;
     this.api = api;
     this.storage = storage;
     this.pollInterval = pollInterval;
+    this.retryInterval = retryInterval;
     this.socket = null;
     this.connectionState = 'idle';
     this.reconnectAttempts = 0;
@@ -87,6 +93,8 @@ export class WebSocketClient {
     this.sessionId = null;
     this.polling = false;
     this.pollTimer = null;
+    // Whether the last poll got an answer from the server (false: the server cannot be reached).
+    this.serverReachable = true;
     this.handlers = new Map();
   }
 
@@ -126,7 +134,11 @@ export class WebSocketClient {
       this.startPolling();
       return false;
     }
-    this.setState(this.reconnectAttempts > 0 ? 'reconnecting' : 'connecting');
+    if (this.reconnectAttempts === 0) {
+      this.setState('connecting');
+    } else if (this.reconnectAttempts <= this.maxReconnectAttempts) {
+      this.setState('reconnecting');
+    }
     if (this.socket) {
       this.socket.connect();
       return true;
@@ -154,23 +166,29 @@ export class WebSocketClient {
     return true;
   }
 
-  /** Schedules the next connection attempt, or gives up after the last one. */
+  /**
+   * Schedules the next connection attempt: on the backoff schedule, then (the quick attempts used
+   * up: `failed`, polling) every `retryInterval`.
+   */
   attemptReconnect() {
     if (this.reconnectTimer) {
       return;
     }
+    let delay;
     if (this.reconnectAttempts >= this.maxReconnectAttempts) {
-      this.log(`giving up after ${this.reconnectAttempts} reconnection attempts: polling only`);
+      delay = this.retryInterval;
+      this.log(`no connection after ${this.reconnectAttempts} attempts: polling, next attempt in ${delay} ms`);
       this.setState('failed');
-      return;
+    } else {
+      delay = reconnectDelay(this.reconnectAttempts);
+      this.log(`reconnecting in ${delay} ms (attempt ${this.reconnectAttempts + 1} of ${this.maxReconnectAttempts})`);
+      this.setState('reconnecting');
     }
-    const delay = reconnectDelay(this.reconnectAttempts);
-    this.log(`reconnecting in ${delay} ms (attempt ${this.reconnectAttempts + 1} of ${this.maxReconnectAttempts})`);
-    this.setState('reconnecting');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.reconnectAttempts += 1;
       this.connect();
+      this.emit('statechange', this);
     }, delay);
   }
 
@@ -227,6 +245,7 @@ export class WebSocketClient {
     this.log('connected', this.socket.id);
     this.reconnectAttempts = 0;
     this.setState('connected');
+    this.setReachable(true);
     this.stopPolling();
     if (this.sessionId) {
       this.join(this.sessionId);
@@ -235,10 +254,12 @@ export class WebSocketClient {
 
   onDown(reason) {
     this.log(reason);
-    if (this.connectionState === 'failed' || this.connectionState === 'signedOut') {
+    if (this.connectionState === 'signedOut') {
       return;
     }
-    this.setState('reconnecting');
+    if (this.connectionState !== 'failed') {
+      this.setState('reconnecting');
+    }
     this.startPolling();
     this.attemptReconnect();
   }
@@ -286,6 +307,7 @@ export class WebSocketClient {
       }
       try {
         const status = await this.api.importStatus(sessionId);
+        this.setReachable(true);
         if (this.polling && sessionId === this.sessionId && this.deliverStatus(status)) {
           this.stopPolling();
           return;
@@ -299,6 +321,8 @@ export class WebSocketClient {
         if (error.status !== 404) {
           this.log('poll failed', error.message);
         }
+        // No answer at all, or the server failing: progress is not coming in.
+        this.setReachable(error.status !== 0 && !(error.status >= 500));
       }
       if (this.polling) {
         this.pollTimer = setTimeout(poll, this.pollInterval);
@@ -336,6 +360,13 @@ export class WebSocketClient {
   emit(name, value) {
     for (const handler of this.handlers.get(name) ?? []) {
       handler(value);
+    }
+  }
+
+  setReachable(reachable) {
+    if (this.serverReachable !== reachable) {
+      this.serverReachable = reachable;
+      this.emit('statechange', this);
     }
   }
 

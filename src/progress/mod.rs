@@ -311,6 +311,28 @@ impl ProgressTracker {
         }))
     }
 
+    /// Every session in memory (running, or finished within the retention time), oldest first.
+    pub fn sessions(&self) -> Vec<(Uuid, SessionState)> {
+        let mut sessions: Vec<_> = lock(&self.inner.sessions)
+            .iter()
+            .map(|(id, entry)| (*id, Arc::clone(entry)))
+            .collect();
+        sessions.sort_by_key(|(_, entry)| lock(entry).started);
+        sessions
+            .into_iter()
+            .map(|(id, entry)| {
+                let session = lock(&entry);
+                (
+                    id,
+                    SessionState {
+                        event: session.latest.clone(),
+                        ended: session.ended,
+                    },
+                )
+            })
+            .collect()
+    }
+
     /// Sessions in memory that have not finished.
     pub fn active_sessions(&self) -> usize {
         self.running().len()

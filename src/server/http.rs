@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `POST /api/imports` | multipart upload (`file`, optional `sessionId`, `scanDate`, `scope`), streamed to disk, queued; `202 { sessionId }` |
 //! | `GET /api/imports` | import history, newest first, paginated |
+//! | `GET /api/imports/active` | the imports in memory (queued, running, ended within minutes), each as `GET /api/imports/{id}` |
 //! | `GET /api/imports/{id}` | the newest progress event of an import, with its outcome |
 //! | `POST /api/imports/{id}/cancel` | the socket's `cancelImport` over HTTP |
 //! | `GET /api/imports/{id}/record` | the import's record: counts, timings, rejected rows |
@@ -115,6 +116,12 @@ pub fn routes(config: &ServeConfig) -> Vec<Route> {
         route(M::POST, "/api/setup", Public, accounts::set_up),
         upload,
         route(M::GET, "/api/imports", Signed(Viewer), list_imports),
+        route(
+            M::GET,
+            "/api/imports/active",
+            Signed(Viewer),
+            active_imports,
+        ),
         route(
             M::GET,
             "/api/imports/{session_id}",
@@ -835,6 +842,10 @@ async fn list_imports(
         .blocking(move |store| store.list_imports(page, per_page))
         .await?;
     Ok(Json(serde_json::to_value(history).unwrap_or_default()))
+}
+
+async fn active_imports(State(app): State<App>) -> Json<Value> {
+    Json(json!({ "imports": app.active_imports() }))
 }
 
 async fn list_vulnerabilities(

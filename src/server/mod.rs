@@ -164,13 +164,27 @@ impl App {
     /// The status of a session: from memory while it is there, else from its import record.
     pub async fn status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {
         if let Some(state) = self.tracker.latest(session_id) {
-            let mut status = ImportStatus::from_session(session_id, state);
-            if status.outcome == Outcome::Running && self.queue.is_waiting(session_id) {
-                status.outcome = Outcome::Queued;
-            }
-            return Ok(Some(status));
+            return Ok(Some(self.session_status(session_id, state)));
         }
         self.recorded_status(session_id).await
+    }
+
+    /// The imports in memory: queued, running, or ended within the tracker's retention time;
+    /// oldest first.
+    pub fn active_imports(&self) -> Vec<ImportStatus> {
+        self.tracker
+            .sessions()
+            .into_iter()
+            .map(|(session_id, state)| self.session_status(session_id, state))
+            .collect()
+    }
+
+    fn session_status(&self, session_id: Uuid, state: SessionState) -> ImportStatus {
+        let mut status = ImportStatus::from_session(session_id, state);
+        if status.outcome == Outcome::Running && self.queue.is_waiting(session_id) {
+            status.outcome = Outcome::Queued;
+        }
+        status
     }
 
     async fn recorded_status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {

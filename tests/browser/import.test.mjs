@@ -22,13 +22,16 @@ test('imports show live progress and a summary, then the tables list the finding
   await page.waitForFunction(() => document.getElementById('connection').dataset.mode === 'live', null, { timeout: SHORT });
   assert.match((await pageData(page)).rows.join(), /No findings yet/);
 
-  // The sample file.
+  // The sample file, from a scan some time ago; the next import's scan date is today again.
+  const today = await page.inputValue('#scan-date');
+  await page.fill('#scan-date', '2024-01-15');
   await recordProgress(page);
   await startImport(page, join(SAMPLES, 'test-import.csv'));
   assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
   let log = await progressLog(page);
   assert.ok(log.some((entry) => SERVER_PHASES.includes(entry.phase)), `no server phase shown: ${JSON.stringify(log)}`);
   assert.deepEqual(log.at(-1), { percent: 100, phase: 'Complete', state: 'completed' });
+  assert.equal(await page.textContent('#progress-modal [data-part=title]'), 'Import complete');
   let modal = await modalTexts(page);
   assert.equal(modal.percent, '100%');
   assert.equal(modal.alert, null);
@@ -45,6 +48,8 @@ test('imports show live progress and a summary, then the tables list the finding
   await waitForClose(page);
   await screenshot(page, 'import-summary');
   await closeModal(page);
+  // The focus is back on the button that started the import.
+  await page.waitForFunction(() => document.activeElement?.matches('#import-form button[type=submit]'), null, { timeout: SHORT });
   assert.equal(await waitForHistory(page, 1), 'completed');
   await page.waitForFunction(() => document.querySelectorAll('#findings-table tbody tr').length === 20, null, { timeout: SHORT });
   let data = await pageData(page);
@@ -54,6 +59,7 @@ test('imports show live progress and a summary, then the tables list the finding
 
   // A generated export, which replaces the sample's estate (scope full): its findings are new,
   // the sample's resolved.
+  assert.equal(await page.inputValue('#scan-date'), today);
   await recordProgress(page);
   await startImport(page, generateExport(server.dir, 60_000));
   await page.waitForFunction(
@@ -72,7 +78,8 @@ test('imports show live progress and a summary, then the tables list the finding
   assert.ok(phases.size >= 2, `too few phases shown: ${JSON.stringify(log)}`);
   assert.deepEqual(log.at(-1), { percent: 100, phase: 'Complete', state: 'completed' });
 
-  const [record] = (await getJson(server, '/api/imports')).items;
+  const [record, sample] = (await getJson(server, '/api/imports')).items;
+  assert.deepEqual([record.scanDate, sample.scanDate], [today, '2024-01-15']);
   modal = await modalTexts(page);
   assert.equal(modal.counts.new, record.counts.new.toLocaleString('en'));
   assert.equal(modal.counts.resolved, '20');
@@ -87,5 +94,58 @@ test('imports show live progress and a summary, then the tables list the finding
   data = await pageData(page);
   assert.equal(data.rows.length, 25);
   assert.match(data.states, new RegExp(`Resolved 20 · Total ${total}`));
+  assert.deepEqual(errors, []);
+});
+
+test('the skip link shows above the header when focused, and the history names formats', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server);
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press('Tab');
+  const skip = await page.evaluate(() => {
+    const link = document.activeElement;
+    const box = link.getBoundingClientRect();
+    const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    return { text: link.textContent, width: box.width, onTop: top === link || link.contains(top) };
+  });
+  assert.deepEqual({ ...skip, width: skip.width > 0 }, { text: 'Skip to content', width: true, onTop: true });
+
+  await startImport(page, join(SAMPLES, 'test-import.csv'));
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
+  await closeModal(page);
+  await waitForHistory(page, 1);
+  await page.click('#history-table tbody tr:first-child button[aria-label^="Details of"]');
+  await page.waitForFunction(() => /Tenable\.io/.test(document.body.innerText), null, { timeout: SHORT });
+  assert.deepEqual(errors, []);
+});
+
+test('a table fetching rows shows that it is loading', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server);
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  await page.route('**/api/vulnerabilities?*', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.fill('#findings-search', 'web-server');
+  await page.waitForFunction(() => {
+    const table = document.getElementById('findings-table');
+    return table.getAttribute('aria-busy') === 'true' && Number(getComputedStyle(table.tBodies[0]).opacity) < 1;
+  }, null, { timeout: SHORT });
+  release();
+  await page.waitForFunction(() => {
+    const table = document.getElementById('findings-table');
+    return !table.hasAttribute('aria-busy') && getComputedStyle(table.tBodies[0]).opacity === '1';
+  }, null, { timeout: SHORT });
+  assert.match((await pageData(page)).rows.join(), /No findings match these filters/);
   assert.deepEqual(errors, []);
 });

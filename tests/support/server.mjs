@@ -44,7 +44,8 @@ export function createToken(dir, user, name = 'tests', extra = []) {
 }
 
 /**
- * Starts a server. Options: `env` (extra environment), `args` (extra flags), `accounts` (default
+ * Starts a server. Options: `env` (extra environment), `args` (extra flags; `--port N` pins the
+ * port, else the system picks one), `accounts` (default
  * true: the database gets the account `ADMIN` and an API token for it, `server.admin.token`,
  * which the helpers here send by default; false: no account, and `server.setupLink` is the
  * first-start link the server printed).
@@ -75,7 +76,7 @@ async function launch(dir, { env, args, accounts }, cleanUp) {
   }
   const child = spawn(
     BIN,
-    ['serve', '--host', '127.0.0.1', '--port', '0',
+    ['serve', '--host', '127.0.0.1', ...(args.includes('--port') ? [] : ['--port', '0']),
       '--database', databaseOf(dir),
       ...(args.includes('--upload-dir') ? [] : ['--upload-dir', join(dir, 'uploads')]), ...args],
     { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] },

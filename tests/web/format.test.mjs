@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { formatBytes, formatDuration, localDate, newSessionId } from '../../web/format.js';
+import { formatBytes, formatCount, formatDuration, formatName, localDate, newSessionId } from '../../web/format.js';
 import { formatETA, ProgressModal } from '../../web/progress-modal.js';
 
 test('formatETA puts seconds in human terms', () => {
@@ -53,4 +53,19 @@ test('session ids are version 4 UUIDs, with or without crypto.randomUUID', () =>
   assert.match(newSessionId(), uuid);
   const insecureOrigin = { getRandomValues: (bytes) => globalThis.crypto.getRandomValues(bytes) };
   assert.match(newSessionId(insecureOrigin), uuid);
+});
+
+test('counts are written the reader\'s way; missing ones as a dash', () => {
+  assert.equal(formatCount(1234567), (1234567).toLocaleString());
+  assert.equal(formatCount(0), '0');
+  assert.equal(formatCount(undefined), '–');
+});
+
+test('scanner formats have the names people use', () => {
+  assert.equal(formatName('tenableIo'), 'Tenable.io');
+  assert.equal(formatName('nessus'), 'Nessus');
+  assert.equal(formatName('qualys'), 'Qualys');
+  assert.equal(formatName('generic'), 'Generic CSV');
+  assert.equal(formatName('somethingElse'), 'somethingElse');
+  assert.equal(formatName(null), 'unknown format');
 });

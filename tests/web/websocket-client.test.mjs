@@ -9,6 +9,7 @@ import {
   isAuthRefusal,
   MAX_RECONNECT_ATTEMPTS,
   reconnectDelay,
+  RETRY_INTERVAL_MS,
   WebSocketClient,
 } from '../../web/websocket-client.js';
 
@@ -97,7 +98,7 @@ beforeEach(() => {
 /** Lets pending promise callbacks run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-test('after a failure it reconnects after 1, 2, 4, 8 and 16 s, then gives up', () => {
+test('after a failure it reconnects after 1, 2, 4, 8 and 16 s, then polls and tries every 30 s', () => {
   const { client, socket } = setUp();
   client.connect();
   assert.equal(client.connectionState, 'connecting');
@@ -119,8 +120,56 @@ test('after a failure it reconnects after 1, 2, 4, 8 and 16 s, then gives up', (
   socket.fire('connect_error', new Error('refused'));
   assert.equal(client.connectionState, 'failed');
   assert.equal(client.mode, 'polling');
-  mock.timers.tick(60_000);
-  assert.equal(socket.connects, 6, 'no attempt after the fifth');
+  for (let retry = 1; retry <= 3; retry += 1) {
+    mock.timers.tick(RETRY_INTERVAL_MS - 1);
+    assert.equal(socket.connects, 6 + retry - 1, `retry ${retry} came early`);
+    mock.timers.tick(1);
+    assert.equal(socket.connects, 6 + retry, `retry ${retry} did not come`);
+    // A retry in progress does not pretend to be one of the quick attempts.
+    assert.equal(client.connectionState, 'failed');
+    socket.fire('connect_error', new Error('refused'));
+  }
+});
+
+test('after the quick attempts a later retry goes live again and rejoins the session', async () => {
+  const { client, socket, polls } = setUp();
+  client.connect();
+  socket.fire('connect');
+  await client.joinSession(SESSION);
+  socket.fire('disconnect', 'transport close');
+  for (const delay of backoffSchedule()) {
+    socket.fire('connect_error', new Error('refused'));
+    mock.timers.tick(delay);
+  }
+  socket.fire('connect_error', new Error('refused'));
+  assert.equal(client.connectionState, 'failed');
+  assert.equal(client.polling, true);
+  await settle();
+  assert.ok(polls.length > 0, 'the session is polled meanwhile');
+  mock.timers.tick(RETRY_INTERVAL_MS);
+  socket.emitted.length = 0;
+  socket.fire('connect');
+  assert.equal(client.mode, 'live');
+  assert.equal(client.reconnectAttempts, 0);
+  assert.equal(client.polling, false);
+  assert.deepEqual(socket.emitted, [['joinSession', SESSION]]);
+});
+
+test('polls that get no answer mark the server unreachable until one does', async () => {
+  const { client, socket, api } = setUp();
+  client.connect();
+  socket.fire('connect_error', new Error('refused'));
+  const original = api.importStatus;
+  api.importStatus = async () => {
+    throw Object.assign(new Error('The server cannot be reached.'), { status: 0 });
+  };
+  await client.joinSession(SESSION);
+  await settle();
+  assert.equal(client.serverReachable, false);
+  api.importStatus = original;
+  mock.timers.tick(client.pollInterval);
+  await settle();
+  assert.equal(client.serverReachable, true);
 });
 
 test('a successful reconnection resets the schedule and rejoins the session', async () => {
