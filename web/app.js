@@ -1,6 +1,7 @@
 // The page: once it knows who is signed in (else off to the sign-in page), wires the account menu,
 // the import form (analysts and admins), the progress modal, the connection indicator and the
-// tables, and takes up an import still queued or running (after a reload, say) in the modal.
+// tables; it takes up an import still queued or running (after a reload, say) in the modal, or
+// tells of one that ended in the last few minutes, and refreshes the history as imports move on.
 
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
@@ -18,6 +19,16 @@ const progress = new ProgressModal(document.getElementById('progress-modal'), {
   client,
   // Completed, failed or cancelled: the counts, the table and the history may all have changed.
   onFinished: () => Promise.all([findings.refresh(), history.refresh()]),
+});
+
+// The history row of the import followed tracks its phases: refreshed whenever one begins.
+let followedPhase = null;
+client.on('progress', (event) => {
+  const phase = `${event.sessionId} ${event.type}`;
+  if (phase !== followedPhase) {
+    followedPhase = phase;
+    history.refresh();
+  }
 });
 
 // The design's debug tools: `WebSocketClient.connectionState`, `ProgressModal.formatETA(90)`.
@@ -137,11 +148,17 @@ function setUpImportForm(user) {
   });
 }
 
-/** Shows the newest import still queued or running, unless the modal already follows one. */
+/**
+ * Shows the newest import still queued or running, unless the modal already follows one; without
+ * one, tells of the newest that ended in the last few minutes.
+ */
 async function followImportUnderWay() {
   const { imports } = await api.activeImports();
   const underWay = imports.filter((status) => status.outcome === 'queued' || status.outcome === 'running').at(-1);
   if (!underWay) {
+    if (imports.length > 0) {
+      await tellOfEndedImport(imports.at(-1));
+    }
     return;
   }
   // A queued import has no record yet, so no file name.
@@ -151,6 +168,16 @@ async function followImportUnderWay() {
   }
   progress.attach(record?.fileName ? `Importing ${record.fileName}` : 'Import under way', underWay);
   await client.joinSession(underWay.sessionId);
+}
+
+/** A notice above the history: "The import of scan.csv completed 2 minutes ago." */
+async function tellOfEndedImport(status) {
+  const record = await api.importRecord(status.sessionId).catch(() => null);
+  const minutes = Math.round((Date.now() - status.timestamp) / 60_000);
+  const when = minutes < 1 ? 'just now' : `${minutes} minute${minutes === 1 ? '' : 's'} ago`;
+  const notice = document.getElementById('recent-import');
+  notice.textContent = `The import of ${record?.fileName ?? 'an export'} ${status.outcome} ${when}.`;
+  notice.hidden = false;
 }
 
 /** Starts the page for the signed-in `user`. */
