@@ -7,11 +7,14 @@
 //! | processing | 70–95  | deduplicated records applied: new, updated, reopened, resolved |
 //! | finalizing | 95–100 | the import's record written and everything committed       |
 //!
-//! Progress within a phase follows bytes read or rows applied. The cancellation token is checked
+//! Progress within a phase follows bytes read, or the steps of applying and committing. Every
+//! report carries the time left ([`Eta`]), learned from this database's recent imports. The
+//! cancellation token is checked
 //! between batches of a few thousand records and, inside the database, every few thousand steps,
 //! so a cancel takes effect within well under a second; nothing is applied unless the import
 //! completes.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -20,7 +23,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -28,7 +31,7 @@ use super::format::{ColumnMap, Format};
 use super::normalize::Record;
 use super::reader::{CsvReader, Item, Malformed};
 use super::source::{self, TextEncoding};
-use crate::progress::{Phase, ProgressReporter};
+use crate::progress::{Eta, Phase, ProgressReporter};
 use crate::store::{
     Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings,
     Problems, Scope, Store, StoreError,
@@ -195,11 +198,18 @@ pub fn run_import(
     progress: &dyn ProgressReporter,
     cancel: &CancellationToken,
 ) -> ImportSummary {
+    let started = Instant::now();
+    let file_size = std::fs::metadata(&request.path).map_or(0, |meta| meta.len());
+    let rates = store.recent_rates().unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not read the recent imports' rates");
+        None
+    });
     let mut import = Import {
         request,
         progress,
         cancel,
-        started: Instant::now(),
+        started,
+        eta: RefCell::new(Eta::new(rates, file_size, started)),
         report: ImportReport::default(),
         applied: Applied::default(),
         format: None,
@@ -214,6 +224,7 @@ struct Import<'a> {
     progress: &'a dyn ProgressReporter,
     cancel: &'a CancellationToken,
     started: Instant,
+    eta: RefCell<Eta>,
     report: ImportReport,
     applied: Applied,
     format: Option<Format>,
@@ -239,8 +250,7 @@ struct ParseTotals {
 
 impl Import<'_> {
     fn run(&mut self, store: &dyn Store) -> Result<(), (Option<Box<dyn ImportRun>>, Stop)> {
-        self.progress
-            .report(Phase::Parsing, 0, "Starting the import".into(), None);
+        self.report_progress(Phase::Parsing, 0, 1, "Starting the import".into(), None);
         let new_import = self.new_import();
         let file_size = new_import.file_size;
         let mut run = store
@@ -251,12 +261,7 @@ impl Import<'_> {
             Err(stop) => return Err((Some(run), stop)),
         }
         let finalizing = Instant::now();
-        self.progress.report(
-            Phase::Finalizing,
-            Phase::Finalizing.percent(0, 1),
-            "Saving the import".into(),
-            None,
-        );
+        self.report_progress(Phase::Finalizing, 0, 1, "Saving the import".into(), None);
         if self.cancel.is_cancelled() {
             return Err((Some(run), Stop::Cancelled));
         }
@@ -264,7 +269,10 @@ impl Import<'_> {
         self.fill_report(None);
         // The record committed is what every channel reports: nothing about the import
         // changes after its commit.
-        match run.commit(&self.report, &self.applied) {
+        let committed = run.commit(&self.report, &self.applied, &mut |done, total, step| {
+            self.report_progress(Phase::Finalizing, done, total, step.into(), None);
+        });
+        match committed {
             Ok(()) => Ok(()),
             Err(error) => Err((Some(run), error.into())),
         }
@@ -275,9 +283,10 @@ impl Import<'_> {
         // Parsing: decide the encoding over the whole file, then read the header.
         let phase = Instant::now();
         let inspection = source::inspect(&request.path, |bytes| {
-            self.progress.report(
+            self.report_progress(
                 Phase::Parsing,
-                Phase::Parsing.percent(bytes, file_size.max(1)),
+                bytes,
+                file_size.max(1),
                 "Checking the file".into(),
                 Some(json!({ "bytesRead": bytes, "totalBytes": file_size })),
             );
@@ -299,12 +308,7 @@ impl Import<'_> {
 
         // Loading: rows parsed and normalised on their own thread, staged here.
         let phase = Instant::now();
-        self.progress.report(
-            Phase::Loading,
-            Phase::Loading.percent(0, 1),
-            "Loading rows".into(),
-            None,
-        );
+        self.report_progress(Phase::Loading, 0, 1, "Loading rows".into(), None);
         let cancel = self.cancel.clone();
         let totals = std::thread::scope(|scope| -> Result<ParseTotals, Stop> {
             let (sender, batches) = sync_channel::<Batch>(2);
@@ -321,6 +325,7 @@ impl Import<'_> {
         }
         self.report.counts.rows = totals.rows;
         self.report.counts.records = totals.records;
+        self.eta.borrow_mut().records(totals.records);
         self.report.counts.rejected = totals.rejected;
         self.report.counts.warnings = totals.warnings;
         self.report.problems = totals.problems;
@@ -329,21 +334,17 @@ impl Import<'_> {
 
         // Processing: deduplicated records applied to the final tables.
         let phase = Instant::now();
-        let progress = self.progress;
-        progress.report(
-            Phase::Processing,
-            Phase::Processing.percent(0, 1),
-            "Applying findings".into(),
-            None,
-        );
-        self.applied = run.apply(&mut |done, total| {
-            progress.report(
+        self.report_progress(Phase::Processing, 0, 1, "Applying findings".into(), None);
+        let applied = run.apply(&mut |done, total, step| {
+            self.report_progress(
                 Phase::Processing,
-                Phase::Processing.percent(done, total),
-                format!("Applying findings: {done} of {total}"),
-                Some(json!({ "applied": done, "total": total })),
+                done,
+                total,
+                step.into(),
+                Some(json!({ "done": done, "total": total })),
             );
         })?;
+        self.applied = applied;
         self.report.timings.processing = phase.elapsed().as_millis() as u64;
         Ok(())
     }
@@ -365,9 +366,11 @@ impl Import<'_> {
             rejected += batch.rejected;
             records += batch.records.len() as u64;
             let bytes = consumed.load(Ordering::Relaxed);
-            self.progress.report(
+            self.eta.borrow_mut().loaded(bytes, records);
+            self.report_progress(
                 Phase::Loading,
-                Phase::Loading.percent(bytes, file_size.max(1)),
+                bytes,
+                file_size.max(1),
                 format!("Loading rows: {rows} read"),
                 Some(json!({
                     "rowsRead": rows,
@@ -379,6 +382,23 @@ impl Import<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Reports `done` of `total` units of a phase's work, with the time left.
+    fn report_progress(
+        &self,
+        phase: Phase,
+        done: u64,
+        total: u64,
+        message: String,
+        data: Option<Value>,
+    ) {
+        let eta = self
+            .eta
+            .borrow_mut()
+            .estimate(Instant::now(), phase, done, total);
+        self.progress
+            .report(phase, phase.percent(done, total), message, eta, data);
     }
 
     fn check_rejected_share(&self) -> Result<(), Stop> {
@@ -502,12 +522,12 @@ impl Import<'_> {
         match outcome {
             Outcome::Completed => {
                 self.progress
-                    .report(Phase::Complete, 100, summary.describe(), data)
+                    .report(Phase::Complete, 100, summary.describe(), Some(0), data)
             }
             Outcome::Cancelled => self.progress.cancelled(),
             _ => self
                 .progress
-                .report(Phase::Error, 0, error.unwrap_or_default(), data),
+                .report(Phase::Error, 0, error.unwrap_or_default(), None, data),
         }
         summary
     }

@@ -288,7 +288,14 @@ impl Recorder {
 }
 
 impl ProgressReporter for Recorder {
-    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>) {
+    fn report(
+        &self,
+        phase: Phase,
+        progress: u8,
+        message: String,
+        _eta: Option<u64>,
+        data: Option<Value>,
+    ) {
         if !self.cancel.is_cancelled()
             && self
                 .cancel_at
