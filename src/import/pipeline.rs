@@ -8,18 +8,18 @@
 //! | finalizing | 95–100 | the import's record written and everything committed       |
 //!
 //! Progress within a phase follows bytes read, or the steps of applying and committing. Every
-//! report carries the time left ([`Eta`]), learned from this database's recent imports. The
-//! cancellation token is checked
+//! report carries the time left ([`Eta`]), learned from this database's recent imports. A step
+//! silent for a second is reported again every second with the time it has taken, so progress
+//! never stalls without a word. The cancellation token is checked
 //! between batches of a few thousand records and, inside the database, every few thousand steps,
 //! so a cancel takes effect within well under a second; nothing is applied unless the import
 //! completes.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,8 @@ use crate::store::{
 
 const BATCH_RECORDS: usize = 1024;
 const KEPT_PROBLEMS: usize = 100;
+/// A step silent for this long is reported again.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// What to import and how.
 #[derive(Debug, Clone)]
@@ -204,27 +206,105 @@ pub fn run_import(
         tracing::warn!(%error, "could not read the recent imports' rates");
         None
     });
+    let reporting = Reporting {
+        reporter: progress,
+        eta: Mutex::new(Eta::new(rates, file_size, started)),
+        newest: Mutex::new(None),
+    };
     let mut import = Import {
         request,
-        progress,
+        reporting: &reporting,
         cancel,
         started,
-        eta: RefCell::new(Eta::new(rates, file_size, started)),
         report: ImportReport::default(),
         applied: Applied::default(),
         format: None,
         encoding: None,
     };
-    let outcome = import.run(store);
+    let outcome = std::thread::scope(|scope| {
+        let (stop, stopped) = channel::<()>();
+        let reporting = &reporting;
+        scope.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT / 2) {
+                reporting.beat();
+            }
+        });
+        let outcome = import.run(store);
+        drop(stop);
+        outcome
+    });
     import.finish(store, outcome)
+}
+
+/// The import's side of progress: the reporter, the time estimate, and the newest report,
+/// which is repeated while its step is silent.
+struct Reporting<'a> {
+    reporter: &'a dyn ProgressReporter,
+    eta: Mutex<Eta>,
+    newest: Mutex<Option<Newest>>,
+}
+
+struct Newest {
+    phase: Phase,
+    done: u64,
+    total: u64,
+    message: String,
+    data: Option<Value>,
+    at: Instant,
+}
+
+impl Reporting<'_> {
+    /// Reports `done` of `total` units of a phase's work, with the time left.
+    fn report(&self, phase: Phase, done: u64, total: u64, message: String, data: Option<Value>) {
+        let at = Instant::now();
+        // Held while reporting, so a repeat never overtakes a newer report.
+        let mut newest = crate::lock(&self.newest);
+        let eta = crate::lock(&self.eta).estimate(at, phase, done, total);
+        self.reporter.report(
+            phase,
+            phase.percent(done, total),
+            message.clone(),
+            eta,
+            data.clone(),
+        );
+        *newest = Some(Newest {
+            phase,
+            done,
+            total,
+            message,
+            data,
+            at,
+        });
+    }
+
+    /// Repeats the newest report, with the time its step has taken and a fresh estimate, once
+    /// it is a heartbeat old.
+    fn beat(&self) {
+        let newest = crate::lock(&self.newest);
+        let Some(newest) = newest.as_ref() else {
+            return;
+        };
+        let now = Instant::now();
+        let silent = now.duration_since(newest.at);
+        if silent < HEARTBEAT {
+            return;
+        }
+        let eta = crate::lock(&self.eta).estimate(now, newest.phase, newest.done, newest.total);
+        self.reporter.report(
+            newest.phase,
+            newest.phase.percent(newest.done, newest.total),
+            format!("{} ({} s)", newest.message, silent.as_secs()),
+            eta,
+            newest.data.clone(),
+        );
+    }
 }
 
 struct Import<'a> {
     request: &'a ImportRequest,
-    progress: &'a dyn ProgressReporter,
+    reporting: &'a Reporting<'a>,
     cancel: &'a CancellationToken,
     started: Instant,
-    eta: RefCell<Eta>,
     report: ImportReport,
     applied: Applied,
     format: Option<Format>,
@@ -325,7 +405,7 @@ impl Import<'_> {
         }
         self.report.counts.rows = totals.rows;
         self.report.counts.records = totals.records;
-        self.eta.borrow_mut().records(totals.records);
+        crate::lock(&self.reporting.eta).records(totals.records);
         self.report.counts.rejected = totals.rejected;
         self.report.counts.warnings = totals.warnings;
         self.report.problems = totals.problems;
@@ -366,7 +446,7 @@ impl Import<'_> {
             rejected += batch.rejected;
             records += batch.records.len() as u64;
             let bytes = consumed.load(Ordering::Relaxed);
-            self.eta.borrow_mut().loaded(bytes, records);
+            crate::lock(&self.reporting.eta).loaded(bytes, records);
             self.report_progress(
                 Phase::Loading,
                 bytes,
@@ -393,12 +473,7 @@ impl Import<'_> {
         message: String,
         data: Option<Value>,
     ) {
-        let eta = self
-            .eta
-            .borrow_mut()
-            .estimate(Instant::now(), phase, done, total);
-        self.progress
-            .report(phase, phase.percent(done, total), message, eta, data);
+        self.reporting.report(phase, done, total, message, data);
     }
 
     fn check_rejected_share(&self) -> Result<(), Stop> {
@@ -520,14 +595,21 @@ impl Import<'_> {
         };
         let data = serde_json::to_value(&summary).ok();
         match outcome {
-            Outcome::Completed => {
-                self.progress
-                    .report(Phase::Complete, 100, summary.describe(), Some(0), data)
-            }
-            Outcome::Cancelled => self.progress.cancelled(),
-            _ => self
-                .progress
-                .report(Phase::Error, 0, error.unwrap_or_default(), None, data),
+            Outcome::Completed => self.reporting.reporter.report(
+                Phase::Complete,
+                100,
+                summary.describe(),
+                Some(0),
+                data,
+            ),
+            Outcome::Cancelled => self.reporting.reporter.cancelled(),
+            _ => self.reporting.reporter.report(
+                Phase::Error,
+                0,
+                error.unwrap_or_default(),
+                None,
+                data,
+            ),
         }
         summary
     }
@@ -597,5 +679,57 @@ impl Batch {
 fn keep(list: &mut Vec<Malformed>, line: u64, reason: String) {
     if list.len() < KEPT_PROBLEMS {
         list.push(Malformed { line, reason });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Messages(Mutex<Vec<(u8, String, Option<u64>)>>);
+
+    impl ProgressReporter for Messages {
+        fn report(
+            &self,
+            _: Phase,
+            progress: u8,
+            message: String,
+            eta: Option<u64>,
+            _: Option<Value>,
+        ) {
+            self.0.lock().unwrap().push((progress, message, eta));
+        }
+        fn cancelled(&self) {}
+    }
+
+    #[test]
+    fn a_silent_step_is_reported_again_with_its_time() {
+        let messages = Messages::default();
+        let reporting = Reporting {
+            reporter: &messages,
+            eta: Mutex::new(Eta::new(None, 1_000, Instant::now())),
+            newest: Mutex::new(None),
+        };
+        reporting.beat();
+        reporting.report(
+            Phase::Finalizing,
+            1,
+            3,
+            "Committing the changes".into(),
+            None,
+        );
+        reporting.beat();
+        assert_eq!(messages.0.lock().unwrap().len(), 1);
+        std::thread::sleep(HEARTBEAT);
+        reporting.beat();
+        let messages = messages.0.into_inner().unwrap();
+        assert_eq!(
+            messages,
+            [
+                (96, "Committing the changes".to_owned(), None),
+                (96, "Committing the changes (1 s)".to_owned(), None),
+            ]
+        );
     }
 }
