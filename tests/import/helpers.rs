@@ -258,6 +258,8 @@ pub type Report = (Phase, u8, String, Option<Value>);
 #[derive(Default)]
 pub struct Recorder {
     pub events: Mutex<Vec<Report>>,
+    /// The ETA of each event, in order.
+    pub etas: Mutex<Vec<Option<u64>>>,
     pub cancelled: Mutex<bool>,
     pub cancel: CancellationToken,
     pub cancel_at: Option<(Phase, u8)>,
@@ -293,7 +295,7 @@ impl ProgressReporter for Recorder {
         phase: Phase,
         progress: u8,
         message: String,
-        _eta: Option<u64>,
+        eta: Option<u64>,
         data: Option<Value>,
     ) {
         if !self.cancel.is_cancelled()
@@ -308,6 +310,7 @@ impl ProgressReporter for Recorder {
             .lock()
             .unwrap()
             .push((phase, progress, message, data));
+        self.etas.lock().unwrap().push(eta);
     }
 
     fn cancelled(&self) {
