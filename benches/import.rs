@@ -114,6 +114,7 @@ fn finished_session_memory(data: &Path) {
             Phase::Complete,
             100,
             "Import complete: 2 new, 0 updated, 0 reopened, 0 resolved".into(),
+            Some(0),
             Some(summary.clone()),
         );
     }
@@ -319,9 +320,16 @@ struct TimedReporter<R> {
 }
 
 impl<R: ProgressReporter> ProgressReporter for TimedReporter<R> {
-    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>) {
+    fn report(
+        &self,
+        phase: Phase,
+        progress: u8,
+        message: String,
+        eta: Option<u64>,
+        data: Option<Value>,
+    ) {
         let started = Instant::now();
-        self.inner.report(phase, progress, message, data);
+        self.inner.report(phase, progress, message, eta, data);
         self.nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         self.calls.fetch_add(1, Ordering::Relaxed);

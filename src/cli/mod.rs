@@ -183,8 +183,11 @@ impl ProgressSink for TerminalBar {
         if let Some(rows) = rows {
             message.push_str(&format!(" · {:.0} rows/s", rows as f64 / elapsed));
         }
-        if let Some(eta) = event.eta.filter(|_| !event.phase.is_terminal()) {
-            message.push_str(&format!(" · ETA {eta}s"));
+        if !event.phase.is_terminal() {
+            match event.eta {
+                Some(eta) => message.push_str(&format!(" · ETA {eta}s")),
+                None => message.push_str(" · estimating the time left"),
+            }
         }
         self.bar.set_message(message);
         if event.phase.is_terminal() {

@@ -7,20 +7,23 @@
 //! | processing | 70–95  | deduplicated records applied: new, updated, reopened, resolved |
 //! | finalizing | 95–100 | the import's record written and everything committed       |
 //!
-//! Progress within a phase follows bytes read or rows applied. The cancellation token is checked
+//! Progress within a phase follows bytes read, or the steps of applying and committing. Every
+//! report carries the time left ([`Eta`]), learned from this database's recent imports. A step
+//! silent for a second is reported again every second with the time it has taken, so progress
+//! never stalls without a word. The cancellation token is checked
 //! between batches of a few thousand records and, inside the database, every few thousand steps,
 //! so a cancel takes effect within well under a second; nothing is applied unless the import
 //! completes.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -28,7 +31,7 @@ use super::format::{ColumnMap, Format};
 use super::normalize::Record;
 use super::reader::{CsvReader, Item, Malformed};
 use super::source::{self, TextEncoding};
-use crate::progress::{Phase, ProgressReporter};
+use crate::progress::{Eta, Phase, ProgressReporter};
 use crate::store::{
     Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings,
     Problems, Scope, Store, StoreError,
@@ -36,6 +39,8 @@ use crate::store::{
 
 const BATCH_RECORDS: usize = 1024;
 const KEPT_PROBLEMS: usize = 100;
+/// A step silent for this long is reported again.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// What to import and how.
 #[derive(Debug, Clone)]
@@ -195,23 +200,109 @@ pub fn run_import(
     progress: &dyn ProgressReporter,
     cancel: &CancellationToken,
 ) -> ImportSummary {
+    let started = Instant::now();
+    let file_size = std::fs::metadata(&request.path).map_or(0, |meta| meta.len());
+    let rates = store.recent_rates().unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not read the recent imports' rates");
+        None
+    });
+    let reporting = Reporting {
+        reporter: progress,
+        eta: Mutex::new(Eta::new(rates, file_size, started)),
+        newest: Mutex::new(None),
+    };
     let mut import = Import {
         request,
-        progress,
+        reporting: &reporting,
         cancel,
-        started: Instant::now(),
+        started,
         report: ImportReport::default(),
         applied: Applied::default(),
         format: None,
         encoding: None,
     };
-    let outcome = import.run(store);
+    let outcome = std::thread::scope(|scope| {
+        let (stop, stopped) = channel::<()>();
+        let reporting = &reporting;
+        scope.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT / 2) {
+                reporting.beat();
+            }
+        });
+        let outcome = import.run(store);
+        drop(stop);
+        outcome
+    });
     import.finish(store, outcome)
+}
+
+/// The import's side of progress: the reporter, the time estimate, and the newest report,
+/// which is repeated while its step is silent.
+struct Reporting<'a> {
+    reporter: &'a dyn ProgressReporter,
+    eta: Mutex<Eta>,
+    newest: Mutex<Option<Newest>>,
+}
+
+struct Newest {
+    phase: Phase,
+    done: u64,
+    total: u64,
+    message: String,
+    data: Option<Value>,
+    at: Instant,
+}
+
+impl Reporting<'_> {
+    /// Reports `done` of `total` units of a phase's work, with the time left.
+    fn report(&self, phase: Phase, done: u64, total: u64, message: String, data: Option<Value>) {
+        let at = Instant::now();
+        // Held while reporting, so a repeat never overtakes a newer report.
+        let mut newest = crate::lock(&self.newest);
+        let eta = crate::lock(&self.eta).estimate(at, phase, done, total);
+        self.reporter.report(
+            phase,
+            phase.percent(done, total),
+            message.clone(),
+            eta,
+            data.clone(),
+        );
+        *newest = Some(Newest {
+            phase,
+            done,
+            total,
+            message,
+            data,
+            at,
+        });
+    }
+
+    /// Repeats the newest report, with the time its step has taken and a fresh estimate, once
+    /// it is a heartbeat old.
+    fn beat(&self) {
+        let newest = crate::lock(&self.newest);
+        let Some(newest) = newest.as_ref() else {
+            return;
+        };
+        let now = Instant::now();
+        let silent = now.duration_since(newest.at);
+        if silent < HEARTBEAT {
+            return;
+        }
+        let eta = crate::lock(&self.eta).estimate(now, newest.phase, newest.done, newest.total);
+        self.reporter.report(
+            newest.phase,
+            newest.phase.percent(newest.done, newest.total),
+            format!("{} ({} s)", newest.message, silent.as_secs()),
+            eta,
+            newest.data.clone(),
+        );
+    }
 }
 
 struct Import<'a> {
     request: &'a ImportRequest,
-    progress: &'a dyn ProgressReporter,
+    reporting: &'a Reporting<'a>,
     cancel: &'a CancellationToken,
     started: Instant,
     report: ImportReport,
@@ -239,8 +330,7 @@ struct ParseTotals {
 
 impl Import<'_> {
     fn run(&mut self, store: &dyn Store) -> Result<(), (Option<Box<dyn ImportRun>>, Stop)> {
-        self.progress
-            .report(Phase::Parsing, 0, "Starting the import".into(), None);
+        self.report_progress(Phase::Parsing, 0, 1, "Starting the import".into(), None);
         let new_import = self.new_import();
         let file_size = new_import.file_size;
         let mut run = store
@@ -251,12 +341,7 @@ impl Import<'_> {
             Err(stop) => return Err((Some(run), stop)),
         }
         let finalizing = Instant::now();
-        self.progress.report(
-            Phase::Finalizing,
-            Phase::Finalizing.percent(0, 1),
-            "Saving the import".into(),
-            None,
-        );
+        self.report_progress(Phase::Finalizing, 0, 1, "Saving the import".into(), None);
         if self.cancel.is_cancelled() {
             return Err((Some(run), Stop::Cancelled));
         }
@@ -264,7 +349,10 @@ impl Import<'_> {
         self.fill_report(None);
         // The record committed is what every channel reports: nothing about the import
         // changes after its commit.
-        match run.commit(&self.report, &self.applied) {
+        let committed = run.commit(&self.report, &self.applied, &mut |done, total, step| {
+            self.report_progress(Phase::Finalizing, done, total, step.into(), None);
+        });
+        match committed {
             Ok(()) => Ok(()),
             Err(error) => Err((Some(run), error.into())),
         }
@@ -275,9 +363,10 @@ impl Import<'_> {
         // Parsing: decide the encoding over the whole file, then read the header.
         let phase = Instant::now();
         let inspection = source::inspect(&request.path, |bytes| {
-            self.progress.report(
+            self.report_progress(
                 Phase::Parsing,
-                Phase::Parsing.percent(bytes, file_size.max(1)),
+                bytes,
+                file_size.max(1),
                 "Checking the file".into(),
                 Some(json!({ "bytesRead": bytes, "totalBytes": file_size })),
             );
@@ -299,12 +388,7 @@ impl Import<'_> {
 
         // Loading: rows parsed and normalised on their own thread, staged here.
         let phase = Instant::now();
-        self.progress.report(
-            Phase::Loading,
-            Phase::Loading.percent(0, 1),
-            "Loading rows".into(),
-            None,
-        );
+        self.report_progress(Phase::Loading, 0, 1, "Loading rows".into(), None);
         let cancel = self.cancel.clone();
         let totals = std::thread::scope(|scope| -> Result<ParseTotals, Stop> {
             let (sender, batches) = sync_channel::<Batch>(2);
@@ -321,6 +405,7 @@ impl Import<'_> {
         }
         self.report.counts.rows = totals.rows;
         self.report.counts.records = totals.records;
+        crate::lock(&self.reporting.eta).records(totals.records);
         self.report.counts.rejected = totals.rejected;
         self.report.counts.warnings = totals.warnings;
         self.report.problems = totals.problems;
@@ -329,21 +414,17 @@ impl Import<'_> {
 
         // Processing: deduplicated records applied to the final tables.
         let phase = Instant::now();
-        let progress = self.progress;
-        progress.report(
-            Phase::Processing,
-            Phase::Processing.percent(0, 1),
-            "Applying findings".into(),
-            None,
-        );
-        self.applied = run.apply(&mut |done, total| {
-            progress.report(
+        self.report_progress(Phase::Processing, 0, 1, "Applying findings".into(), None);
+        let applied = run.apply(&mut |done, total, step| {
+            self.report_progress(
                 Phase::Processing,
-                Phase::Processing.percent(done, total),
-                format!("Applying findings: {done} of {total}"),
-                Some(json!({ "applied": done, "total": total })),
+                done,
+                total,
+                step.into(),
+                Some(json!({ "done": done, "total": total })),
             );
         })?;
+        self.applied = applied;
         self.report.timings.processing = phase.elapsed().as_millis() as u64;
         Ok(())
     }
@@ -365,9 +446,11 @@ impl Import<'_> {
             rejected += batch.rejected;
             records += batch.records.len() as u64;
             let bytes = consumed.load(Ordering::Relaxed);
-            self.progress.report(
+            crate::lock(&self.reporting.eta).loaded(bytes, records);
+            self.report_progress(
                 Phase::Loading,
-                Phase::Loading.percent(bytes, file_size.max(1)),
+                bytes,
+                file_size.max(1),
                 format!("Loading rows: {rows} read"),
                 Some(json!({
                     "rowsRead": rows,
@@ -379,6 +462,18 @@ impl Import<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Reports `done` of `total` units of a phase's work, with the time left.
+    fn report_progress(
+        &self,
+        phase: Phase,
+        done: u64,
+        total: u64,
+        message: String,
+        data: Option<Value>,
+    ) {
+        self.reporting.report(phase, done, total, message, data);
     }
 
     fn check_rejected_share(&self) -> Result<(), Stop> {
@@ -500,14 +595,21 @@ impl Import<'_> {
         };
         let data = serde_json::to_value(&summary).ok();
         match outcome {
-            Outcome::Completed => {
-                self.progress
-                    .report(Phase::Complete, 100, summary.describe(), data)
-            }
-            Outcome::Cancelled => self.progress.cancelled(),
-            _ => self
-                .progress
-                .report(Phase::Error, 0, error.unwrap_or_default(), data),
+            Outcome::Completed => self.reporting.reporter.report(
+                Phase::Complete,
+                100,
+                summary.describe(),
+                Some(0),
+                data,
+            ),
+            Outcome::Cancelled => self.reporting.reporter.cancelled(),
+            _ => self.reporting.reporter.report(
+                Phase::Error,
+                0,
+                error.unwrap_or_default(),
+                None,
+                data,
+            ),
         }
         summary
     }
@@ -577,5 +679,57 @@ impl Batch {
 fn keep(list: &mut Vec<Malformed>, line: u64, reason: String) {
     if list.len() < KEPT_PROBLEMS {
         list.push(Malformed { line, reason });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Messages(Mutex<Vec<(u8, String, Option<u64>)>>);
+
+    impl ProgressReporter for Messages {
+        fn report(
+            &self,
+            _: Phase,
+            progress: u8,
+            message: String,
+            eta: Option<u64>,
+            _: Option<Value>,
+        ) {
+            self.0.lock().unwrap().push((progress, message, eta));
+        }
+        fn cancelled(&self) {}
+    }
+
+    #[test]
+    fn a_silent_step_is_reported_again_with_its_time() {
+        let messages = Messages::default();
+        let reporting = Reporting {
+            reporter: &messages,
+            eta: Mutex::new(Eta::new(None, 1_000, Instant::now())),
+            newest: Mutex::new(None),
+        };
+        reporting.beat();
+        reporting.report(
+            Phase::Finalizing,
+            1,
+            3,
+            "Committing the changes".into(),
+            None,
+        );
+        reporting.beat();
+        assert_eq!(messages.0.lock().unwrap().len(), 1);
+        std::thread::sleep(HEARTBEAT);
+        reporting.beat();
+        let messages = messages.0.into_inner().unwrap();
+        assert_eq!(
+            messages,
+            [
+                (96, "Committing the changes".to_owned(), None),
+                (96, "Committing the changes (1 s)".to_owned(), None),
+            ]
+        );
     }
 }

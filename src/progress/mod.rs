@@ -1,7 +1,8 @@
 //! The progress tracker: one session per import, weighted phases, throttled delivery with a
-//! trailing edge, ETA, cancellation and cleanup.
+//! trailing edge, cancellation and cleanup.
 //!
-//! An import reports through a [`ProgressReporter`]; the tracker turns reports into
+//! An import reports through a [`ProgressReporter`], with its own estimate of the time left
+//! ([`Eta`]); the tracker turns reports into
 //! [`ProgressEvent`]s and hands them to a [`ProgressSink`] (a terminal progress bar, or Socket.IO
 //! rooms). Within a session progress never goes down. At most one event per throttle window
 //! (500 ms) is delivered; a report inside the window is kept and delivered when the window ends,
@@ -25,7 +26,7 @@ use uuid::Uuid;
 
 use crate::lock;
 
-pub use eta::{EtaEstimator, LinearEta};
+pub use eta::{Eta, PastImport, Rates};
 pub use event::{Phase, ProgressEvent};
 
 /// Where delivered events go.
@@ -37,7 +38,15 @@ pub trait ProgressSink: Send + Sync + 'static {
 
 /// What an import calls as it works.
 pub trait ProgressReporter: Send + Sync {
-    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>);
+    /// `eta`: whole seconds left, `None` while there is no basis for an estimate.
+    fn report(
+        &self,
+        phase: Phase,
+        progress: u8,
+        message: String,
+        eta: Option<u64>,
+        data: Option<Value>,
+    );
     fn cancelled(&self);
 }
 
@@ -45,7 +54,7 @@ pub trait ProgressReporter: Send + Sync {
 pub struct NoProgress;
 
 impl ProgressReporter for NoProgress {
-    fn report(&self, _: Phase, _: u8, _: String, _: Option<Value>) {}
+    fn report(&self, _: Phase, _: u8, _: String, _: Option<u64>, _: Option<Value>) {}
     fn cancelled(&self) {}
 }
 
@@ -87,7 +96,6 @@ struct Inner {
     expiring: Mutex<VecDeque<Expiry>>,
     expiry_added: Notify,
     sink: Arc<dyn ProgressSink>,
-    eta: Box<dyn EtaEstimator>,
     settings: TrackerSettings,
     runtime: Handle,
 }
@@ -125,21 +133,12 @@ pub struct SessionState {
 impl ProgressTracker {
     /// Must be created inside a Tokio runtime: trailing deliveries and cleanup run on it.
     pub fn new(sink: Arc<dyn ProgressSink>, settings: TrackerSettings) -> Self {
-        Self::with_estimator(sink, settings, Box::new(LinearEta))
-    }
-
-    pub fn with_estimator(
-        sink: Arc<dyn ProgressSink>,
-        settings: TrackerSettings,
-        eta: Box<dyn EtaEstimator>,
-    ) -> Self {
         let runtime = Handle::current();
         let inner = Arc::new(Inner {
             sessions: Mutex::default(),
             expiring: Mutex::default(),
             expiry_added: Notify::new(),
             sink,
-            eta,
             settings,
             runtime: runtime.clone(),
         });
@@ -172,14 +171,15 @@ impl ProgressTracker {
     }
 
     /// Records a progress update and delivers it, subject to the throttle. `complete` and
-    /// `error` end the session and are delivered at once. Updates to unknown or finished
-    /// sessions are ignored.
+    /// `error` end the session and are delivered at once (with an `eta` of 0 and none). Updates
+    /// to unknown or finished sessions are ignored.
     pub fn emit_progress(
         &self,
         id: Uuid,
         phase: Phase,
         progress: u8,
         message: String,
+        eta: Option<u64>,
         data: Option<Value>,
     ) {
         let Some(entry) = self.session(id) else {
@@ -194,7 +194,7 @@ impl ProgressTracker {
         let eta = match phase {
             Phase::Complete => Some(0),
             Phase::Error => None,
-            _ => self.calculate_eta(&session, progress),
+            _ => eta,
         };
         session.latest = Some(ProgressEvent::new(id, phase, progress, message, eta, data));
         let now = Instant::now();
@@ -233,11 +233,6 @@ impl ProgressTracker {
         }
     }
 
-    /// Seconds left, by the configured estimator (`None` before any progress).
-    pub fn calculate_eta(&self, session: &Session, progress: u8) -> Option<u64> {
-        self.inner.eta.estimate(session.started.elapsed(), progress)
-    }
-
     /// Ends a session that did not end with a terminal event of its own, then schedules its
     /// removal after the retention time.
     pub fn complete_session(&self, id: Uuid, success: bool) {
@@ -252,7 +247,7 @@ impl ProgressTracker {
         } else {
             (Phase::Error, "Import failed")
         };
-        self.emit_progress(id, phase, 100, message.into(), None);
+        self.emit_progress(id, phase, 100, message.into(), None, None);
     }
 
     /// Asks a running import to stop.
@@ -434,9 +429,16 @@ pub struct SessionReporter {
 }
 
 impl ProgressReporter for SessionReporter {
-    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>) {
+    fn report(
+        &self,
+        phase: Phase,
+        progress: u8,
+        message: String,
+        eta: Option<u64>,
+        data: Option<Value>,
+    ) {
         self.tracker
-            .emit_progress(self.id, phase, progress, message, data);
+            .emit_progress(self.id, phase, progress, message, eta, data);
     }
 
     fn cancelled(&self) {

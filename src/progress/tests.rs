@@ -44,7 +44,14 @@ async fn updates_inside_the_window_are_held_and_the_newest_sent_at_its_end() {
     let id = Uuid::new_v4();
     tracker.create_session(id).unwrap();
     for progress in [5, 10, 20, 30] {
-        tracker.emit_progress(id, Phase::Loading, progress, format!("{progress}"), None);
+        tracker.emit_progress(
+            id,
+            Phase::Loading,
+            progress,
+            format!("{progress}"),
+            None,
+            None,
+        );
     }
     assert_eq!(recorder.progress(), [5]);
     settle(Duration::from_millis(499)).await;
@@ -61,7 +68,14 @@ async fn at_most_two_events_a_second_under_a_flood() {
     let id = Uuid::new_v4();
     tracker.create_session(id).unwrap();
     for step in 0..300u32 {
-        tracker.emit_progress(id, Phase::Loading, (step / 3) as u8, String::new(), None);
+        tracker.emit_progress(
+            id,
+            Phase::Loading,
+            (step / 3) as u8,
+            String::new(),
+            None,
+            None,
+        );
         settle(Duration::from_millis(10)).await;
     }
     let delivered = recorder.progress().len();
@@ -73,11 +87,11 @@ async fn progress_never_goes_down_and_is_clamped() {
     let (tracker, recorder) = tracker();
     let id = Uuid::new_v4();
     tracker.create_session(id).unwrap();
-    tracker.emit_progress(id, Phase::Loading, 50, String::new(), None);
+    tracker.emit_progress(id, Phase::Loading, 50, String::new(), None, None);
     settle(Duration::from_secs(1)).await;
-    tracker.emit_progress(id, Phase::Loading, 30, String::new(), None);
+    tracker.emit_progress(id, Phase::Loading, 30, String::new(), None, None);
     settle(Duration::from_secs(1)).await;
-    tracker.emit_progress(id, Phase::Processing, 250, String::new(), None);
+    tracker.emit_progress(id, Phase::Processing, 250, String::new(), None, None);
     assert_eq!(recorder.progress(), [50, 50, 100]);
 }
 
@@ -86,11 +100,11 @@ async fn terminal_events_are_never_throttled_and_end_the_session() {
     let (tracker, recorder) = tracker();
     let id = Uuid::new_v4();
     tracker.create_session(id).unwrap();
-    tracker.emit_progress(id, Phase::Loading, 10, "a".into(), None);
-    tracker.emit_progress(id, Phase::Loading, 60, "b".into(), None);
-    tracker.emit_progress(id, Phase::Complete, 100, "done".into(), None);
+    tracker.emit_progress(id, Phase::Loading, 10, "a".into(), None, None);
+    tracker.emit_progress(id, Phase::Loading, 60, "b".into(), None, None);
+    tracker.emit_progress(id, Phase::Complete, 100, "done".into(), None, None);
     settle(Duration::from_secs(1)).await;
-    tracker.emit_progress(id, Phase::Loading, 100, "late".into(), None);
+    tracker.emit_progress(id, Phase::Loading, 100, "late".into(), None, None);
     let seen = recorder.seen.lock().unwrap().clone();
     assert_eq!(
         seen,
@@ -136,13 +150,15 @@ async fn cancel_reaches_only_running_sessions() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn events_carry_an_eta_once_there_is_progress() {
+async fn events_carry_the_reported_eta_and_end_at_zero() {
     let (tracker, _) = tracker();
     let id = Uuid::new_v4();
     tracker.create_session(id).unwrap();
-    tracker.emit_progress(id, Phase::Parsing, 0, String::new(), None);
+    tracker.emit_progress(id, Phase::Parsing, 0, String::new(), None, None);
     assert_eq!(tracker.latest(id).unwrap().event.unwrap().eta, None);
-    settle(Duration::from_secs(10)).await;
-    tracker.emit_progress(id, Phase::Loading, 25, String::new(), None);
+    settle(Duration::from_secs(1)).await;
+    tracker.emit_progress(id, Phase::Loading, 25, String::new(), Some(30), None);
     assert_eq!(tracker.latest(id).unwrap().event.unwrap().eta, Some(30));
+    tracker.emit_progress(id, Phase::Complete, 100, String::new(), Some(7), None);
+    assert_eq!(tracker.latest(id).unwrap().event.unwrap().eta, Some(0));
 }

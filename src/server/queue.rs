@@ -311,6 +311,7 @@ impl ImportQueue {
                 Phase::Parsing,
                 0,
                 message,
+                None,
                 Some(json!({ "queuePosition": index + 1, "importsAhead": ahead })),
             );
         }

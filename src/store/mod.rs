@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::import::normalize::{Record, Severity};
 use crate::import::reader::Malformed;
+use crate::progress::Rates;
 pub use accounts::Accounts;
 
 /// Which open findings an import may resolve.
@@ -365,6 +366,10 @@ pub trait Store: Accounts + Send + Sync {
         cancelled_by: Option<&str>,
     ) -> Result<(), StoreError>;
 
+    /// Milliseconds per byte and per record of each phase over the last few completed imports
+    /// of this database (the basis of an import's time estimate); `None` before the first.
+    fn recent_rates(&self) -> Result<Option<Rates>, StoreError>;
+
     /// The recorded import of a session, if any.
     fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError>;
 
@@ -386,13 +391,21 @@ pub trait ImportRun: Send {
     fn stage(&mut self, records: &[Record]) -> Result<(), StoreError>;
 
     /// Applies the staging area to the final tables inside the import's transaction, reporting
-    /// `(done, total)` as it goes. Nothing is visible to others until [`ImportRun::commit`].
-    fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError>;
+    /// `(done, total, step)` before each step (`step` says what it does, for people). Nothing is
+    /// visible to others until [`ImportRun::commit`].
+    fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64, &str))
+    -> Result<Applied, StoreError>;
 
-    /// Commits the applied changes together with the import's record. After an error nothing
-    /// was committed (the database is asked when the commit's own answer is unclear), and the
-    /// run can still be abandoned.
-    fn commit(&mut self, report: &ImportReport, applied: &Applied) -> Result<(), StoreError>;
+    /// Commits the applied changes together with the import's record, reporting
+    /// `(done, total, step)` before each step. After an error nothing was committed (the
+    /// database is asked when the commit's own answer is unclear), and the run can still be
+    /// abandoned.
+    fn commit(
+        &mut self,
+        report: &ImportReport,
+        applied: &Applied,
+        on_progress: &mut dyn FnMut(u64, u64, &str),
+    ) -> Result<(), StoreError>;
 
     /// Discards everything staged or applied and records the import as failed or cancelled.
     fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError>;

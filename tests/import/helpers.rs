@@ -258,6 +258,8 @@ pub type Report = (Phase, u8, String, Option<Value>);
 #[derive(Default)]
 pub struct Recorder {
     pub events: Mutex<Vec<Report>>,
+    /// The ETA of each event, in order.
+    pub etas: Mutex<Vec<Option<u64>>>,
     pub cancelled: Mutex<bool>,
     pub cancel: CancellationToken,
     pub cancel_at: Option<(Phase, u8)>,
@@ -288,7 +290,14 @@ impl Recorder {
 }
 
 impl ProgressReporter for Recorder {
-    fn report(&self, phase: Phase, progress: u8, message: String, data: Option<Value>) {
+    fn report(
+        &self,
+        phase: Phase,
+        progress: u8,
+        message: String,
+        eta: Option<u64>,
+        data: Option<Value>,
+    ) {
         if !self.cancel.is_cancelled()
             && self
                 .cancel_at
@@ -301,6 +310,7 @@ impl ProgressReporter for Recorder {
             .lock()
             .unwrap()
             .push((phase, progress, message, data));
+        self.etas.lock().unwrap().push(eta);
     }
 
     fn cancelled(&self) {

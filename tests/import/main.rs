@@ -3,6 +3,7 @@
 mod atomicity;
 mod bad_input;
 mod cli;
+mod eta;
 mod faults;
 mod formats;
 mod helpers;

@@ -31,6 +31,7 @@ use super::{
     ImportRun, NewImport, Outcome, Page, PhaseTimings, Problems, Scope, Store, StoreError,
 };
 use crate::import::normalize::{Record, key_hash};
+use crate::progress::{PastImport, Rates};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_findings.sql"),
@@ -43,6 +44,8 @@ const CACHE_KIB: i64 = 8 * 1024;
 /// Page cache for an import's TEMP staging tables, which are only appended to and read in order.
 const STAGING_CACHE_KIB: i64 = 2 * 1024;
 const APPLY_CHUNK: i64 = 20_000;
+/// Findings scanned by the apply's closing steps in the time of one upserted row.
+const SCAN_PER_UPSERT: u64 = 10;
 /// The longest an account lookup waits for the database (reads wait only in rare moments, such
 /// as a WAL checkpoint's reset).
 const ACCOUNT_READ_WAIT: Duration = Duration::from_millis(500);
@@ -52,6 +55,8 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 const LOG_SIZE_LIMIT: i64 = 64 << 20;
 /// How long folding the write-ahead log waits for readers of an older snapshot.
 const LOG_FOLD_WAIT: Duration = Duration::from_secs(2);
+/// How many recent completed imports an import's time estimate learns from.
+const RATE_HISTORY: u32 = 5;
 const INTERRUPTED: &str = "the process stopped before the import finished";
 
 pub struct SqliteStore {
@@ -224,6 +229,40 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn recent_rates(&self) -> Result<Option<Rates>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn.prepare_cached(
+            "SELECT file_size, records, timings FROM imports WHERE outcome = 'completed'
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let past = statement
+            .query_map([RATE_HISTORY], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let past: Vec<PastImport> = past
+            .into_iter()
+            .filter_map(|(file_size, records, timings)| {
+                let timings: PhaseTimings = serde_json::from_str(&timings).ok()?;
+                Some(PastImport {
+                    file_size: file_size as u64,
+                    records: records as u64,
+                    elapsed_ms: [
+                        timings.parsing,
+                        timings.loading,
+                        timings.processing,
+                        timings.finalizing,
+                    ],
+                })
+            })
+            .collect();
+        Ok(Rates::learned(&past))
+    }
+
     fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError> {
         let conn = self.reader();
         let mut statement = conn.prepare_cached(&format!(
@@ -269,15 +308,24 @@ impl ImportRun for SqliteRun {
             .map_err(|error| classify(error, &self.path))
     }
 
-    fn apply(&mut self, on_progress: &mut dyn FnMut(u64, u64)) -> Result<Applied, StoreError> {
+    fn apply(
+        &mut self,
+        on_progress: &mut dyn FnMut(u64, u64, &str),
+    ) -> Result<Applied, StoreError> {
         self.apply_inner(on_progress)
             .map_err(|error| classify(error, &self.path))
     }
 
-    fn commit(&mut self, report: &ImportReport, applied: &Applied) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        report: &ImportReport,
+        applied: &Applied,
+        on_progress: &mut dyn FnMut(u64, u64, &str),
+    ) -> Result<(), StoreError> {
         // A cancel that comes now is too late: the commit is under way.
         self.conn.progress_handler(0, None::<fn() -> bool>);
         let (added_from, added_to) = self.applied_id_range.unzip();
+        on_progress(0, 3, "Writing the import's record");
         let committed = self
             .write_record(
                 Outcome::Completed,
@@ -286,8 +334,12 @@ impl ImportRun for SqliteRun {
                 added_from,
                 added_to,
             )
-            .and_then(|()| self.conn.execute_batch("COMMIT"));
+            .and_then(|()| {
+                on_progress(1, 3, "Committing the changes");
+                self.conn.execute_batch("COMMIT")
+            });
         let Err(error) = committed else {
+            on_progress(2, 3, "Folding the write-ahead log into the database");
             fold_log(&self.conn);
             return Ok(());
         };
@@ -376,9 +428,12 @@ impl SqliteRun {
         Ok(())
     }
 
+    /// The apply's steps, in units of an upserted row: the upserts one a row; the steps after
+    /// them (counting, resolving) scan the findings, about a tenth of a unit each; the steps
+    /// before them are quick.
     fn apply_inner(
         &mut self,
-        on_progress: &mut dyn FnMut(u64, u64),
+        on_progress: &mut dyn FnMut(u64, u64, &str),
     ) -> Result<Applied, rusqlite::Error> {
         let conn = &self.conn;
         // Staging was filled in a deferred transaction that touched only TEMP tables; the apply
@@ -400,10 +455,15 @@ impl SqliteRun {
             [],
             |row| row.get(0),
         )?;
+        let rows = last_rowid as u64;
+        let scanned = (max_id_before as u64 + rows) / SCAN_PER_UPSERT;
+        let total = rows + scanned + 1;
+        on_progress(0, total, "Adding finding definitions");
         conn.execute(
             "INSERT OR IGNORE INTO definitions SELECT * FROM temp.staging_definitions",
             [],
         )?;
+        on_progress(0, total, "Matching resolved findings");
         // Known findings that are resolved: a regular import reopens them, a backfill only
         // leaves them out of its counts. The partial index keeps this lookup small.
         let known_resolved = if backfill {
@@ -428,14 +488,18 @@ impl SqliteRun {
         } else {
             UPSERT_REGULAR
         })?;
-        let total = last_rowid as u64 + 1;
         let mut first = 1;
         while first <= last_rowid {
+            on_progress(
+                first as u64 - 1,
+                total,
+                &format!("Applying findings: {} of {rows}", first - 1),
+            );
             let last = first + APPLY_CHUNK - 1;
             upsert.execute(params![scan_date, self.import_id, first, last])?;
-            on_progress(last.min(last_rowid) as u64, total);
             first = last + 1;
         }
+        on_progress(rows, total, "Counting new and updated findings");
         let new: i64 = conn.query_row(
             "SELECT count(*) FROM findings WHERE id > ?1",
             [max_id_before],
@@ -470,6 +534,11 @@ impl SqliteRun {
             let open_and_absent = format!(
                 "FROM findings WHERE state <> 'resolved' AND last_import_id <> ?1 {in_scope}"
             );
+            on_progress(
+                rows + scanned / 3,
+                total,
+                "Listing open findings absent from the export",
+            );
             let resolved = conn.execute(
                 &format!(
                     "INSERT INTO import_changes (import_id, change, finding_id)
@@ -477,6 +546,11 @@ impl SqliteRun {
                 ),
                 [self.import_id],
             )?;
+            on_progress(
+                rows + scanned * 2 / 3,
+                total,
+                &format!("Resolving {resolved} findings absent from the export"),
+            );
             conn.execute(
                 &format!(
                     "UPDATE findings SET state = 'resolved', resolved_date = ?2
@@ -486,7 +560,7 @@ impl SqliteRun {
             )?;
             resolved as u64
         };
-        on_progress(total, total);
+        on_progress(total, total, "Findings applied");
         Ok(Applied {
             distinct: distinct as u64,
             new,
