@@ -162,8 +162,9 @@ export class ProgressModal {
     const queued = event.data?.queuePosition !== undefined;
     this.parts.phase.textContent = queued ? 'Queued' : (PHASES[event.type] ?? event.type);
     this.parts.message.textContent = event.message ?? '';
+    // No ETA yet (nothing to go by) is said so; a queued import has none to give.
     const eta = formatETA(event.eta);
-    this.parts.eta.textContent = eta ? `About ${eta} left` : '';
+    this.parts.eta.textContent = eta ? `About ${eta} left` : (queued ? '' : 'Estimating…');
     this.showConnection();
   }
 
