@@ -17,8 +17,13 @@ const PHASES = {
   finalizing: 'Finalizing',
 };
 
-const FINISHED = new Set(['completed', 'failed', 'cancelled']);
-const ENDED_TITLES = { completed: 'Import complete', failed: 'Import failed', cancelled: 'Import cancelled' };
+const FINISHED = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
+const ENDED_TITLES = {
+  completed: 'Import complete',
+  failed: 'Import failed',
+  cancelled: 'Import cancelled',
+  interrupted: 'Import stopped',
+};
 const STOPPING = 'Stopping the import and rolling it back…';
 const POLLING = 'No live connection: progress is checked over HTTP every second.';
 const LOST = 'The connection to the server is lost. Trying to reconnect…';
@@ -145,8 +150,12 @@ export class ProgressModal {
       return;
     }
     if (event.type === 'error') {
-      if (event.outcome === 'cancelled') {
+      // The outcome comes with a polled status, or in the event's summary.
+      const outcome = event.outcome ?? event.data?.outcome;
+      if (outcome === 'cancelled') {
         this.showCancelled();
+      } else if (outcome === 'interrupted') {
+        this.showStopped(event.message);
       } else {
         this.showError(event.message);
       }
@@ -193,6 +202,15 @@ export class ProgressModal {
     this.parts.eta.textContent = '';
     this.showAlert('danger', message || 'The import failed.');
     this.finish('failed');
+  }
+
+  /** Stopped by the server (a shutdown), not by anyone's cancel. */
+  showStopped(message) {
+    this.parts.phase.textContent = 'Stopped';
+    this.parts.message.textContent = '';
+    this.parts.eta.textContent = '';
+    this.showAlert('warning', sentence(message) || 'The server stopped the import; nothing was changed.');
+    this.finish('interrupted');
   }
 
   showCancelled(message = 'The import was cancelled; nothing was changed.') {

@@ -15,6 +15,7 @@
 //! so a cancel takes effect within well under a second; nothing is applied unless the import
 //! completes.
 
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, channel, sync_channel};
@@ -53,7 +54,7 @@ pub struct ImportRequest {
     pub scope: Scope,
     /// The account that started it, or `cli` for a local command-line import.
     pub started_by: String,
-    /// Who cancelled it, if someone does.
+    /// Who stops it, if someone does.
     pub canceller: Canceller,
     /// The import fails when more than this share of rows is rejected.
     pub max_rejected_share: f64,
@@ -88,18 +89,40 @@ pub fn check_scan_date(date: NaiveDate) -> Result<NaiveDate, String> {
     }
 }
 
-/// The name of whoever cancelled an import: set before the cancel is signalled, recorded with
-/// the cancelled import.
+/// What ends an import stopped at a server shutdown: it is recorded as interrupted.
+const STOPPED_BY_SHUTDOWN: &str = "stopped by a server shutdown; nothing was changed";
+
+/// Who stops an import, noted before the cancel is signalled: an account (recorded with the
+/// cancelled import) or the server shutting down (the import is then interrupted, not
+/// cancelled).
 #[derive(Debug, Clone, Default)]
-pub struct Canceller(Arc<Mutex<Option<String>>>);
+pub struct Canceller(Arc<Mutex<Option<Stopper>>>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stopper {
+    Account(String),
+    Shutdown,
+}
 
 impl Canceller {
     pub fn set(&self, name: &str) {
-        *crate::lock(&self.0) = Some(name.to_owned());
+        *crate::lock(&self.0) = Some(Stopper::Account(name.to_owned()));
     }
 
+    pub fn set_shutdown(&self) {
+        *crate::lock(&self.0) = Some(Stopper::Shutdown);
+    }
+
+    /// The account that cancelled, if one did.
     pub fn get(&self) -> Option<String> {
-        crate::lock(&self.0).clone()
+        match &*crate::lock(&self.0) {
+            Some(Stopper::Account(name)) => Some(name.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn is_shutdown(&self) -> bool {
+        *crate::lock(&self.0) == Some(Stopper::Shutdown)
     }
 }
 
@@ -220,6 +243,7 @@ pub fn run_import(
         applied: Applied::default(),
         format: None,
         encoding: None,
+        current: Cell::new(None),
     };
     let outcome = std::thread::scope(|scope| {
         let (stop, stopped) = channel::<()>();
@@ -309,6 +333,9 @@ struct Import<'a> {
     applied: Applied,
     format: Option<Format>,
     encoding: Option<TextEncoding>,
+    /// The phase under way and when it began, so an import that stops records the time it
+    /// spent there too.
+    current: Cell<Option<(Phase, Instant)>>,
 }
 
 /// The batches the parsing thread hands to the loading loop.
@@ -473,7 +500,32 @@ impl Import<'_> {
         message: String,
         data: Option<Value>,
     ) {
+        if self
+            .current
+            .get()
+            .is_none_or(|(current, _)| current != phase)
+        {
+            self.current.set(Some((phase, Instant::now())));
+        }
         self.reporting.report(phase, done, total, message, data);
+    }
+
+    /// Gives the phase an import stopped in the time it spent there.
+    fn time_stopped_phase(&mut self) {
+        let Some((phase, since)) = self.current.get() else {
+            return;
+        };
+        let timings = &mut self.report.timings;
+        let slot = match phase {
+            Phase::Parsing => &mut timings.parsing,
+            Phase::Loading => &mut timings.loading,
+            Phase::Processing => &mut timings.processing,
+            Phase::Finalizing => &mut timings.finalizing,
+            Phase::Complete | Phase::Error => return,
+        };
+        if *slot == 0 {
+            *slot = since.elapsed().as_millis() as u64;
+        }
     }
 
     fn check_rejected_share(&self) -> Result<(), Stop> {
@@ -546,6 +598,9 @@ impl Import<'_> {
             Ok(()) => (Outcome::Completed, None),
             Err((run, stop)) => {
                 let (outcome, message) = match &stop {
+                    Stop::Cancelled if self.request.canceller.is_shutdown() => {
+                        (Outcome::Interrupted, STOPPED_BY_SHUTDOWN.to_owned())
+                    }
                     Stop::Cancelled => (Outcome::Cancelled, "the import was cancelled".into()),
                     Stop::Invalid(message) => (Outcome::Failed, message.clone()),
                     Stop::Store(error) => {
@@ -561,6 +616,7 @@ impl Import<'_> {
                     }
                 };
                 self.fill_report(Some(message.clone()));
+                self.time_stopped_phase();
                 if outcome == Outcome::Cancelled {
                     self.report.cancelled_by = self.request.canceller.get();
                 }

@@ -127,7 +127,9 @@ impl ImportStatus {
             Outcome::Interrupted => (
                 Phase::Error,
                 0,
-                "The import was interrupted by a restart; nothing was changed".to_owned(),
+                record.error.clone().unwrap_or_else(|| {
+                    "The import was interrupted by a restart; nothing was changed".into()
+                }),
             ),
             Outcome::Failed => (
                 Phase::Error,

@@ -3,7 +3,7 @@
 //! in the queue, and a waiting import can be cancelled (it leaves the queue at once) by the
 //! account that started it or an admin. A waiting import is written down beside its upload
 //! (see `spool`), so a crash does not lose it; at shutdown the queue closes and the imports
-//! still waiting are cancelled and recorded so.
+//! still waiting are recorded as interrupted.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,10 @@ use crate::lock;
 use crate::progress::{Phase, ProgressTracker};
 use crate::store::accounts::{Identity, Role};
 use crate::store::{NewImport, Outcome, Store};
+
+/// Why an import waiting at a shutdown never ran.
+const SHUT_DOWN_WAITING: &str =
+    "the server shut down before the import started; nothing was changed";
 
 /// An accepted upload waiting for its turn.
 pub struct Job {
@@ -227,19 +231,20 @@ impl ImportQueue {
         }
     }
 
-    /// Stops taking imports and cancels those still waiting (taken from the queue at once, so
-    /// none of them starts).
+    /// Stops taking imports: those still waiting are taken from the queue at once (so none of
+    /// them starts) and recorded as interrupted, and the running one is marked as stopped by the
+    /// shutdown, for the cancel that follows.
     pub fn close(&self) {
         let waiting: Vec<Job> = {
             let mut waiting = lock(&self.inner.waiting);
             self.inner.closed.store(true, Ordering::Release);
+            if let Some(running) = &*lock(&self.inner.running) {
+                running.canceller.set_shutdown();
+            }
             waiting.drain(..).collect()
         };
         for job in waiting {
-            self.record_cancelled(
-                job,
-                "the server shut down before the import started; nothing was changed",
-            );
+            self.record_unstarted(job, Outcome::Interrupted, SHUT_DOWN_WAITING);
         }
     }
 
@@ -255,18 +260,19 @@ impl ImportQueue {
             position.and_then(|at| waiting.remove(at))
         };
         if let Some(job) = removed {
-            self.record_cancelled(
+            self.record_unstarted(
                 job,
+                Outcome::Cancelled,
                 "the import was cancelled before it started; nothing was changed",
             );
         }
     }
 
-    /// Records an import taken from the queue as cancelled, deletes its upload and tells its
-    /// watchers.
-    fn record_cancelled(&self, job: Job, reason: &'static str) {
+    /// Records how an import taken from the queue ended, deletes its upload and tells its
+    /// watchers (`importCancelled` for a cancel, an `error` event otherwise).
+    fn record_unstarted(&self, job: Job, outcome: Outcome, reason: &'static str) {
         let session_id = job.request.session_id;
-        tracing::info!(session = %session_id, "queued import cancelled");
+        tracing::info!(session = %session_id, outcome = outcome.as_str(), "queued import ended");
         self.announce_positions();
         let inner = Arc::clone(&self.inner);
         self.inner.recording.spawn_blocking(move || {
@@ -281,14 +287,24 @@ impl ImportQueue {
             };
             if let Err(error) = inner.store.record_unstarted(
                 &import,
-                Outcome::Cancelled,
+                outcome,
                 reason,
                 request.canceller.get().as_deref(),
             ) {
-                tracing::error!(session = %session_id, %error, "could not record a cancelled import");
+                tracing::error!(session = %session_id, %error, "could not record a queued import's end");
             }
             drop(job);
-            inner.tracker.session_cancelled(session_id);
+            match outcome {
+                Outcome::Cancelled => inner.tracker.session_cancelled(session_id),
+                _ => inner.tracker.emit_progress(
+                    session_id,
+                    Phase::Error,
+                    0,
+                    reason.to_owned(),
+                    None,
+                    Some(json!({ "outcome": outcome })),
+                ),
+            }
         });
     }
 

@@ -127,7 +127,7 @@ test('a header-only or empty file ends in an error saying so; nothing applied', 
   assert.deepEqual(await snapshot(server.url), before, 'findings and counts unchanged');
 });
 
-test('SIGTERM during an import: watchers told, exit 0, after a restart cancelled and findings unchanged', TIMEOUT, async (t) => {
+test('SIGTERM during an import: watchers told it was the shutdown, exit 0, recorded as interrupted, findings unchanged', TIMEOUT, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vulnimport-test-'));
   let server = await startServerIn(dir);
   let watcher;
@@ -150,21 +150,33 @@ test('SIGTERM during an import: watchers told, exit 0, after a restart cancelled
   const closed = new Promise((resolve) => watcher.socket.once('disconnect', resolve));
   assert.equal(await within(server.stop('SIGTERM'), 'the server\'s exit', 60_000), 0, 'exit code');
   await within(closed, 'the socket\'s close');
+  const told = {
+    [running]: /^stopped by a server shutdown; nothing was changed$/,
+    [queued]: /^the server shut down before the import started; nothing was changed$/,
+  };
   for (const id of [running, queued]) {
     const events = watcher.events.filter((event) => event.payload?.sessionId === id);
-    assert.equal(events.at(-1)?.name, 'importCancelled', `the watcher of ${id === running ? 'the running' : 'the queued'} import was told`);
-    assert.ok(!events.some((event) => event.payload.type === 'complete'));
+    const last = events.at(-1);
+    const which = id === running ? 'the running' : 'the queued';
+    assert.equal(last?.name, 'progress', `the watcher of ${which} import was told`);
+    assert.equal(last.payload.type, 'error');
+    assert.match(last.payload.message, told[id], `${which} import: not a user's cancel`);
+    assert.ok(!events.some((event) => event.name === 'importCancelled' || event.payload.type === 'complete'));
   }
 
   server = await startServerIn(dir);
   const status = await request(server.url, `/api/imports/${running}`);
   assert.equal(status.status, 200);
-  assert.ok(['cancelled', 'interrupted'].includes(status.body.outcome), `outcome ${status.body.outcome}`);
+  assert.equal(status.body.outcome, 'interrupted');
+  assert.match(status.body.message, told[running], 'the status names the shutdown');
   assert.deepEqual(await snapshot(server.url), before, 'findings and counts unchanged');
   const history = await request(server.url, '/api/imports');
   const recorded = (id) => history.body.items.find((item) => item.sessionId === id);
-  assert.equal(recorded(running)?.outcome, status.body.outcome);
-  assert.equal(recorded(queued)?.outcome, 'cancelled', 'the queued import is recorded as cancelled');
+  for (const id of [running, queued]) {
+    assert.equal(recorded(id)?.outcome, 'interrupted');
+    assert.match(recorded(id).error, told[id]);
+    assert.equal(recorded(id).cancelledBy, null, 'nobody cancelled it');
+  }
 });
 
 test('GET /metrics counts connected sockets, sessions, progress events and imports', TIMEOUT, async (t) => {

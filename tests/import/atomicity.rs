@@ -28,6 +28,18 @@ fn cancel_during(phase: Phase, percent: u8) {
     );
     assert_eq!(db.snapshot(), before, "final tables changed");
     assert_eq!(db.outcome(summary.session_id).0, "cancelled");
+    // The phase it stopped in shows the time spent there, in the summary as in the record.
+    let spent = match phase {
+        Phase::Loading => summary.timings.loading,
+        _ => summary.timings.processing,
+    };
+    assert!(spent > 0, "{:?}", summary.timings);
+    let record = db
+        .store
+        .import_by_session(summary.session_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.timings, summary.timings);
     assert!(
         !recorder.phases().contains(&Phase::Complete),
         "{:?}",
