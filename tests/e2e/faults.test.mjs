@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  BIN, SAMPLES, Watcher, generateExport, request, startServerFor, startServerIn, tokenFor, upload,
-  waitUntil, within,
+  BIN, SAMPLES, Watcher, generateExport, importAndWait, request, startServerFor, startServerIn,
+  tokenFor, upload, waitUntil, within,
 } from '../support/server.mjs';
 
 const TIMEOUT = { timeout: 180_000 };
@@ -196,20 +196,15 @@ test('a full database disk: the import fails naming it, every channel agrees, th
     rmSync(work, { recursive: true, force: true });
   });
   watcher = await Watcher.connect(server.url);
-  const importAndWait = async (file) => {
-    const sessionId = randomUUID();
-    await watcher.join(sessionId);
-    assert.equal((await upload(server.url, file, { sessionId, scanDate: '2026-01-05' })).status, 202);
-    return { sessionId, end: await watcher.waitForEnd(sessionId, { ms: 60_000 }) };
-  };
-  assert.equal((await importAndWait(generateExport(work, 300, 1))).end.payload.type, 'complete');
+  const scanned = { scanDate: '2026-01-05' };
+  assert.equal((await importAndWait(server, watcher, generateExport(work, 300, 1), scanned)).end.payload.type, 'complete');
   const before = await request(server.url, '/api/stats');
   const big = generateExport(work, 8_000, 2);
 
   const filler = join(dir, 'filler');
   execFileSync('fallocate', ['-l', String(available(dir) - 3 * (1 << 20)), filler]);
   const freeBefore = available(dir);
-  const { sessionId, end } = await importAndWait(big);
+  const { sessionId, end } = await importAndWait(server, watcher, big, scanned);
   assert.equal(end.payload.type, 'error');
   assert.match(end.payload.message, /no space left on the disk holding the database .*; nothing was changed/);
   const status = await request(server.url, `/api/imports/${sessionId}`);
@@ -221,7 +216,7 @@ test('a full database disk: the import fails naming it, every channel agrees, th
   assert.ok(available(dir) >= freeBefore - (1 << 20), `the failed import gave the disk back (${available(dir)} of ${freeBefore} bytes free)`);
 
   rmSync(filler);
-  assert.equal((await importAndWait(big)).end.payload.type, 'complete', 'with room again, the same file imports');
+  assert.equal((await importAndWait(server, watcher, big, scanned)).end.payload.type, 'complete', 'with room again, the same file imports');
 });
 
 test('multipart abuse is refused without echo, and the server\'s memory stays flat', TIMEOUT, async (t) => {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  SAMPLES, Watcher, assertProgressEvent, generateExport, metrics, request, snapshot, startServerFor,
-  startServerIn, upload, waitUntil, watch, within, writeFile,
+  SAMPLES, Watcher, assertProgressEvent, generateExport, importAndWait, metrics, request, snapshot,
+  startServerFor, startServerIn, upload, waitUntil, watch, within, writeFile,
 } from '../support/server.mjs';
 
 const TIMEOUT = { timeout: 120_000 };
@@ -23,14 +23,6 @@ function exportOfSize(dir, bytes, seed) {
   return { path, size: statSync(path).size };
 }
 
-/** Imports `file` with `watcher` watching; resolves with its last event. */
-async function importAndWait(server, watcher, file) {
-  const sessionId = randomUUID();
-  await watcher.join(sessionId);
-  const accepted = await upload(server.url, file, { sessionId });
-  assert.equal(accepted.status, 202);
-  return { sessionId, end: await watcher.waitForEnd(sessionId, { ms: 60_000 }) };
-}
 
 test('an upload over the size limit is refused with 413 JSON and nothing is imported', TIMEOUT, async (t) => {
   const limit = 100_000;

@@ -2,6 +2,7 @@
 // drivers. The binary comes from VULNIMPORT_BIN (set by `cargo test`, see tests/node.rs).
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, openAsBlob, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -303,6 +304,18 @@ export class Watcher {
   close() {
     this.socket.close();
   }
+}
+
+/**
+ * Imports `file` (with the upload `fields`) with `watcher` watching; resolves with its session id
+ * and its last event.
+ */
+export async function importAndWait(server, watcher, file, fields = {}) {
+  const sessionId = randomUUID();
+  await watcher.join(sessionId);
+  const accepted = await upload(server.url, file, { ...fields, sessionId });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  return { sessionId, end: await watcher.waitForEnd(sessionId, { ms: 60_000 }) };
 }
 
 /**
