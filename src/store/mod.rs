@@ -208,7 +208,8 @@ pub enum StateFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FindingSort {
-    /// By seriousness (critical > high > medium > low > info), then VPR.
+    /// By seriousness (critical > high > medium > low > info), then VPR (a missing one ranks
+    /// lowest), then state.
     #[default]
     Severity,
     Vpr,

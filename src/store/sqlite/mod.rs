@@ -9,10 +9,12 @@
 //!   live; a progress handler aborts a statement within milliseconds of a cancel.
 //! - An exclusive lock on `<database>.lock` serialises imports across processes, and tells a
 //!   starting import that any record still `running` belongs to a dead process.
-//! - Reads (findings pages, dashboard counts, import history) go through one shared connection;
-//!   `queries` holds them. Accounts have connections of their own (`accounts`).
+//! - Reads (findings pages, dashboard counts, import history) take one of a few connections
+//!   (`pool`), so they answer side by side; `queries` holds them. Each import rewrites the
+//!   counts of findings per state and severity in its transaction. Accounts have connections of their own (`accounts`).
 
 mod accounts;
+mod pool;
 mod queries;
 
 use std::collections::HashSet;
@@ -32,11 +34,15 @@ use super::{
 };
 use crate::import::normalize::{Record, key_hash};
 use crate::progress::{PastImport, Rates};
+use pool::{PooledConnection, ReadPool};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_findings.sql"),
     include_str!("migrations/002_accounts.sql"),
+    include_str!("migrations/003_reads.sql"),
 ];
+/// Connections for reads: pages, counts and the history answered side by side.
+const READERS: usize = 4;
 /// Page cache of a connection: bounded, so memory stays flat whatever the file's size. A larger
 /// cache speeds up imports of millions of rows (fewer index pages re-read and re-written) but
 /// costs its size in memory; 100k-row imports barely notice.
@@ -62,7 +68,7 @@ const INTERRUPTED: &str = "the process stopped before the import finished";
 pub struct SqliteStore {
     path: PathBuf,
     lock_path: PathBuf,
-    reader: Mutex<Connection>,
+    readers: ReadPool,
     accounts: Mutex<Connection>,
     account_changes: Mutex<Connection>,
     stamps: Mutex<Connection>,
@@ -86,7 +92,11 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_owned(),
             lock_path: lock_path.into(),
-            reader: Mutex::new(conn),
+            readers: ReadPool::new(
+                std::iter::once(Ok(conn))
+                    .chain((1..READERS).map(|_| connect(path)))
+                    .collect::<Result<_, _>>()?,
+            ),
             accounts: Mutex::new(accounts),
             account_changes: Mutex::new(connect(path)?),
             stamps: Mutex::new(stamps),
@@ -97,8 +107,8 @@ impl SqliteStore {
         &self.path
     }
 
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        crate::lock(&self.reader)
+    fn reader(&self) -> PooledConnection<'_> {
+        self.readers.get()
     }
 
     fn accounts(&self) -> MutexGuard<'_, Connection> {
@@ -275,7 +285,7 @@ impl Store for SqliteStore {
     }
 
     fn list_findings(&self, query: &FindingQuery) -> Result<Page<FindingView>, StoreError> {
-        queries::list_findings(&self.reader(), query)
+        queries::list_findings(&mut self.reader(), query)
     }
 
     fn finding_stats(&self) -> Result<FindingStats, StoreError> {
@@ -560,6 +570,12 @@ impl SqliteRun {
             )?;
             resolved as u64
         };
+        on_progress(total, total, "Counting findings by state and severity");
+        conn.execute_batch(
+            "DELETE FROM finding_counts;
+             INSERT INTO finding_counts (state, severity, findings)
+                 SELECT state, severity, count(*) FROM findings GROUP BY state, severity;",
+        )?;
         on_progress(total, total, "Findings applied");
         Ok(Applied {
             distinct: distinct as u64,

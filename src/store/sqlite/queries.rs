@@ -1,15 +1,21 @@
 //! The read side: pages of findings, dashboard counts and the import history.
 //!
-//! - A findings page is one statement that counts the matches and picks the page's ids, reading
-//!   only the columns it filters and sorts on, then fetches those rows with their definitions: a
-//!   50-row page looks up 50 definitions, not one per match. The text search finds matching
-//!   titles among the definitions once, rather than joining every finding to its definition.
-//! - The import history's page and total run in one read transaction, so they agree even while
-//!   an import commits.
+//! - The counts of findings per state and severity are kept in `finding_counts`, rewritten by
+//!   each import in its transaction: the dashboard and the totals of lists filtered by state and
+//!   severity read a few rows, not every finding.
+//! - A page of such a list walks the sort's order and stops at the page; a page past the middle
+//!   is walked to from the end. The default order (most serious first) has an index to walk;
+//!   the others are sorted at each read.
+//! - A list filtered by text or by an import's changes is one statement that counts the matches
+//!   and picks the page's ids, reading only the columns it filters and sorts on. The text search
+//!   finds matching titles among the definitions once, rather than joining every finding to its
+//!   definition.
+//! - Rows are fetched with their definitions only for the page: a 50-row page looks up 50
+//!   definitions, not one per match.
+//! - A page and its total, and the import history's page and total, run in one read
+//!   transaction, so they agree even while an import commits.
 //! - SQL text is assembled from fixed fragments chosen by the query's enums; every value, the
 //!   search text included, is a bound parameter.
-//! - No secondary index serves these reads: every index on `findings` slows every import, while
-//!   a scan of a few hundred thousand findings takes tens of milliseconds.
 
 use chrono::NaiveDate;
 use rusqlite::types::{Type, Value};
@@ -24,13 +30,20 @@ use crate::store::{
 
 const MAX_PER_PAGE: u32 = 500;
 
-/// Severity as a number that orders by seriousness: info 0 … critical 4.
-const SEVERITY_RANK: &str = "CASE f.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
-    WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END";
+/// Severity as a number that orders by seriousness: info 0 … critical 4 (the discriminant of
+/// [`Severity`]). The index `findings_by_severity` is on this expression.
+macro_rules! severity_rank {
+    () => {
+        "CASE f.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
+            WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
+    };
+}
+const SEVERITY_RANK: &str = severity_rank!();
 
 const STATE_IS: &str = "f.state = :state";
 const STATE_IS_OPEN: &str = "f.state IN ('active', 'reopened')";
-const SEVERITY_IS: &str = "f.severity = :severity";
+/// By rank, so that a list in the default order seeks to the severity in the index.
+const SEVERITY_IS: &str = concat!("(", severity_rank!(), ") = :severity");
 const TEXT_MATCHES: &str = "(f.hostname LIKE :text ESCAPE '\\'
     OR f.ip LIKE :text ESCAPE '\\'
     OR f.asset_id LIKE :text ESCAPE '\\'
@@ -49,14 +62,103 @@ const FINDING_COLUMNS: &str = "f.id, f.host, f.hostname, f.ip, f.asset_id, f.cve
 const TOTAL_COLUMN: usize = 19;
 
 pub(super) fn list_findings(
-    conn: &Connection,
+    conn: &mut Connection,
     query: &FindingQuery,
 ) -> Result<Page<FindingView>, StoreError> {
     let (page, per_page) = clamp_page(query.page, query.per_page);
     let filter = Filter::new(query);
-    let sql = page_sql(query, &filter);
-    let limit = Value::Integer(per_page.into());
-    let offset = Value::Integer(i64::from(page - 1) * i64::from(per_page));
+    let offset = u64::from(page - 1) * u64::from(per_page);
+    let (items, total) = in_one_snapshot(conn, |conn| {
+        if filter.is_counted() {
+            let total = counted_total(conn, &filter)?;
+            let items = counted_page(conn, query, &filter, offset, per_page.into(), total)?;
+            Ok((items, total))
+        } else {
+            searched_page(conn, query, &filter, offset, per_page.into())
+        }
+    })?;
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// The number of findings in the states and severities the filter keeps, from the counts each
+/// import maintains.
+fn counted_total(conn: &Connection, filter: &Filter) -> Result<u64, StoreError> {
+    let sql = format!(
+        "SELECT coalesce(sum(findings), 0) FROM finding_counts AS f {}",
+        filter.where_clause()
+    );
+    let total: i64 = conn
+        .prepare_cached(&sql)?
+        .query_row(&*filter.params(&[]), |row| row.get(0))?;
+    Ok(total as u64)
+}
+
+/// A page of a list whose total is known: a walk along the sort's order that stops at the
+/// page. A page in the second half of the list is walked to from its end (in the reverse
+/// order), so the last page costs what the first does.
+fn counted_page(
+    conn: &Connection,
+    query: &FindingQuery,
+    filter: &Filter,
+    offset: u64,
+    per_page: u64,
+    total: u64,
+) -> Result<Vec<FindingView>, StoreError> {
+    if offset >= total {
+        return Ok(Vec::new());
+    }
+    let rows = per_page.min(total - offset);
+    let from_end = offset + rows / 2 > total / 2;
+    let skip = if from_end {
+        total - offset - rows
+    } else {
+        offset
+    };
+    let keys = &sort_keys(query);
+    let walk = if from_end {
+        reversed(query.descending)
+    } else {
+        forward(query.descending)
+    };
+    let sql = format!(
+        "SELECT {FINDING_COLUMNS}
+         FROM (SELECT f.id AS id{key_columns} FROM findings f {where_clause}
+               ORDER BY {walk_order} LIMIT :limit OFFSET :offset) AS page
+         JOIN findings f ON f.id = page.id
+         LEFT JOIN definitions d ON d.hash = f.definition
+         ORDER BY {page_order}",
+        key_columns = key_columns(keys),
+        where_clause = filter.where_clause(),
+        walk_order = order_by(keys, "", walk),
+        page_order = order_by(keys, "page.", forward(query.descending)),
+    );
+    let (limit, skip) = (Value::Integer(rows as i64), Value::Integer(skip as i64));
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut found = statement.query(&*filter.params(&[(":limit", &limit), (":offset", &skip)]))?;
+    let mut items = Vec::with_capacity(rows as usize);
+    while let Some(row) = found.next()? {
+        items.push(finding_view(row)?);
+    }
+    Ok(items)
+}
+
+/// A page of a list filtered by text or by an import's changes, with its total: one statement
+/// (see [`searched_sql`]).
+fn searched_page(
+    conn: &Connection,
+    query: &FindingQuery,
+    filter: &Filter,
+    offset: u64,
+    per_page: u64,
+) -> Result<(Vec<FindingView>, u64), StoreError> {
+    let sql = searched_sql(query, filter);
+    let limit = Value::Integer(per_page as i64);
+    let offset = Value::Integer(offset as i64);
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(&*filter.params(&[(":limit", &limit), (":offset", &offset)]))?;
     let mut total = 0;
@@ -67,12 +169,7 @@ pub(super) fn list_findings(
             items.push(finding_view(row)?);
         }
     }
-    Ok(Page {
-        items,
-        total,
-        page,
-        per_page,
-    })
+    Ok((items, total))
 }
 
 /// One statement that answers a page: a row per finding of the page, with the number of matching
@@ -83,27 +180,17 @@ pub(super) fn list_findings(
 /// predicate is the one expensive enough for a second evaluation to cost more than storing its
 /// matches. Otherwise it is inlined into the count and the page, two cheap scans (the count
 /// without filters reads the smallest index).
-fn page_sql(query: &FindingQuery, filter: &Filter) -> String {
+fn searched_sql(query: &FindingQuery, filter: &Filter) -> String {
     let materialized = if filter.searches_text() {
         "MATERIALIZED"
     } else {
         "NOT MATERIALIZED"
     };
-    let keys = sort_keys(query.sort);
-    let key_columns: String = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| format!(", {key} AS key{i}"))
-        .collect();
+    let keys = &sort_keys(query);
+    let key_columns = key_columns(keys);
     let where_clause = filter.where_clause();
-    let direction = if query.descending { "DESC" } else { "ASC" };
-    let order = |table: &str| -> String {
-        (0..keys.len())
-            .map(|i| format!("{table}key{i} {direction} NULLS LAST, "))
-            .chain([format!("{table}id {direction}")])
-            .collect()
-    };
-    let (page_order, outer_order) = (order(""), order("page."));
+    let page_order = order_by(keys, "", forward(query.descending));
+    let outer_order = order_by(keys, "page.", forward(query.descending));
     format!(
         "WITH matching AS {materialized} (
              SELECT f.id AS id{key_columns} FROM findings f {where_clause}
@@ -120,16 +207,16 @@ fn page_sql(query: &FindingQuery, filter: &Filter) -> String {
 
 pub(super) fn finding_stats(conn: &Connection) -> Result<FindingStats, StoreError> {
     let mut statement = conn.prepare_cached(
-        "SELECT count(*) FILTER (WHERE severity = 'critical' AND state <> 'resolved'),
-                count(*) FILTER (WHERE severity = 'high' AND state <> 'resolved'),
-                count(*) FILTER (WHERE severity = 'medium' AND state <> 'resolved'),
-                count(*) FILTER (WHERE severity = 'low' AND state <> 'resolved'),
-                count(*) FILTER (WHERE severity = 'info' AND state <> 'resolved'),
-                count(*) FILTER (WHERE state = 'active'),
-                count(*) FILTER (WHERE state = 'resolved'),
-                count(*) FILTER (WHERE state = 'reopened'),
-                count(*)
-         FROM findings",
+        "SELECT coalesce(sum(findings) FILTER (WHERE severity = 'critical' AND state <> 'resolved'), 0),
+                coalesce(sum(findings) FILTER (WHERE severity = 'high' AND state <> 'resolved'), 0),
+                coalesce(sum(findings) FILTER (WHERE severity = 'medium' AND state <> 'resolved'), 0),
+                coalesce(sum(findings) FILTER (WHERE severity = 'low' AND state <> 'resolved'), 0),
+                coalesce(sum(findings) FILTER (WHERE severity = 'info' AND state <> 'resolved'), 0),
+                coalesce(sum(findings) FILTER (WHERE state = 'active'), 0),
+                coalesce(sum(findings) FILTER (WHERE state = 'resolved'), 0),
+                coalesce(sum(findings) FILTER (WHERE state = 'reopened'), 0),
+                coalesce(sum(findings), 0)
+         FROM finding_counts",
     )?;
     let stats = statement.query_row([], |row| {
         let count = |i| row.get::<_, i64>(i).map(|count| count as u64);
@@ -218,7 +305,10 @@ impl Filter {
             Some(StateFilter::Reopened) => filter.add(STATE_IS, ":state", "reopened"),
         }
         if let Some(severity) = query.severity {
-            filter.add(SEVERITY_IS, ":severity", severity.as_str());
+            filter.conditions.push(SEVERITY_IS);
+            filter
+                .values
+                .push((":severity", Value::Integer(severity as i64)));
         }
         if let Some(text) = query
             .text
@@ -246,6 +336,13 @@ impl Filter {
 
     fn searches_text(&self) -> bool {
         self.conditions.contains(&TEXT_MATCHES)
+    }
+
+    /// Whether it keeps findings by state and severity only, which `finding_counts` counts.
+    fn is_counted(&self) -> bool {
+        self.conditions
+            .iter()
+            .all(|condition| [STATE_IS, STATE_IS_OPEN, SEVERITY_IS].contains(condition))
     }
 
     fn where_clause(&self) -> String {
@@ -280,21 +377,104 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// What a sort orders by, most significant first. Missing values come last in either direction,
-/// and the finding id breaks the remaining ties.
-fn sort_keys(sort: FindingSort) -> &'static [&'static str] {
-    match sort {
-        FindingSort::Severity => &[SEVERITY_RANK, "f.vpr"],
-        FindingSort::Vpr => &["f.vpr"],
-        FindingSort::Cvss => &["f.cvss"],
-        // The name people see: hostname, else IP, else asset id.
-        FindingSort::Host => &["coalesce(f.hostname, f.ip, f.asset_id)"],
-        FindingSort::Cve => &["f.cve"],
-        FindingSort::Title => &["(SELECT title FROM definitions WHERE hash = f.definition)"],
-        FindingSort::FirstSeen => &["f.first_seen"],
-        FindingSort::LastSeen => &["f.last_seen"],
-        FindingSort::State => &["f.state"],
+/// The direction a page is walked in: the list's own order, or its exact reverse.
+#[derive(Clone, Copy)]
+struct Walk {
+    descending: bool,
+    reversed: bool,
+}
+
+fn forward(descending: bool) -> Walk {
+    Walk {
+        descending,
+        reversed: false,
     }
+}
+
+fn reversed(descending: bool) -> Walk {
+    Walk {
+        descending: !descending,
+        reversed: true,
+    }
+}
+
+/// A value a list is sorted by, and where findings without it go.
+#[derive(Clone, Copy, PartialEq)]
+struct SortKey {
+    expression: &'static str,
+    /// After the others in either direction; otherwise below every value (SQLite's own order,
+    /// which an index walks in both directions).
+    missing_last: bool,
+}
+
+const fn key(expression: &'static str) -> SortKey {
+    SortKey {
+        expression,
+        missing_last: true,
+    }
+}
+
+/// A value no finding lacks, or one whose missing values rank lowest.
+const fn lowest_first(expression: &'static str) -> SortKey {
+    SortKey {
+        expression,
+        missing_last: false,
+    }
+}
+
+const RANK: SortKey = lowest_first(SEVERITY_RANK);
+const VPR_BY_RANK: SortKey = lowest_first("f.vpr");
+const STATE: SortKey = lowest_first("f.state");
+
+/// `, <key> AS key0, …`: the sort keys as columns of a page's rows.
+fn key_columns(keys: &[SortKey]) -> String {
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| format!(", {} AS key{i}", key.expression))
+        .collect()
+}
+
+/// An ORDER BY list over the columns of [`key_columns`] (prefixed by `table`), then the id.
+fn order_by(keys: &[SortKey], table: &str, walk: Walk) -> String {
+    let direction = if walk.descending { "DESC" } else { "ASC" };
+    let nulls = match walk.reversed {
+        false => " NULLS LAST",
+        true => " NULLS FIRST",
+    };
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let nulls = if key.missing_last { nulls } else { "" };
+            format!("{table}key{i} {direction}{nulls}, ")
+        })
+        .chain([format!("{table}id {direction}")])
+        .collect()
+}
+
+/// What a sort orders by, most significant first; the finding id breaks the remaining ties.
+/// Missing values come last in either direction, except a missing VPR within a severity, which
+/// ranks lowest. The severity is left out when the list has a single one: SQLite then seeks to it
+/// in `findings_by_severity` and walks the rest of the index's order.
+fn sort_keys(query: &FindingQuery) -> Vec<SortKey> {
+    let keys: &[SortKey] = match query.sort {
+        // The order of `findings_by_severity`.
+        FindingSort::Severity => &[RANK, VPR_BY_RANK, STATE],
+        FindingSort::Vpr => &[key("f.vpr")],
+        FindingSort::Cvss => &[key("f.cvss")],
+        // The name people see: hostname, else IP, else asset id.
+        FindingSort::Host => &[key("coalesce(f.hostname, f.ip, f.asset_id)")],
+        FindingSort::Cve => &[key("f.cve")],
+        FindingSort::Title => &[key(
+            "(SELECT title FROM definitions WHERE hash = f.definition)",
+        )],
+        FindingSort::FirstSeen => &[key("f.first_seen")],
+        FindingSort::LastSeen => &[key("f.last_seen")],
+        FindingSort::State => &[STATE],
+    };
+    keys.iter()
+        .copied()
+        .filter(|&key| !(key == RANK && query.severity.is_some()))
+        .collect()
 }
 
 fn finding_view(row: &Row<'_>) -> Result<FindingView, StoreError> {
