@@ -195,12 +195,12 @@ export function pageData(page) {
   }));
 }
 
-/** The first history row's outcome, once the history shows `count` imports. */
+/** The first history row's outcome (`completed`…), once the history shows `count` imports. */
 export async function waitForHistory(page, count, timeout = SHORT) {
   const handle = await page.waitForFunction(
     (wanted) => {
-      const rows = [...document.querySelectorAll('#history-table tbody tr')].filter((row) => row.querySelector('.badge'));
-      return rows.length === wanted && rows[0].querySelector('.badge').textContent;
+      const rows = [...document.querySelectorAll('#history-table tbody tr')].filter((row) => row.querySelector('[data-outcome]'));
+      return rows.length === wanted && rows[0].querySelector('[data-outcome]').dataset.outcome;
     },
     count,
     { timeout },
