@@ -173,3 +173,30 @@ test('a table fetching rows shows that it is loading', async (t) => {
   assert.match((await pageData(page)).rows.join(), /No findings match these filters/);
   assert.deepEqual(errors, []);
 });
+
+test('a first import says "Estimating…" until it has a basis, then the time left', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server);
+  // Every ETA text the modal shows, in order.
+  await page.evaluate(() => {
+    const eta = document.querySelector('#progress-modal [data-part=eta]');
+    window.etaLog = [];
+    new MutationObserver(() => {
+      if (eta.textContent !== '' && eta.textContent !== window.etaLog.at(-1)) {
+        window.etaLog.push(eta.textContent);
+      }
+    }).observe(eta, { childList: true, characterData: true, subtree: true });
+  });
+  // No import before it: no ETA until a tenth of the file is loaded.
+  await startImport(page, generateExport(server.dir, 40_000));
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
+  const log = await page.evaluate(() => window.etaLog);
+  assert.equal(log[0], 'Estimating…', JSON.stringify(log));
+  const first = log.findIndex((text) => /^About \S.* left$/.test(text));
+  assert.ok(first > 0, `no ETA replaced "Estimating…": ${JSON.stringify(log)}`);
+  assert.ok(!log.slice(first).includes('Estimating…'), `back to estimating: ${JSON.stringify(log)}`);
+  assert.deepEqual(errors, []);
+});
