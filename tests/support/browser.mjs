@@ -30,12 +30,15 @@ export function launchBrowser() {
 /**
  * Opens the UI of `server` in a fresh browser context, signed in through the sign-in page as
  * `user` (`{ name, password }`, the server's admin unless told otherwise), and waits until its
- * tables have loaded. Options: `viewport`, `blockSocket` (every `/socket.io/` request fails).
+ * tables have loaded. Options: `viewport`, `blockSocket` (every `/socket.io/` request fails),
+ * `bypassCSP` (the pages' content-security policy is not applied: a test may inject scripts).
  * Uncaught page errors are collected in `errors`; console errors and CSP violations in `problems`
  * (see `watchProblems`).
  */
-export async function openUi(browser, server, { viewport = { width: 1280, height: 900 }, blockSocket = false, user = server.admin } = {}) {
-  const context = await browser.newContext({ viewport });
+export async function openUi(browser, server, {
+  viewport = { width: 1280, height: 900 }, blockSocket = false, user = server.admin, bypassCSP = false,
+} = {}) {
+  const context = await browser.newContext({ viewport, bypassCSP });
   if (blockSocket) {
     await context.route('**/socket.io/**', (route) => route.abort('connectionrefused'));
   }
