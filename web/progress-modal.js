@@ -3,9 +3,10 @@
 // the phase, the server's message and the ETA; cancelling asks first and ends only when the
 // server reports `importCancelled`; an error shows the server's message; completion shows the
 // summary, with the import's duration as its record gives it (as the history does) and, for one
-// that ended early, the time each phase it reached took. While the live connection is down it says so: progress then comes from polling, and
-// when the server cannot be reached at all the bar stops moving and the ETA goes until news
-// arrives. Everything the server says is inserted as text.
+// that ended early, the time each phase it reached took. A polite live region announces each new
+// phase and the end. While the live connection is down it says so: progress then comes from
+// polling, and when the server cannot be reached at all the bar stops moving and the ETA goes
+// until news arrives. Everything the server says is inserted as text.
 
 import { formatBytes, formatCount, formatDuration, formatETA, outcomeLabel, phaseTimes, sentence } from './format.js';
 
@@ -235,7 +236,7 @@ export class ProgressModal {
     const records = this.parts.records;
     records.hidden = summary.records === summary.rows;
     records.textContent = `The ${formatCount(summary.rows)} rows read make ${formatCount(summary.records)} records: `
-      + 'a row becomes one record per CVE it lists (a rejected row, none), and the counts above are of records.';
+      + 'a row becomes one record per CVE it lists (a rejected row becomes none), and the counts above are of records.';
     this.parts.summary.hidden = false;
     this.parts.message.textContent = event.message ?? '';
     const changes = ['new', 'updated', 'reopened', 'resolved'].map((count) => `${formatCount(summary[count])} ${count}`);
@@ -248,8 +249,8 @@ export class ProgressModal {
    */
   async showTimes() {
     const sessionId = this.sessionId;
-    const record = await this.readRecord?.(sessionId).catch(() => null);
-    if (!record || sessionId !== this.sessionId || this.state === 'completed') {
+    const record = await this.readRecord(sessionId).catch(() => null);
+    if (!record || sessionId !== this.sessionId) {
       return;
     }
     const phases = phaseTimes(record.timings, record.outcome);

@@ -101,7 +101,7 @@ test('imports show live progress and a summary, then the tables list the finding
   assert.equal(
     await page.textContent('#progress-modal [data-part=records]'),
     `The ${record.counts.rows.toLocaleString('en')} rows read make ${record.counts.records.toLocaleString('en')} records: `
-      + 'a row becomes one record per CVE it lists (a rejected row, none), and the counts above are of records.',
+      + 'a row becomes one record per CVE it lists (a rejected row becomes none), and the counts above are of records.',
   );
   // One duration: the record's, in the modal as in the history.
   const took = await page.textContent('#progress-modal [data-part=duration]');
