@@ -177,9 +177,11 @@ impl Store for SqliteStore {
         .map_err(fault)?;
         let token = cancel.clone();
         conn.progress_handler(10_000, Some(move || token.is_cancelled()));
-        // The import's own connection holds its transaction: notes go through another.
+        // The import's own connection holds its transaction: notes go through another, which
+        // leaves the log to the import's end too.
         let notes = connect(&self.path)?;
         notes.busy_timeout(NOTE_WAIT)?;
+        notes.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Box::new(SqliteRun {
             conn,
             notes,
