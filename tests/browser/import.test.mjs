@@ -9,8 +9,8 @@ import { test } from 'node:test';
 
 import { formatDuration } from '../../web/format.js';
 import {
-  closeModal, getJson, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress,
-  screenshot, startImport, waitForClose, waitForHistory, waitForModal, SHORT,
+  closeModal, getJson, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress, recordTexts,
+  screenshot, startImport, textLog, waitForClose, waitForHistory, waitForModal, SHORT,
 } from '../support/browser.mjs';
 import { generateExport, SAMPLES, startServer } from '../support/server.mjs';
 
@@ -73,6 +73,7 @@ test('imports show live progress and a summary, then the tables list the finding
   // the sample's resolved.
   assert.equal(await page.inputValue('#scan-date'), today);
   await recordProgress(page);
+  await recordTexts(page, 'announce');
   await startImport(page, generateExport(server.dir, 60_000));
   await page.waitForFunction(
     () => Number(document.querySelector('#progress-modal [data-part=bar]').getAttribute('aria-valuenow')) >= 20,
@@ -93,6 +94,14 @@ test('imports show live progress and a summary, then the tables list the finding
 
   const [record, sample] = (await getJson(server, '/api/imports')).items;
   assert.deepEqual([record.scanDate, sample.scanDate], [today, '2024-01-15']);
+  // A screen reader hears each phase once, then the end; never a percentage.
+  const announced = await textLog(page, 'announce');
+  const ending = `Import completed. ${record.counts.new.toLocaleString('en')} new, 0 updated, 0 reopened, 20 resolved; `
+    + `took ${formatDuration(record.durationMs)}.`;
+  assert.deepEqual(announced.at(-1), ending);
+  const phasesAnnounced = announced.slice(0, -1);
+  assert.deepEqual(phasesAnnounced, SERVER_PHASES.filter((phase) => phasesAnnounced.includes(phase)), JSON.stringify(announced));
+  assert.ok(phasesAnnounced.includes('Loading'), JSON.stringify(announced));
   modal = await modalTexts(page);
   assert.equal(modal.counts.new, record.counts.new.toLocaleString('en'));
   assert.equal(modal.counts.resolved, '20');
@@ -180,20 +189,11 @@ test('a first import says "Estimating…" until it has a basis, then the time le
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const { page, errors } = await openUi(browser, server);
-  // Every ETA text the modal shows, in order.
-  await page.evaluate(() => {
-    const eta = document.querySelector('#progress-modal [data-part=eta]');
-    window.etaLog = [];
-    new MutationObserver(() => {
-      if (eta.textContent !== '' && eta.textContent !== window.etaLog.at(-1)) {
-        window.etaLog.push(eta.textContent);
-      }
-    }).observe(eta, { childList: true, characterData: true, subtree: true });
-  });
+  await recordTexts(page, 'eta');
   // No import before it: no ETA until a tenth of the file is loaded.
   await startImport(page, generateExport(server.dir, 40_000));
   assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
-  const log = await page.evaluate(() => window.etaLog);
+  const log = await textLog(page, 'eta');
   assert.equal(log[0], 'Estimating…', JSON.stringify(log));
   const first = log.findIndex((text) => /^About \S.* left$/.test(text));
   assert.ok(first > 0, `no ETA replaced "Estimating…": ${JSON.stringify(log)}`);

@@ -135,6 +135,27 @@ export async function recordProgress(page) {
   });
 }
 
+/**
+ * Records every text the modal's part `part` (`eta`, `announce`…) shows from now on, each once in
+ * a row and empty ones left out; `textLog(page, part)` returns them.
+ */
+export async function recordTexts(page, part) {
+  await page.evaluate((name) => {
+    const node = document.querySelector(`#progress-modal [data-part=${name}]`);
+    window.textLogs = { ...window.textLogs, [name]: [] };
+    const log = window.textLogs[name];
+    new MutationObserver(() => {
+      if (node.textContent !== '' && node.textContent !== log.at(-1)) {
+        log.push(node.textContent);
+      }
+    }).observe(node, { childList: true, characterData: true, subtree: true });
+  }, part);
+}
+
+export function textLog(page, part) {
+  return page.evaluate((name) => window.textLogs[name], part);
+}
+
 export function progressLog(page) {
   return page.evaluate(() => window.progressLog);
 }
