@@ -163,7 +163,7 @@ class UsersView {
         { class: 'text-end text-nowrap' },
         el(
           'button',
-          { type: 'button', class: 'btn btn-sm btn-outline-secondary me-1', 'data-action': 'set-password', 'aria-label': `Set the password of ${user.name}`, onclick: () => this.passwordSetter.show(user, (text) => say(this.message, text, 'success')) },
+          { type: 'button', class: 'btn btn-sm btn-outline-secondary me-1', 'data-action': 'set-password', 'aria-label': `Set password for ${user.name}`, onclick: () => this.passwordSetter.show(user, (text) => say(this.message, text, 'success')) },
           'Set password',
         ),
         el(

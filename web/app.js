@@ -6,7 +6,7 @@
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
 import { FindingsView } from './findings.js';
-import { localDate, newSessionId } from './format.js';
+import { localDate, newSessionId, outcomeLabel } from './format.js';
 import { HistoryView } from './history.js';
 import { ProgressModal } from './progress-modal.js';
 import { goToSignIn } from './session.js';
@@ -17,6 +17,7 @@ const findings = new FindingsView(document, api);
 const history = new HistoryView(document, api);
 const progress = new ProgressModal(document.getElementById('progress-modal'), {
   client,
+  readRecord: (sessionId) => api.importRecord(sessionId),
   // Completed, failed or cancelled: the counts, the table and the history may all have changed.
   onFinished: () => Promise.all([findings.refresh(), history.refresh()]),
 });
@@ -176,7 +177,7 @@ async function tellOfEndedImport(status) {
   const minutes = Math.round((Date.now() - status.timestamp) / 60_000);
   const when = minutes < 1 ? 'just now' : `${minutes} minute${minutes === 1 ? '' : 's'} ago`;
   const notice = document.getElementById('recent-import');
-  notice.textContent = `The import of ${record?.fileName ?? 'an export'} ${status.outcome} ${when}.`;
+  notice.textContent = `The import of ${record?.fileName ?? 'an export'} ${outcomeLabel(status.outcome).toLowerCase()} ${when}.`;
   notice.hidden = false;
 }
 

@@ -1,6 +1,8 @@
 // Building DOM nodes. Children given as strings become text nodes: server data never passes
 // through HTML parsing.
 
+import { outcomeLabel } from './format.js';
+
 /**
  * A new element. `attributes`: `class`, `on<event>` listeners, anything else as an attribute
  * (`true` for a bare one; `false`, `null` and `undefined` leave it out).
@@ -55,7 +57,7 @@ const OUTCOME_CLASSES = {
   running: 'text-bg-info',
 };
 
-/** An import's outcome as a badge. */
+/** An import's outcome as a badge (its `data-outcome` the outcome itself). */
 export function outcomeBadge(outcome) {
-  return el('span', { class: `badge ${OUTCOME_CLASSES[outcome] ?? 'text-bg-light'}` }, String(outcome ?? '–'));
+  return el('span', { class: `badge ${OUTCOME_CLASSES[outcome] ?? 'text-bg-light'}`, 'data-outcome': outcome }, outcomeLabel(outcome));
 }

@@ -14,12 +14,12 @@ const COLUMNS = 9;
 export function hostCell(finding) {
   const name = finding.hostname || finding.host || finding.ip || '–';
   const address = finding.ip && finding.ip !== name ? finding.ip : null;
-  return el('td', {}, name, address && el('div', { class: 'small text-body-secondary' }, address));
+  return el('td', { 'data-label': 'Host' }, name, address && el('div', { class: 'small text-body-secondary' }, address));
 }
 
 /** A finding's CVE, or its scanner plugin when it has none. */
 export function cveCell(finding) {
-  return el('td', { class: 'text-nowrap' }, finding.cve || (finding.pluginId ? `Plugin ${finding.pluginId}` : '–'));
+  return el('td', { class: 'text-nowrap', 'data-label': 'CVE' }, finding.cve || (finding.pluginId ? `Plugin ${finding.pluginId}` : '–'));
 }
 
 function score(value) {
@@ -30,15 +30,15 @@ function findingRow(finding) {
   return el(
     'tr',
     {},
-    el('td', {}, severityBadge(finding.severity)),
+    el('td', { 'data-label': 'Severity' }, severityBadge(finding.severity)),
     hostCell(finding),
     cveCell(finding),
-    el('td', { class: 'finding-title' }, finding.title ?? '–'),
-    el('td', { class: 'd-none d-md-table-cell text-end' }, score(finding.vpr)),
-    el('td', { class: 'd-none d-lg-table-cell text-end' }, score(finding.cvss)),
-    el('td', {}, el('span', { class: `state state-${finding.state}` }, finding.state ?? '–')),
-    el('td', { class: 'd-none d-lg-table-cell text-nowrap' }, formatDay(finding.firstSeen)),
-    el('td', { class: 'd-none d-md-table-cell text-nowrap' }, formatDay(finding.lastSeen)),
+    el('td', { class: 'finding-title', 'data-label': 'Title' }, finding.title ?? '–'),
+    el('td', { class: 'd-none d-md-table-cell text-end', 'data-label': 'VPR' }, score(finding.vpr)),
+    el('td', { class: 'd-none d-lg-table-cell text-end', 'data-label': 'CVSS' }, score(finding.cvss)),
+    el('td', { 'data-label': 'State' }, el('span', { class: `state state-${finding.state}` }, finding.state ?? '–')),
+    el('td', { class: 'd-none d-lg-table-cell text-nowrap', 'data-label': 'First seen' }, formatDay(finding.firstSeen)),
+    el('td', { class: 'd-none d-md-table-cell text-nowrap', 'data-label': 'Last seen' }, formatDay(finding.lastSeen)),
   );
 }
 

@@ -32,6 +32,32 @@ export function formatDuration(ms) {
   return formatETA(ms / 1000);
 }
 
+const OUTCOMES = {
+  queued: 'Queued',
+  running: 'Running',
+  completed: 'Completed',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
+};
+
+/** An import's outcome as every part of the page names it: `interrupted` → "Interrupted". */
+export function outcomeLabel(outcome) {
+  return OUTCOMES[outcome] ?? String(outcome ?? '–');
+}
+
+const PHASES = [['parsing', 'Parsing'], ['loading', 'Loading'], ['processing', 'Processing'], ['finalizing', 'Finalizing']];
+
+/**
+ * The time an import spent in each phase, from its record's `timings`: every phase of a completed
+ * import; of one that ended early, the phases it reached (those with time spent).
+ */
+export function phaseTimes(timings, outcome) {
+  return PHASES
+    .filter(([key]) => outcome === 'completed' || timings?.[key] > 0)
+    .map(([key, label]) => `${label} ${formatDuration(timings?.[key])}`);
+}
+
 const numbers = new Intl.NumberFormat();
 
 /** A count as the reader's locale writes it (1,234 or 1.234…); "–" when missing. */

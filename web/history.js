@@ -4,7 +4,7 @@
 
 import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
 import { cveCell, hostCell } from './findings.js';
-import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration, formatName } from './format.js';
+import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration, formatName, phaseTimes } from './format.js';
 import { Pager } from './pager.js';
 
 const COLUMNS = 8;
@@ -16,13 +16,6 @@ const COUNTS = [
 ];
 const FINDINGS_PER_PAGE = 50;
 
-/** How long an import ran, from its record. */
-function duration(record) {
-  const started = Date.parse(record.startedAt);
-  const finished = Date.parse(record.finishedAt);
-  return Number.isNaN(started) || Number.isNaN(finished) ? null : finished - started;
-}
-
 /** What an import changed, naming only what it did: "4,329 new · 2 resolved". */
 function changes(counts) {
   const done = CHANGES.filter(([key]) => counts[key] > 0).map(([key, label]) => `${formatCount(counts[key])} ${label}`);
@@ -31,6 +24,9 @@ function changes(counts) {
 
 /** Items separated by dots, each kept on one line. */
 function joined(items) {
+  if (items.length === 0) {
+    return null;
+  }
   return items.flatMap((item, index) => [index > 0 ? ' · ' : null, el('span', { class: 'text-nowrap' }, item)]);
 }
 
@@ -45,29 +41,29 @@ function historyRow(record, openDetail) {
     {},
     el(
       'td',
-      { class: 'text-nowrap small' },
+      { class: 'text-nowrap small', 'data-label': 'Started' },
       formatDateTime(record.startedAt),
       record.startedBy && el('div', { class: 'text-body-secondary', 'data-part': 'startedBy' }, `by ${record.startedBy}`),
     ),
     el(
       'td',
-      { class: 'history-file' },
+      { class: 'history-file', 'data-label': 'File' },
       record.fileName ?? '–',
       el('div', { class: 'small text-body-secondary text-nowrap' }, `${record.scope ?? ''} · scan ${formatDay(record.scanDate)}`),
     ),
     el(
       'td',
-      {},
+      { 'data-label': 'Outcome' },
       outcomeBadge(record.outcome),
       record.cancelledBy && el('div', { class: 'small text-body-secondary text-nowrap', 'data-part': 'cancelledBy' }, `cancelled by ${record.cancelledBy}`),
     ),
-    el('td', { class: 'd-none d-md-table-cell small history-changes' }, changes(counts)),
-    el('td', { class: 'd-none d-sm-table-cell text-end' }, formatCount(counts.rejected ?? 0)),
-    el('td', { class: 'd-none d-sm-table-cell text-end text-nowrap' }, formatDuration(duration(record))),
+    el('td', { class: 'small history-changes', 'data-label': 'Changes' }, changes(counts)),
+    el('td', { class: 'text-end', 'data-label': 'Rejected' }, formatCount(counts.rejected ?? 0)),
+    el('td', { class: 'text-end text-nowrap', 'data-label': 'Duration' }, formatDuration(record.durationMs)),
     el(
       'td',
-      { class: 'd-none d-lg-table-cell small history-phases' },
-      joined(PHASES.map(([key, label]) => `${label} ${formatDuration(record.timings?.[key])}`)),
+      { class: 'd-none d-lg-table-cell small history-phases', 'data-label': 'Phases' },
+      joined(phaseTimes(record.timings, record.outcome)) || '–',
     ),
     el(
       'td',
@@ -141,7 +137,7 @@ class ImportDetail {
       ['Scan date', formatDay(record.scanDate)],
       ['Scope', record.scope ?? '–'],
       ['Started', `${formatDateTime(record.startedAt)}${record.startedBy ? ` by ${record.startedBy}` : ''}`],
-      ['Duration', formatDuration(duration(record))],
+      ['Duration', formatDuration(record.durationMs)],
       ['File', `${formatBytes(record.fileSize)} · ${formatName(record.format)} · ${record.encoding ?? 'unknown encoding'}`],
     ];
     if (record.backfill) {
@@ -152,7 +148,9 @@ class ImportDetail {
     }
     fill(this.parts.facts, facts.map(([label, value]) => el('div', {}, el('dt', {}, label), el('dd', {}, value))));
     fill(this.parts.counts, countList(COUNTS, counts, (value) => formatCount(value ?? 0)));
-    fill(this.parts.timings, countList(PHASES, record.timings, formatDuration));
+    // A phase an import that ended early never reached has no time.
+    const reached = (ms) => (record.outcome === 'completed' || ms > 0 ? formatDuration(ms) : '–');
+    fill(this.parts.timings, countList(PHASES, record.timings, reached));
     for (const badge of this.element.querySelectorAll('[data-tab-count]')) {
       badge.textContent = formatCount(counts[badge.dataset.tabCount] ?? 0);
     }

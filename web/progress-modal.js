@@ -2,11 +2,13 @@
 // It shows the upload's own progress until the server's phases begin, then the bar and percentage,
 // the phase, the server's message and the ETA; cancelling asks first and ends only when the
 // server reports `importCancelled`; an error shows the server's message; completion shows the
-// summary. While the live connection is down it says so: progress then comes from polling, and
-// when the server cannot be reached at all the bar stops moving and the ETA goes until news
-// arrives. Everything the server says is inserted as text.
+// summary, with the import's duration as its record gives it (as the history does) and, for one
+// that ended early, the time each phase it reached took. A polite live region announces each new
+// phase and the end. While the live connection is down it says so: progress then comes from
+// polling, and when the server cannot be reached at all the bar stops moving and the ETA goes
+// until news arrives. Everything the server says is inserted as text.
 
-import { formatBytes, formatCount, formatDuration, formatETA, sentence } from './format.js';
+import { formatBytes, formatCount, formatDuration, formatETA, outcomeLabel, phaseTimes, sentence } from './format.js';
 
 export { formatETA };
 
@@ -18,12 +20,6 @@ const PHASES = {
 };
 
 const FINISHED = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
-const ENDED_TITLES = {
-  completed: 'Import complete',
-  failed: 'Import failed',
-  cancelled: 'Import cancelled',
-  interrupted: 'Import stopped',
-};
 const STOPPING = 'Stopping the import and rolling it back…';
 const POLLING = 'No live connection: progress is checked over HTTP every second.';
 const LOST = 'The connection to the server is lost. Trying to reconnect…';
@@ -31,11 +27,13 @@ const LOST = 'The connection to the server is lost. Trying to reconnect…';
 export class ProgressModal {
   /**
    * `element`: the modal's markup (see index.html); `client`: the WebSocketClient whose events it
-   * follows; `onFinished(outcome, event)`: called once when the import has ended.
+   * follows; `readRecord(sessionId)`: resolves with an import's record (`GET
+   * /api/imports/{id}/record`); `onFinished(outcome, event)`: called once when the import has ended.
    */
-  constructor(element, { client, bootstrap = globalThis.bootstrap, onFinished = () => {} }) {
+  constructor(element, { client, readRecord, bootstrap = globalThis.bootstrap, onFinished = () => {} }) {
     this.element = element;
     this.client = client;
+    this.readRecord = readRecord;
     this.onFinished = onFinished;
     this.modal = bootstrap.Modal.getOrCreateInstance(element, { backdrop: 'static', keyboard: false });
     this.parts = {};
@@ -52,6 +50,8 @@ export class ProgressModal {
     this.state = 'idle';
     this.progress = 0;
     this.upload = null;
+    // Whether the server has the import (and so a record of it once it ends).
+    this.accepted = false;
 
     this.buttons.cancel.addEventListener('click', () => this.askToCancel());
     this.buttons.keep.addEventListener('click', () => this.closeConfirmation(true));
@@ -83,6 +83,7 @@ export class ProgressModal {
     client.on('progress', (event) => this.updateProgress(event));
     client.on('importCancelled', (event) => {
       if (event.sessionId === this.sessionId) {
+        this.accepted = true;
         this.showCancelled();
       }
     });
@@ -96,13 +97,16 @@ export class ProgressModal {
     this.opener = document.activeElement;
     this.sessionId = sessionId;
     this.upload = null;
+    this.accepted = false;
     this.progress = 0;
     this.parts.title.textContent = title;
     this.parts.phase.textContent = 'Uploading';
+    this.parts.announce.textContent = '';
     this.parts.message.textContent = 'Sending the file to the server…';
     this.parts.eta.textContent = '';
     this.parts.upload.hidden = false;
     this.parts.summary.hidden = true;
+    this.parts.times.hidden = true;
     this.parts.alert.hidden = true;
     this.parts.confirm.hidden = true;
     this.setBar(this.parts.bar, 0);
@@ -134,7 +138,9 @@ export class ProgressModal {
 
   /** The server has the file: the import is queued or starting. */
   uploadAccepted() {
+    this.accepted = true;
     if (this.state === 'uploading') {
+      this.parts.phase.textContent = 'Starting';
       this.parts.message.textContent = 'The file is in; the import is starting…';
       this.setState('running');
     }
@@ -145,6 +151,7 @@ export class ProgressModal {
     if (!event || event.sessionId !== this.sessionId || this.finished) {
       return;
     }
+    this.accepted = true;
     if (event.type === 'complete') {
       this.showSummary(event);
       return;
@@ -169,7 +176,11 @@ export class ProgressModal {
     this.progress = Math.max(this.progress, event.progress ?? 0);
     this.setBar(this.parts.bar, this.progress);
     const queued = event.data?.queuePosition !== undefined;
-    this.parts.phase.textContent = queued ? 'Queued' : (PHASES[event.type] ?? event.type);
+    const phase = queued ? 'Queued' : (PHASES[event.type] ?? event.type);
+    if (phase !== this.parts.phase.textContent) {
+      this.announce(phase);
+    }
+    this.parts.phase.textContent = phase;
     this.parts.message.textContent = event.message ?? '';
     // No ETA yet (nothing to go by) is said so; a queued import has none to give.
     const eta = formatETA(event.eta);
@@ -197,26 +208,17 @@ export class ProgressModal {
   }
 
   showError(message) {
-    this.parts.phase.textContent = 'Failed';
-    this.parts.message.textContent = '';
-    this.parts.eta.textContent = '';
     this.showAlert('danger', message || 'The import failed.');
     this.finish('failed');
   }
 
   /** Stopped by the server (a shutdown), not by anyone's cancel. */
   showStopped(message) {
-    this.parts.phase.textContent = 'Stopped';
-    this.parts.message.textContent = '';
-    this.parts.eta.textContent = '';
     this.showAlert('warning', sentence(message) || 'The server stopped the import; nothing was changed.');
     this.finish('interrupted');
   }
 
   showCancelled(message = 'The import was cancelled; nothing was changed.') {
-    this.parts.phase.textContent = 'Cancelled';
-    this.parts.message.textContent = '';
-    this.parts.eta.textContent = '';
     this.showAlert('warning', message);
     this.finish('cancelled');
   }
@@ -226,15 +228,34 @@ export class ProgressModal {
     this.progress = 100;
     this.setBar(this.parts.bar, 100);
     this.parts.upload.hidden = true;
-    this.parts.phase.textContent = 'Complete';
-    this.parts.message.textContent = event.message ?? '';
-    this.parts.eta.textContent = '';
     for (const field of this.parts.summary.querySelectorAll('[data-count]')) {
       field.textContent = formatCount(summary[field.dataset.count]);
     }
     this.parts.duration.textContent = formatDuration(summary.durationMs);
+    // The change counts are of records, not rows: say so when the two differ.
+    const records = this.parts.records;
+    records.hidden = summary.records === summary.rows;
+    records.textContent = `The ${formatCount(summary.rows)} rows read make ${formatCount(summary.records)} records: `
+      + 'a row becomes one record per CVE it lists (a rejected row becomes none), and the counts above are of records.';
     this.parts.summary.hidden = false;
-    this.finish('completed', event);
+    this.parts.message.textContent = event.message ?? '';
+    const changes = ['new', 'updated', 'reopened', 'resolved'].map((count) => `${formatCount(summary[count])} ${count}`);
+    this.finish('completed', event, ` ${changes.join(', ')}; took ${formatDuration(summary.durationMs)}.`);
+  }
+
+  /**
+   * How long an import that ended early ran, and in which phases, from its record (the same
+   * figures as the history's); nothing when the record cannot be read.
+   */
+  async showTimes() {
+    const sessionId = this.sessionId;
+    const record = await this.readRecord(sessionId).catch(() => null);
+    if (!record || sessionId !== this.sessionId) {
+      return;
+    }
+    const phases = phaseTimes(record.timings, record.outcome);
+    this.parts.times.textContent = `Ran ${formatDuration(record.durationMs)}${phases.length > 0 ? `: ${phases.join(' · ')}` : ''}.`;
+    this.parts.times.hidden = false;
   }
 
   /**
@@ -292,9 +313,29 @@ export class ProgressModal {
     }
   }
 
-  finish(outcome, event) {
-    this.parts.title.textContent = ENDED_TITLES[outcome];
+  /** Has a screen reader say `text` when it can (the live region is polite). */
+  announce(text) {
+    this.parts.announce.textContent = text;
+  }
+
+  /**
+   * The import has ended: its outcome named as the history names it, and announced (`detail`
+   * after the name).
+   */
+  finish(outcome, event, detail = '') {
+    const label = outcomeLabel(outcome);
+    this.parts.title.textContent = `Import ${label.toLowerCase()}`;
+    this.parts.phase.textContent = label;
+    this.announce(`Import ${label.toLowerCase()}.${detail}`);
+    this.parts.eta.textContent = '';
     this.setState(outcome);
+    if (outcome !== 'completed') {
+      this.parts.message.textContent = '';
+      // An upload that never reached the server has no record.
+      if (this.accepted) {
+        this.showTimes();
+      }
+    }
     this.onFinished(outcome, event);
   }
 

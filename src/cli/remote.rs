@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, FixedOffset};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Response, StatusCode};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
@@ -489,22 +488,18 @@ struct Record {
     format: Option<String>,
     encoding: Option<String>,
     problems: Problems,
-    started_at: DateTime<FixedOffset>,
-    finished_at: Option<DateTime<FixedOffset>>,
+    duration_ms: Option<u64>,
 }
 
 impl From<Record> for ImportSummary {
     fn from(record: Record) -> Self {
-        let duration = record
-            .finished_at
-            .map(|finished| (finished - record.started_at).num_milliseconds().max(0));
         ImportSummary {
             session_id: record.session_id,
             outcome: record.outcome,
             error: record.error,
             counts: record.counts,
             backfill: record.backfill,
-            duration_ms: duration.unwrap_or(0) as u64,
+            duration_ms: record.duration_ms.unwrap_or(0),
             timings: record.timings,
             format: record.format,
             encoding: record.encoding,

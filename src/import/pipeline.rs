@@ -42,6 +42,8 @@ const BATCH_RECORDS: usize = 1024;
 const KEPT_PROBLEMS: usize = 100;
 /// A step silent for this long is reported again.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// While loading, the phase times so far are noted in the import's record this often.
+const NOTE_EVERY: Duration = Duration::from_secs(1);
 
 /// What to import and how.
 #[derive(Debug, Clone)]
@@ -162,25 +164,13 @@ impl ImportSummary {
 
 impl From<&ImportRecord> for ImportSummary {
     fn from(record: &ImportRecord) -> Self {
-        let duration_ms = match (
-            chrono::DateTime::parse_from_rfc3339(&record.started_at),
-            record
-                .finished_at
-                .as_deref()
-                .map(chrono::DateTime::parse_from_rfc3339),
-        ) {
-            (Ok(started), Some(Ok(finished))) => {
-                (finished - started).num_milliseconds().max(0) as u64
-            }
-            _ => 0,
-        };
         ImportSummary {
             session_id: record.session_id,
             outcome: record.outcome,
             error: record.error.clone(),
             counts: record.counts,
             backfill: record.backfill,
-            duration_ms,
+            duration_ms: record.duration_ms.unwrap_or(0),
             timings: record.timings,
             format: record.format.clone(),
             encoding: record.encoding.clone(),
@@ -412,6 +402,7 @@ impl Import<'_> {
         let columns = ColumnMap::from_headers(&header).map_err(|e| Stop::Invalid(e.to_string()))?;
         self.format = Some(columns.format());
         self.report.timings.parsing = phase.elapsed().as_millis() as u64;
+        run.note_timings(&self.report.timings);
 
         // Loading: rows parsed and normalised on their own thread, staged here.
         let phase = Instant::now();
@@ -437,6 +428,7 @@ impl Import<'_> {
         self.report.counts.warnings = totals.warnings;
         self.report.problems = totals.problems;
         self.report.timings.loading = phase.elapsed().as_millis() as u64;
+        run.note_timings(&self.report.timings);
         self.check_rejected_share()?;
 
         // Processing: deduplicated records applied to the final tables.
@@ -464,11 +456,16 @@ impl Import<'_> {
         file_size: u64,
     ) -> Result<(), Stop> {
         let (mut rows, mut records, mut rejected) = (0u64, 0u64, 0u64);
+        let mut noted = Instant::now();
         for batch in batches {
             if self.cancel.is_cancelled() {
                 return Err(Stop::Cancelled);
             }
             run.stage(&batch.records)?;
+            if noted.elapsed() >= NOTE_EVERY {
+                run.note_timings(&self.timings_so_far());
+                noted = Instant::now();
+            }
             rows += batch.rows;
             rejected += batch.rejected;
             records += batch.records.len() as u64;
@@ -510,22 +507,27 @@ impl Import<'_> {
         self.reporting.report(phase, done, total, message, data);
     }
 
+    /// The time spent in each phase so far, the phase under way counted up to now.
+    fn timings_so_far(&self) -> PhaseTimings {
+        let mut timings = self.report.timings;
+        if let Some((phase, since)) = self.current.get() {
+            let slot = match phase {
+                Phase::Parsing => &mut timings.parsing,
+                Phase::Loading => &mut timings.loading,
+                Phase::Processing => &mut timings.processing,
+                Phase::Finalizing => &mut timings.finalizing,
+                Phase::Complete | Phase::Error => return timings,
+            };
+            if *slot == 0 {
+                *slot = since.elapsed().as_millis() as u64;
+            }
+        }
+        timings
+    }
+
     /// Gives the phase an import stopped in the time it spent there.
     fn time_stopped_phase(&mut self) {
-        let Some((phase, since)) = self.current.get() else {
-            return;
-        };
-        let timings = &mut self.report.timings;
-        let slot = match phase {
-            Phase::Parsing => &mut timings.parsing,
-            Phase::Loading => &mut timings.loading,
-            Phase::Processing => &mut timings.processing,
-            Phase::Finalizing => &mut timings.finalizing,
-            Phase::Complete | Phase::Error => return,
-        };
-        if *slot == 0 {
-            *slot = since.elapsed().as_millis() as u64;
-        }
+        self.report.timings = self.timings_so_far();
     }
 
     fn check_rejected_share(&self) -> Result<(), Stop> {
@@ -637,13 +639,20 @@ impl Import<'_> {
                 (outcome, Some(message))
             }
         };
+        // The duration is the record's, so that every channel reports the same; the time
+        // measured here stands in when the record cannot be read.
+        let recorded = store
+            .import_by_session(self.request.session_id)
+            .ok()
+            .flatten()
+            .and_then(|record| record.duration_ms);
         let summary = ImportSummary {
             session_id: self.request.session_id,
             outcome,
             error: error.clone(),
             counts: self.report.counts,
             backfill: self.applied.backfill,
-            duration_ms: self.started.elapsed().as_millis() as u64,
+            duration_ms: recorded.unwrap_or_else(|| self.started.elapsed().as_millis() as u64),
             timings: self.report.timings,
             format: self.report.format.clone(),
             encoding: self.report.encoding.clone(),

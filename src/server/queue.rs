@@ -308,7 +308,9 @@ impl ImportQueue {
         });
     }
 
-    /// Tells each waiting import its place.
+    /// Tells each waiting import with another ahead of it its place. One with none ahead is
+    /// about to start: told it waits, its watchers would see "Queued" until the throttle let its
+    /// first phase through, half a second later.
     fn announce_positions(&self) {
         let running = usize::from(lock(&self.inner.running).is_some());
         let waiting: Vec<Uuid> = lock(&self.inner.waiting)
@@ -318,7 +320,7 @@ impl ImportQueue {
         for (index, session_id) in waiting.into_iter().enumerate() {
             let ahead = index + running;
             let message = match ahead {
-                0 => "Waiting to start".to_owned(),
+                0 => continue,
                 1 => "Waiting in the queue: 1 import ahead".to_owned(),
                 n => format!("Waiting in the queue: {n} imports ahead"),
             };

@@ -121,6 +121,13 @@ pub struct PhaseTimings {
     pub finalizing: u64,
 }
 
+impl PhaseTimings {
+    /// The time spent in all phases.
+    pub fn total(&self) -> u64 {
+        self.parsing + self.loading + self.processing + self.finalizing
+    }
+}
+
 /// The counts of an import's summary (import-semantics §5).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -183,6 +190,10 @@ pub struct ImportRecord {
     pub cancelled_by: Option<String>,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// How long it ran, in milliseconds: from its start to its end, except that an interrupted
+    /// import's is the sum of its phase times (a crash leaves no end time: the record is marked
+    /// at the next start). `None` while it runs. Every channel reports this figure.
+    pub duration_ms: Option<u64>,
     pub outcome: Outcome,
     pub error: Option<String>,
     pub format: Option<String>,
@@ -407,6 +418,11 @@ pub trait ImportRun: Send {
         applied: &Applied,
         on_progress: &mut dyn FnMut(u64, u64, &str),
     ) -> Result<(), StoreError>;
+
+    /// Notes the time spent in each phase so far in the import's record, so that an import cut
+    /// short by a crash keeps the time it ran. Best effort: skipped when the database is busy
+    /// (it is, from the apply on).
+    fn note_timings(&mut self, timings: &PhaseTimings);
 
     /// Discards everything staged or applied and records the import as failed or cancelled.
     fn abandon(self: Box<Self>, outcome: Outcome, report: &ImportReport) -> Result<(), StoreError>;

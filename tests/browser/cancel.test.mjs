@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { formatDuration, phaseTimes } from '../../web/format.js';
 import {
   closeModal, getJson, importSampleAndSnapshot, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress,
   screenshot, startImport, unexpectedProblems, waitForHistory, waitForModal, LONG, SHORT,
@@ -48,10 +49,22 @@ test('cancelling a large import midway changes nothing', async (t) => {
   const modal = await modalTexts(page);
   assert.match(modal.alert, /cancelled/i);
   assert.equal(modal.phase, 'Cancelled');
+  // The time it ran and the phases it reached, from its record, as the history shows them.
+  const [record] = (await getJson(server, '/api/imports')).items;
+  assert.ok(record.timings.loading > 0, JSON.stringify(record.timings));
+  const phases = phaseTimes(record.timings, record.outcome).join(' · ');
+  await page.waitForFunction(() => !document.querySelector('#progress-modal [data-part=times]').hidden, null, { timeout: SHORT });
+  assert.equal(
+    await page.textContent('#progress-modal [data-part=times]'),
+    `Ran ${formatDuration(record.durationMs)}: ${phases}.`,
+  );
+  assert.match(phases, /Loading \d/);
   await screenshot(page, 'import-cancelled');
 
   await closeModal(page);
   assert.equal(await waitForHistory(page, 2), 'cancelled');
+  assert.equal(await page.textContent('#history-table tbody tr:first-child [data-label=Duration]'), formatDuration(record.durationMs));
+  assert.equal(await page.textContent('#history-table tbody tr:first-child [data-label=Phases]'), phases);
   assert.equal(await page.textContent('#history-table tbody tr:first-child [data-part=cancelledBy]'), 'cancelled by admin');
   assert.deepEqual(await pageData(page), before);
   assert.deepEqual(await getJson(server, '/api/stats'), statsBefore);

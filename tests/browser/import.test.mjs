@@ -1,17 +1,27 @@
 // Scenario 1: importing through the page. The sample file: the modal reaches 100 %, shows the
 // summary, and the table then lists the imported findings. A generated export large enough to
-// take a few seconds: the modal shows the server's phases with percentages that only go up.
+// take a few seconds: the modal shows the server's phases with percentages that only go up, never
+// "Queued" for an import with nothing ahead, and the same duration as the history. A first import
+// says "Estimating…" until it has a basis for the time left.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
+import { formatDuration } from '../../web/format.js';
 import {
-  closeModal, getJson, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress,
-  screenshot, startImport, waitForClose, waitForHistory, waitForModal, SHORT,
+  closeModal, getJson, launchBrowser, modalTexts, openUi, pageData, progressLog, recordProgress, recordTexts,
+  screenshot, startImport, textLog, waitForClose, waitForHistory, waitForModal, SHORT,
 } from '../support/browser.mjs';
 import { generateExport, SAMPLES, startServer } from '../support/server.mjs';
 
-const SERVER_PHASES = ['Queued', 'Parsing', 'Loading', 'Processing', 'Finalizing'];
+const SERVER_PHASES = ['Parsing', 'Loading', 'Processing', 'Finalizing'];
+
+/** Nothing ahead of it, an import is never shown as queued, and its parsing shows. */
+function assertStartsParsing(log) {
+  const phases = log.map((entry) => entry.phase);
+  assert.ok(!phases.includes('Queued'), `shown as queued: ${JSON.stringify(log)}`);
+  assert.equal(phases.find((phase) => SERVER_PHASES.includes(phase)), 'Parsing', JSON.stringify(log));
+}
 
 test('imports show live progress and a summary, then the tables list the findings', async (t) => {
   const server = await startServer();
@@ -29,9 +39,9 @@ test('imports show live progress and a summary, then the tables list the finding
   await startImport(page, join(SAMPLES, 'test-import.csv'));
   assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
   let log = await progressLog(page);
-  assert.ok(log.some((entry) => SERVER_PHASES.includes(entry.phase)), `no server phase shown: ${JSON.stringify(log)}`);
-  assert.deepEqual(log.at(-1), { percent: 100, phase: 'Complete', state: 'completed' });
-  assert.equal(await page.textContent('#progress-modal [data-part=title]'), 'Import complete');
+  assertStartsParsing(log);
+  assert.deepEqual(log.at(-1), { percent: 100, phase: 'Completed', state: 'completed' });
+  assert.equal(await page.textContent('#progress-modal [data-part=title]'), 'Import completed');
   let modal = await modalTexts(page);
   assert.equal(modal.percent, '100%');
   assert.equal(modal.alert, null);
@@ -39,6 +49,8 @@ test('imports show live progress and a summary, then the tables list the finding
     [modal.counts.new, modal.counts.updated, modal.counts.reopened, modal.counts.resolved, modal.counts.rejected],
     ['20', '0', '0', '0', '0'],
   );
+  // As many records as rows: nothing to explain.
+  assert.equal(await page.isHidden('#progress-modal [data-part=records]'), true);
   const bar = page.locator('#progress-modal [data-part=bar]');
   assert.equal(await bar.getAttribute('role'), 'progressbar');
   assert.deepEqual(
@@ -61,6 +73,7 @@ test('imports show live progress and a summary, then the tables list the finding
   // the sample's resolved.
   assert.equal(await page.inputValue('#scan-date'), today);
   await recordProgress(page);
+  await recordTexts(page, 'announce');
   await startImport(page, generateExport(server.dir, 60_000));
   await page.waitForFunction(
     () => Number(document.querySelector('#progress-modal [data-part=bar]').getAttribute('aria-valuenow')) >= 20,
@@ -76,15 +89,35 @@ test('imports show live progress and a summary, then the tables list the finding
   assert.ok(midway.size >= 3, `too few percentages shown: ${JSON.stringify(log)}`);
   const phases = new Set(log.map((entry) => entry.phase).filter((phase) => SERVER_PHASES.includes(phase)));
   assert.ok(phases.size >= 2, `too few phases shown: ${JSON.stringify(log)}`);
-  assert.deepEqual(log.at(-1), { percent: 100, phase: 'Complete', state: 'completed' });
+  assertStartsParsing(log);
+  assert.deepEqual(log.at(-1), { percent: 100, phase: 'Completed', state: 'completed' });
 
   const [record, sample] = (await getJson(server, '/api/imports')).items;
   assert.deepEqual([record.scanDate, sample.scanDate], [today, '2024-01-15']);
+  // A screen reader hears each phase once, then the end; never a percentage.
+  const announced = await textLog(page, 'announce');
+  const ending = `Import completed. ${record.counts.new.toLocaleString('en')} new, 0 updated, 0 reopened, 20 resolved; `
+    + `took ${formatDuration(record.durationMs)}.`;
+  assert.deepEqual(announced.at(-1), ending);
+  const phasesAnnounced = announced.slice(0, -1);
+  assert.deepEqual(phasesAnnounced, SERVER_PHASES.filter((phase) => phasesAnnounced.includes(phase)), JSON.stringify(announced));
+  assert.ok(phasesAnnounced.includes('Loading'), JSON.stringify(announced));
   modal = await modalTexts(page);
   assert.equal(modal.counts.new, record.counts.new.toLocaleString('en'));
   assert.equal(modal.counts.resolved, '20');
+  // Rows and records differ (a row lists several CVEs): the summary says why.
+  assert.notEqual(record.counts.records, record.counts.rows);
+  assert.equal(
+    await page.textContent('#progress-modal [data-part=records]'),
+    `The ${record.counts.rows.toLocaleString('en')} rows read make ${record.counts.records.toLocaleString('en')} records: `
+      + 'a row becomes one record per CVE it lists (a rejected row becomes none), and the counts above are of records.',
+  );
+  // One duration: the record's, in the modal as in the history.
+  const took = await page.textContent('#progress-modal [data-part=duration]');
+  assert.equal(took, formatDuration(record.durationMs));
   await closeModal(page);
   assert.equal(await waitForHistory(page, 2), 'completed');
+  assert.equal(await page.textContent('#history-table tbody tr:first-child [data-label=Duration]'), took);
   const total = (20 + record.counts.new).toLocaleString('en');
   await page.waitForFunction(
     (wanted) => document.querySelector('[data-pager=findings] [data-part=range]').textContent.endsWith(`of ${wanted} findings`),
@@ -147,5 +180,23 @@ test('a table fetching rows shows that it is loading', async (t) => {
     return !table.hasAttribute('aria-busy') && getComputedStyle(table.tBodies[0]).opacity === '1';
   }, null, { timeout: SHORT });
   assert.match((await pageData(page)).rows.join(), /No findings match these filters/);
+  assert.deepEqual(errors, []);
+});
+
+test('a first import says "Estimating…" until it has a basis, then the time left', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server);
+  await recordTexts(page, 'eta');
+  // No import before it: no ETA until a tenth of the file is loaded.
+  await startImport(page, generateExport(server.dir, 40_000));
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
+  const log = await textLog(page, 'eta');
+  assert.equal(log[0], 'Estimating…', JSON.stringify(log));
+  const first = log.findIndex((text) => /^About \S.* left$/.test(text));
+  assert.ok(first > 0, `no ETA replaced "Estimating…": ${JSON.stringify(log)}`);
+  assert.ok(!log.slice(first).includes('Estimating…'), `back to estimating: ${JSON.stringify(log)}`);
   assert.deepEqual(errors, []);
 });

@@ -8,8 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { launchBrowser, openUi, screenshot, startImport, waitForModal, LONG, SHORT } from '../support/browser.mjs';
-import { generateExport, startServerIn } from '../support/server.mjs';
+import { formatDuration } from '../../web/format.js';
+import {
+  getJson, launchBrowser, openUi, screenshot, startImport, waitForHistory, waitForModal, LONG, SHORT,
+} from '../support/browser.mjs';
+import { generateExport, startServerIn, waitUntil } from '../support/server.mjs';
 
 /** A port nothing listens on now. */
 function freePort() {
@@ -40,13 +43,18 @@ test('after an outage the page goes live again without a reload', async (t) => {
     window.WebSocketClient.retryInterval = 2000;
   });
 
-  await startImport(page, generateExport(dir, 100_000));
+  const file = generateExport(dir, 100_000);
+  const started = Date.now();
+  await startImport(page, file);
   await page.waitForFunction(
     () => Number(document.querySelector('#progress-modal [data-part=bar]').getAttribute('aria-valuenow')) >= 10,
     null,
     { timeout: LONG },
   );
+  // Killed once it has noted some loading time in its record.
+  await waitUntil(async () => (await getJson(server, '/api/imports')).items[0]?.timings.loading > 0, 'a noted loading time');
   await server.stop('SIGKILL');
+  const ran = Date.now() - started;
 
   // The modal tells the outage: a notice, no ETA, no moving stripes.
   await page.waitForFunction(
@@ -82,9 +90,22 @@ test('after an outage the page goes live again without a reload', async (t) => {
   server = await startServerIn(dir, { args });
   await page.waitForFunction(() => document.getElementById('connection').dataset.mode === 'live', null, { timeout: SHORT });
   // The killed import is recorded as interrupted by the restart; the modal hears of it and
-  // names it so (not "failed").
+  // names it so (not "failed"), as the history does.
   assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled', 'interrupted'], SHORT), 'interrupted');
-  assert.equal(await page.textContent('#progress-modal [data-part=title]'), 'Import stopped');
+  assert.equal(await page.textContent('#progress-modal [data-part=title]'), 'Import interrupted');
+  assert.equal(await waitForHistory(page, 1), 'interrupted');
+  assert.equal(await page.textContent('#history-table tbody tr:first-child [data-outcome]'), 'Interrupted');
+  // It lasted the time it ran (the phase times it noted), not the outage; the modal says so, as
+  // the history does.
+  const [record] = (await getJson(server, '/api/imports')).items;
+  assert.ok(record.timings.loading > 0, JSON.stringify(record.timings));
+  assert.ok(record.durationMs <= ran, `${record.durationMs} ms counts more than the ${ran} ms it ran`);
+  await page.waitForFunction(() => !document.querySelector('#progress-modal [data-part=times]').hidden, null, { timeout: SHORT });
+  const times = await page.textContent('#progress-modal [data-part=times]');
+  assert.ok(times.startsWith(`Ran ${formatDuration(record.durationMs)}: Parsing `), times);
+  assert.match(times, / · Loading \d/);
+  const duration = await page.textContent('#history-table tbody tr:first-child [data-label=Duration]');
+  assert.equal(duration, formatDuration(record.durationMs));
   assert.equal(await page.evaluate(() => document.querySelector('#progress-modal [data-part=connection]').hidden), true);
   assert.deepEqual(errors, []);
 });

@@ -138,8 +138,12 @@ test('queued imports wait with their place in the queue and run in upload order'
   ];
   await uploadAll(server, watcher, ids, files);
 
-  const [second, third] = await Promise.all(ids.slice(1).map((id, i) =>
-    watcher.waitForProgress(id, () => true, `the first event of upload ${i + 2}`)));
+  const [first, second, third] = await Promise.all(ids.map((id, i) =>
+    watcher.waitForProgress(id, () => true, `the first event of upload ${i + 1}`)));
+  // Nothing ahead of it, the first starts at once, not told it waits.
+  assert.equal(first.type, 'parsing');
+  assert.equal(first.message, 'Starting the import');
+  assert.equal(first.data, undefined);
   assert.equal(second.type, 'parsing');
   assert.equal(second.progress, 0);
   assert.deepEqual(second.data, { queuePosition: 1, importsAhead: 1 });
@@ -151,6 +155,9 @@ test('queued imports wait with their place in the queue and run in upload order'
 
   const ends = await Promise.all(ids.map((id) => watcher.waitForEnd(id, { ms: 60_000 })));
   assert.deepEqual(ends.map((end) => end.payload.type), ['complete', 'complete', 'complete']);
+  // Nor is any import once those ahead of it have ended: it starts then.
+  const toldToWait = watcher.progress().filter((event) => event.data?.importsAhead === 0);
+  assert.deepEqual(toldToWait, [], 'an import with nothing ahead was told it waits');
   const order = ids.map((id) => completedAt(watcher, id));
   assert.ok(order[0] < order[1] && order[1] < order[2], 'they complete in upload order');
   // One at a time: an import leaves the queue only after the one before it has completed.

@@ -1,7 +1,7 @@
 //! An import is applied whole or not at all: cancel, a database error, a killed process.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vulnimport::progress::Phase;
 use vulnimport::store::{self, Outcome, Scope};
@@ -89,6 +89,35 @@ fn a_database_error_mid_apply_applies_nothing() {
     );
     assert_eq!(db.snapshot(), before);
     assert_eq!(db.outcome(summary.session_id).0, "failed");
+}
+
+#[test]
+fn a_killed_import_lasts_the_time_it_ran_not_the_downtime() {
+    let db = TestDb::new();
+    let started = Instant::now();
+    let mut child = db.start_cli_import(Stdio::null());
+    // The import notes its phase times as it loads: once loading has been noted, kill it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.noted_loading_ms() == 0 {
+        assert!(Instant::now() < deadline, "no phase time was noted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ran = started.elapsed();
+    // The server is down a while before it starts again and marks the import.
+    std::thread::sleep(Duration::from_millis(1500));
+    let reopened = store::open(&db.url()).unwrap();
+    assert_eq!(reopened.recover_interrupted().unwrap(), 1);
+
+    let record = reopened.list_imports(1, 1).unwrap().items.remove(0);
+    assert_eq!(record.outcome, Outcome::Interrupted);
+    assert_eq!(record.duration_ms, Some(record.timings.total()));
+    assert!(
+        record.duration_ms.unwrap() <= ran.as_millis() as u64,
+        "{:?} counts more than the {ran:?} it ran",
+        record.duration_ms
+    );
 }
 
 #[test]

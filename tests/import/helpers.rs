@@ -223,6 +223,18 @@ impl TestDb {
             .unwrap()
     }
 
+    /// The loading time noted in the newest import's record (0 before any).
+    pub fn noted_loading_ms(&self) -> i64 {
+        self.conn()
+            .query_row(
+                "SELECT coalesce(json_extract(timings, '$.loading'), 0) FROM imports
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
     /// `(outcome, error)` of the import recorded for a session.
     pub fn outcome(&self, session_id: Uuid) -> (String, Option<String>) {
         self.conn()

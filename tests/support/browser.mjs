@@ -30,12 +30,15 @@ export function launchBrowser() {
 /**
  * Opens the UI of `server` in a fresh browser context, signed in through the sign-in page as
  * `user` (`{ name, password }`, the server's admin unless told otherwise), and waits until its
- * tables have loaded. Options: `viewport`, `blockSocket` (every `/socket.io/` request fails).
+ * tables have loaded. Options: `viewport`, `blockSocket` (every `/socket.io/` request fails),
+ * `bypassCSP` (the pages' content-security policy is not applied: a test may inject scripts).
  * Uncaught page errors are collected in `errors`; console errors and CSP violations in `problems`
  * (see `watchProblems`).
  */
-export async function openUi(browser, server, { viewport = { width: 1280, height: 900 }, blockSocket = false, user = server.admin } = {}) {
-  const context = await browser.newContext({ viewport });
+export async function openUi(browser, server, {
+  viewport = { width: 1280, height: 900 }, blockSocket = false, user = server.admin, bypassCSP = false,
+} = {}) {
+  const context = await browser.newContext({ viewport, bypassCSP });
   if (blockSocket) {
     await context.route('**/socket.io/**', (route) => route.abort('connectionrefused'));
   }
@@ -132,6 +135,27 @@ export async function recordProgress(page) {
   });
 }
 
+/**
+ * Records every text the modal's part `part` (`eta`, `announce`…) shows from now on, each once in
+ * a row and empty ones left out; `textLog(page, part)` returns them.
+ */
+export async function recordTexts(page, part) {
+  await page.evaluate((name) => {
+    const node = document.querySelector(`#progress-modal [data-part=${name}]`);
+    window.textLogs = { ...window.textLogs, [name]: [] };
+    const log = window.textLogs[name];
+    new MutationObserver(() => {
+      if (node.textContent !== '' && node.textContent !== log.at(-1)) {
+        log.push(node.textContent);
+      }
+    }).observe(node, { childList: true, characterData: true, subtree: true });
+  }, part);
+}
+
+export function textLog(page, part) {
+  return page.evaluate((name) => window.textLogs[name], part);
+}
+
 export function progressLog(page) {
   return page.evaluate(() => window.progressLog);
 }
@@ -195,12 +219,12 @@ export function pageData(page) {
   }));
 }
 
-/** The first history row's outcome, once the history shows `count` imports. */
+/** The first history row's outcome (`completed`…), once the history shows `count` imports. */
 export async function waitForHistory(page, count, timeout = SHORT) {
   const handle = await page.waitForFunction(
     (wanted) => {
-      const rows = [...document.querySelectorAll('#history-table tbody tr')].filter((row) => row.querySelector('.badge'));
-      return rows.length === wanted && rows[0].querySelector('.badge').textContent;
+      const rows = [...document.querySelectorAll('#history-table tbody tr')].filter((row) => row.querySelector('[data-outcome]'));
+      return rows.length === wanted && rows[0].querySelector('[data-outcome]').dataset.outcome;
     },
     count,
     { timeout },

@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { formatBytes, formatCount, formatDuration, formatName, localDate, newSessionId } from '../../web/format.js';
+import {
+  formatBytes, formatCount, formatDuration, formatName, localDate, newSessionId, outcomeLabel, phaseTimes,
+} from '../../web/format.js';
 import { formatETA, ProgressModal } from '../../web/progress-modal.js';
 
 test('formatETA puts seconds in human terms', () => {
@@ -42,6 +44,20 @@ test('durations and sizes', () => {
   assert.equal(formatDuration(null), '–');
   assert.equal(formatBytes(512), '512 B');
   assert.equal(formatBytes(71_900_000), '71.9 MB');
+});
+
+test('outcomes have one name, the history\'s and the modal\'s', () => {
+  assert.equal(outcomeLabel('completed'), 'Completed');
+  assert.equal(outcomeLabel('interrupted'), 'Interrupted');
+  assert.equal(outcomeLabel('someday'), 'someday');
+  assert.equal(outcomeLabel(undefined), '–');
+});
+
+test('phase times: all of a completed import, the phases reached of one that ended early', () => {
+  const timings = { parsing: 12, loading: 2400, processing: 0, finalizing: 0 };
+  assert.deepEqual(phaseTimes(timings, 'completed'), ['Parsing 12 ms', 'Loading 2.4 s', 'Processing 0 ms', 'Finalizing 0 ms']);
+  assert.deepEqual(phaseTimes(timings, 'cancelled'), ['Parsing 12 ms', 'Loading 2.4 s']);
+  assert.deepEqual(phaseTimes({}, 'interrupted'), []);
 });
 
 test('the scan date defaults to the local calendar day', () => {

@@ -55,6 +55,8 @@ const SCAN_PER_UPSERT: u64 = 10;
 /// The longest an account lookup waits for the database (reads wait only in rare moments, such
 /// as a WAL checkpoint's reset).
 const ACCOUNT_READ_WAIT: Duration = Duration::from_millis(500);
+/// How long noting an import's phase times waits for the database before skipping it.
+const NOTE_WAIT: Duration = Duration::from_millis(100);
 /// How long a statement waits for another connection's lock.
 const BUSY_WAIT: Duration = Duration::from_secs(30);
 /// The size the write-ahead log is cut back to whenever it starts over (bytes).
@@ -185,8 +187,14 @@ impl Store for SqliteStore {
         .map_err(fault)?;
         let token = cancel.clone();
         conn.progress_handler(10_000, Some(move || token.is_cancelled()));
+        // The import's own connection holds its transaction: notes go through another, which
+        // leaves the log to the import's end too.
+        let notes = connect(&self.path)?;
+        notes.busy_timeout(NOTE_WAIT)?;
+        notes.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Box::new(SqliteRun {
             conn,
+            notes,
             path: self.path.clone(),
             _lock: lock,
             import_id,
@@ -303,6 +311,8 @@ impl Store for SqliteStore {
 
 struct SqliteRun {
     conn: Connection,
+    /// Writes the phase times noted while the import runs, outside its transaction.
+    notes: Connection,
     path: PathBuf,
     _lock: File,
     import_id: i64,
@@ -365,6 +375,16 @@ impl ImportRun for SqliteRun {
                 Ok(())
             }
             _ => Err(classify(error, &self.path)),
+        }
+    }
+
+    fn note_timings(&mut self, timings: &PhaseTimings) {
+        let noted = self.notes.execute(
+            "UPDATE imports SET timings = ?2 WHERE id = ?1 AND outcome = 'running'",
+            params![self.import_id, json(timings)],
+        );
+        if let Err(error) = noted {
+            tracing::debug!(%error, "could not note the import's phase times");
         }
     }
 
@@ -735,14 +755,23 @@ impl RawImport {
 
     fn into_record(self) -> Result<ImportRecord, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("import {}: {what}", self.id));
+        let outcome = Outcome::parse(&self.outcome).ok_or_else(|| corrupt("outcome"))?;
+        let timings =
+            serde_json::from_str::<PhaseTimings>(&self.timings).map_err(|_| corrupt("timings"))?;
+        let duration_ms = duration_ms(
+            outcome,
+            &timings,
+            &self.started_at,
+            self.finished_at.as_deref(),
+        );
         Ok(ImportRecord {
             id: self.id,
             session_id: self.session_id.parse().map_err(|_| corrupt("session id"))?,
             scan_date: self.scan_date.parse().map_err(|_| corrupt("scan date"))?,
             scope: self.scope.parse().map_err(|_| corrupt("scope"))?,
-            outcome: Outcome::parse(&self.outcome).ok_or_else(|| corrupt("outcome"))?,
-            timings: serde_json::from_str::<PhaseTimings>(&self.timings)
-                .map_err(|_| corrupt("timings"))?,
+            outcome,
+            timings,
+            duration_ms,
             problems: serde_json::from_str::<Problems>(&self.problems).unwrap_or_default(),
             counts: self.counts,
             file_name: self.file_name,
@@ -757,6 +786,23 @@ impl RawImport {
             backfill: self.backfill,
         })
     }
+}
+
+/// How long an ended import ran: from its start to its end, or, when it was interrupted, the sum
+/// of its phase times (a crash is marked at the next start, so its end time counts the time the
+/// process was down; the pipeline notes its phase times as it goes).
+fn duration_ms(
+    outcome: Outcome,
+    timings: &PhaseTimings,
+    started_at: &str,
+    finished_at: Option<&str>,
+) -> Option<u64> {
+    let finished = chrono::DateTime::parse_from_rfc3339(finished_at?).ok()?;
+    if outcome == Outcome::Interrupted {
+        return Some(timings.total());
+    }
+    let started = chrono::DateTime::parse_from_rfc3339(started_at).ok()?;
+    Some((finished - started).num_milliseconds().max(0) as u64)
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
