@@ -1,8 +1,8 @@
 // Findings at scale: every page of a long list is reachable (Last, First, a page number typed and
 // entered or left, clamped when out of range), each showing the rows the API has there, with the
-// buttons disabled at the ends, by keyboard and on a phone. The search asks the server within
-// 150 ms of the last keystroke, aborting the request it replaces, and a page slow to come says
-// "Loading…" (not at once: quick pages do not flicker).
+// buttons disabled at the ends, by keyboard and on a phone; a page gone past the last shows the
+// last. The search asks the server within 150 ms of the last keystroke, aborting the request it
+// replaces, and a page slow to come says "Loading…" (not at once: quick pages do not flicker).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -147,6 +147,19 @@ test('every page is reachable: Last, First, a page number typed, clamped when ou
   await waitForRange(page, rangeOf(pages, total));
   assert.equal(await page.evaluate(() => document.activeElement.dataset.part), 'number');
   assert.equal(await page.getAttribute('[data-pager=findings] [data-page=last]', 'aria-label'), 'Last page');
+
+  // A page that has meanwhile gone past the last (its findings left the list): the last page is
+  // shown instead. Here the answer for the last page is made to say there are only 100 findings.
+  await page.click('[data-pager=findings] [data-page=previous]');
+  await waitForRange(page, rangeOf(pages - 1, total));
+  await page.route('**/api/vulnerabilities?*', async (route) => {
+    const answer = await (await route.fetch()).json();
+    await route.fulfill({ json: answer.page === pages ? { ...answer, items: [], total: 100 } : answer });
+  });
+  await page.click('[data-pager=findings] [data-page=next]');
+  await waitForRange(page, rangeOf(4, total));
+  assert.equal((await pagerState(page)).number, '4');
+  await page.unroute('**/api/vulnerabilities?*');
 
   // On a phone the pager fits: no sideways scrolling, every control on the screen.
   await page.setViewportSize({ width: 375, height: 740 });
