@@ -33,7 +33,7 @@ function failure(status, body, retryAfter = null) {
   return error;
 }
 
-async function request(path, { method = 'GET', json } = {}) {
+async function request(path, { method = 'GET', json, signal } = {}) {
   const headers = { Accept: 'application/json' };
   if (json !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -45,11 +45,15 @@ async function request(path, { method = 'GET', json } = {}) {
       headers,
       body: json === undefined ? undefined : JSON.stringify(json),
       credentials: 'same-origin',
+      signal,
     });
   } catch {
+    // A request aborted through `signal` rejects with the abort's reason, not as unreachable.
+    signal?.throwIfAborted();
     throw new ApiError(UNREACHABLE, 0);
   }
   const body = await response.json().catch(() => null);
+  signal?.throwIfAborted();
   if (!response.ok) {
     const retryAfter = Number.parseInt(response.headers.get('Retry-After') ?? '', 10);
     throw failure(response.status, body, Number.isNaN(retryAfter) ? null : retryAfter);
@@ -91,8 +95,9 @@ export const api = {
   revokeToken: (id) => request(`/api/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
 
   stats: () => request('/api/stats'),
-  vulnerabilities: (params) => request(`/api/vulnerabilities${query(params)}`),
-  imports: (params) => request(`/api/imports${query(params)}`),
+  // The pages of a table; `signal` (an AbortSignal) aborts the request.
+  vulnerabilities: (params, signal) => request(`/api/vulnerabilities${query(params)}`, { signal }),
+  imports: (params, signal) => request(`/api/imports${query(params)}`, { signal }),
   // The imports in the server's memory: queued, running, or ended in the last few minutes.
   activeImports: () => request('/api/imports/active'),
   importRecord: (id) => request(`${session(id)}/record`),

@@ -3,9 +3,10 @@
 
 import { el, fill, messageRow, severityBadge } from './dom.js';
 import { formatCount, formatDay } from './format.js';
-import { Pager } from './pager.js';
+import { Pager, pageCount } from './pager.js';
 
-const SEARCH_DELAY_MS = 300;
+/** A search starts this long after the last keystroke: soon enough to follow the typing. */
+const SEARCH_DELAY_MS = 120;
 /** Columns whose natural first order is ascending (text); the others start with the largest. */
 const ASCENDING_FIRST = new Set(['host', 'cve', 'title', 'state']);
 const COLUMNS = 9;
@@ -54,8 +55,7 @@ export class FindingsView {
     this.stateCounts = document.getElementById('state-counts');
     this.severityCounts = document.querySelectorAll('#overview [data-count]');
     this.severityButtons = document.querySelectorAll('#overview [data-severity]');
-    this.pager = new Pager(document.querySelector('[data-pager=findings]'), (page) => this.update({ page }));
-    this.latest = 0;
+    this.pager = new Pager(document.querySelector('[data-pager=findings]'), this.table, (page) => this.update({ page }));
 
     let typing;
     this.search.addEventListener('input', () => {
@@ -113,12 +113,16 @@ export class FindingsView {
   }
 
   async loadTable() {
-    // Only the newest request may draw: answers can arrive out of order while someone types.
-    const request = ++this.latest;
-    this.table.setAttribute('aria-busy', 'true');
     try {
-      const page = await this.api.vulnerabilities(this.query);
-      if (request !== this.latest) {
+      // Only the newest request draws (null for the others): each one aborts the one before.
+      const page = await this.pager.load((signal) => this.api.vulnerabilities(this.query, signal));
+      if (!page) {
+        return;
+      }
+      // A page past the last (findings have left the filter since it was chosen): the last one.
+      const last = pageCount(page.total, page.perPage);
+      if (page.page > last) {
+        await this.update({ page: last });
         return;
       }
       const filtered = this.query.q || this.query.severity || this.query.state;
@@ -130,13 +134,7 @@ export class FindingsView {
       );
       this.pager.render(page, 'findings');
     } catch (error) {
-      if (request === this.latest) {
-        fill(this.body, messageRow(COLUMNS, `The findings could not be loaded: ${error.message}`, 'text-danger'));
-      }
-    } finally {
-      if (request === this.latest) {
-        this.table.removeAttribute('aria-busy');
-      }
+      fill(this.body, messageRow(COLUMNS, `The findings could not be loaded: ${error.message}`, 'text-danger'));
     }
   }
 

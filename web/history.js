@@ -82,7 +82,7 @@ export class HistoryView {
     this.api = api;
     this.table = document.getElementById('history-table');
     this.body = this.table.querySelector('tbody');
-    this.pager = new Pager(document.querySelector('[data-pager=history]'), (page) => this.load(page));
+    this.pager = new Pager(document.querySelector('[data-pager=history]'), this.table, (page) => this.load(page));
     this.page = 1;
     this.detail = new ImportDetail(document.getElementById('import-detail'), api, bootstrap);
   }
@@ -92,10 +92,13 @@ export class HistoryView {
   }
 
   async load(page) {
-    this.table.setAttribute('aria-busy', 'true');
+    this.page = page;
     try {
-      const history = await this.api.imports({ page, perPage: 10 });
-      this.page = history.page;
+      // Only the newest request draws (null for the others): each one aborts the one before.
+      const history = await this.pager.load((signal) => this.api.imports({ page, perPage: 10 }, signal));
+      if (!history) {
+        return;
+      }
       fill(
         this.body,
         history.items.length > 0
@@ -105,8 +108,6 @@ export class HistoryView {
       this.pager.render(history, 'imports');
     } catch (error) {
       fill(this.body, messageRow(COLUMNS, `The history could not be loaded: ${error.message}`, 'text-danger'));
-    } finally {
-      this.table.removeAttribute('aria-busy');
     }
   }
 }

@@ -1,24 +1,142 @@
-// Previous/next paging under a table, with the range shown ("26–50 of 120").
+// Paging under a table: First, Previous, the page number to type ("Page [3] of 45,312"), Next,
+// Last, and the range shown ("51–75 of 2,265,271 findings"). It also runs the table's fetches: a
+// newer one aborts the one it replaces, the table is busy (dimmed) meanwhile, and one that takes a
+// moment says "Loading…" (a quick one does not, so fast pages do not flicker).
 
+import { el, fill } from './dom.js';
 import { formatCount } from './format.js';
 
+const LOADING_DELAY_MS = 200;
+
+/** How many pages `total` rows make, `perPage` to a page: at least one (the empty one). */
+export function pageCount(total, perPage) {
+  return Math.max(1, Math.ceil(total / perPage));
+}
+
+/** A page number asked for, made one of the `pages`: whole, from 1 to `pages`; null for no number. */
+export function clampPage(number, pages) {
+  if (!Number.isFinite(number)) {
+    return null;
+  }
+  return Math.min(Math.max(Math.round(number), 1), pages);
+}
+
+/** The rows a page shows: "26–50 of 120 findings", or "No findings". */
+export function rangeText({ page, perPage, total }, noun) {
+  if (total === 0) {
+    return `No ${noun}`;
+  }
+  const first = (page - 1) * perPage + 1;
+  const last = Math.min(page * perPage, total);
+  return `${formatCount(first)}–${formatCount(last)} of ${formatCount(total)} ${noun}`;
+}
+
 export class Pager {
-  /** `root`: the pager's markup (`[data-part=range]`, `[data-page]` buttons); `onPage(page)`. */
-  constructor(root, onPage) {
+  /**
+   * `root`: the pager's markup (`[data-page]` buttons, the `[data-part=number]` field in its form,
+   * `[data-part]` `pages`, `range` and `loading`); `table`: the table it pages; `onPage(page)`:
+   * shows that page.
+   */
+  constructor(root, table, onPage) {
+    this.root = root;
+    this.table = table;
+    this.onPage = onPage;
+    this.buttons = {};
+    for (const button of root.querySelectorAll('[data-page]')) {
+      this.buttons[button.dataset.page] = button;
+    }
+    this.number = root.querySelector('[data-part=number]');
+    this.pages = root.querySelector('[data-part=pages]');
     this.range = root.querySelector('[data-part=range]');
-    this.previous = root.querySelector('[data-page=previous]');
-    this.next = root.querySelector('[data-page=next]');
+    this.loading = root.querySelector('[data-part=loading]');
+    /** The page shown, the page asked for (they differ while it loads), how many there are. */
     this.page = 1;
-    this.previous.addEventListener('click', () => onPage(this.page - 1));
-    this.next.addEventListener('click', () => onPage(this.page + 1));
+    this.wanted = 1;
+    this.count = 1;
+    this.fetching = null;
+    this.loadingTimer = null;
+
+    this.buttons.first.addEventListener('click', () => this.go(1));
+    this.buttons.previous.addEventListener('click', () => this.go(this.wanted - 1));
+    this.buttons.next.addEventListener('click', () => this.go(this.wanted + 1));
+    this.buttons.last.addEventListener('click', () => this.go(this.count));
+    // Enter submits the field's form; leaving the field (or its arrows) changes it.
+    this.number.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.go(this.number.valueAsNumber);
+    });
+    this.number.addEventListener('change', () => this.go(this.number.valueAsNumber));
   }
 
+  /** Asks for `page`, clamped to the pages there are; the field shows the page asked for. */
+  go(page) {
+    const target = clampPage(page, this.count) ?? this.wanted;
+    this.number.value = String(target);
+    if (target !== this.wanted) {
+      this.wanted = target;
+      this.onPage(target);
+    }
+  }
+
+  /**
+   * Runs `request(signal)`, which fetches a page, with the table busy meanwhile; a newer call
+   * aborts it through `signal`. Resolves with the answer, or null when a newer call replaced
+   * it; rejects only when the newest one fails.
+   */
+  async load(request) {
+    this.fetching?.abort();
+    const fetching = new AbortController();
+    this.fetching = fetching;
+    this.busy(true);
+    try {
+      const answer = await request(fetching.signal);
+      return fetching === this.fetching ? answer : null;
+    } catch (error) {
+      if (fetching !== this.fetching) {
+        return null;
+      }
+      // The page asked for was not shown: asking for it again tries again.
+      this.wanted = this.page;
+      throw error;
+    } finally {
+      if (fetching === this.fetching) {
+        this.fetching = null;
+        this.busy(false);
+      }
+    }
+  }
+
+  /** Marks the table busy, saying "Loading…" after a moment; or no longer busy. */
+  busy(busy) {
+    clearTimeout(this.loadingTimer);
+    if (busy) {
+      this.table.setAttribute('aria-busy', 'true');
+      this.loadingTimer = setTimeout(() => {
+        fill(this.loading, el('span', { class: 'spinner-border spinner-border-sm', 'aria-hidden': 'true' }), ' Loading…');
+      }, LOADING_DELAY_MS);
+    } else {
+      this.table.removeAttribute('aria-busy');
+      fill(this.loading);
+    }
+  }
+
+  /** Shows the page an answer holds (`page`, `perPage`, `total`), its rows called `noun`. */
   render({ page, perPage, total }, noun) {
     this.page = page;
-    const first = total === 0 ? 0 : (page - 1) * perPage + 1;
-    const last = Math.min(page * perPage, total);
-    this.range.textContent = total === 0 ? `No ${noun}` : `${formatCount(first)}–${formatCount(last)} of ${formatCount(total)} ${noun}`;
-    this.previous.disabled = page <= 1;
-    this.next.disabled = last >= total;
+    this.wanted = page;
+    this.count = pageCount(total, perPage);
+    this.number.value = String(page);
+    this.number.max = String(this.count);
+    this.pages.textContent = formatCount(this.count);
+    this.range.textContent = rangeText({ page, perPage, total }, noun);
+    // A button that ends up disabled under the keyboard's focus hands it to the page field.
+    const focused = document.activeElement;
+    this.buttons.first.disabled = page <= 1;
+    this.buttons.previous.disabled = page <= 1;
+    this.buttons.next.disabled = page >= this.count;
+    this.buttons.last.disabled = page >= this.count;
+    if (focused?.disabled && this.root.contains(focused)) {
+      this.number.focus();
+    }
   }
 }
