@@ -827,9 +827,7 @@ async fn import_findings(
         .ok_or_else(|| unknown_session(session_id))?;
     let mut query = finding_query(&params)?;
     query.changed_by = Some((record.id, change));
-    let page = app
-        .blocking(move |store| store.list_findings(&query))
-        .await?;
+    let page = app.findings(query).await?;
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 
@@ -852,10 +850,7 @@ async fn list_vulnerabilities(
     State(app): State<App>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let query = finding_query(&params)?;
-    let page = app
-        .blocking(move |store| store.list_findings(&query))
-        .await?;
+    let page = app.findings(finding_query(&params)?).await?;
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 

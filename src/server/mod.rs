@@ -46,7 +46,9 @@ use crate::progress::{
     Ending, Phase, ProgressEvent, ProgressTracker, SessionState, TrackerSettings,
 };
 use crate::store::accounts::Identity;
-use crate::store::{self, ImportRecord, Outcome, Store, StoreError};
+use crate::store::{
+    self, FindingQuery, FindingView, ImportRecord, Outcome, Page, Store, StoreError,
+};
 use accounts::{PendingSetup, SetupLink};
 use metrics::Metrics;
 use queue::ImportQueue;
@@ -247,6 +249,15 @@ impl App {
         tokio::task::spawn_blocking(move || call(&*store))
             .await
             .map_err(|error| StoreError::Corrupt(format!("store task failed: {error}")))?
+    }
+
+    /// A page of findings. When the request goes away (a client that aborted a search it typed
+    /// further), the read stops instead of holding a connection for an answer nobody reads.
+    async fn findings(&self, query: FindingQuery) -> Result<Page<FindingView>, StoreError> {
+        let cancel = CancellationToken::new();
+        let _stop_when_dropped = cancel.clone().drop_guard();
+        self.blocking(move |store| store.list_findings(&query, &cancel))
+            .await
     }
 }
 

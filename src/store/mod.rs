@@ -385,8 +385,13 @@ pub trait Store: Accounts + Send + Sync {
     /// The recorded import of a session, if any.
     fn import_by_session(&self, session_id: Uuid) -> Result<Option<ImportRecord>, StoreError>;
 
-    /// One page of the findings that match a query's filters, in its order.
-    fn list_findings(&self, query: &FindingQuery) -> Result<Page<FindingView>, StoreError>;
+    /// One page of the findings that match a query's filters, in its order. A cancel stops the
+    /// read within milliseconds (`StoreError::Cancelled`): nobody waits for its answer.
+    fn list_findings(
+        &self,
+        query: &FindingQuery,
+        cancel: &CancellationToken,
+    ) -> Result<Page<FindingView>, StoreError>;
 
     fn finding_stats(&self) -> Result<FindingStats, StoreError>;
 

@@ -43,6 +43,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 /// Connections for reads: pages, counts and the history answered side by side.
 const READERS: usize = 4;
+/// How often (in SQLite's virtual machine steps) a read checks whether it is still wanted.
+const READ_CANCEL_STEPS: i32 = 10_000;
 /// Page cache of a connection: bounded, so memory stays flat whatever the file's size. A larger
 /// cache speeds up imports of millions of rows (fewer index pages re-read and re-written) but
 /// costs its size in memory; 100k-row imports barely notice.
@@ -292,8 +294,23 @@ impl Store for SqliteStore {
         raw.map(RawImport::into_record).transpose()
     }
 
-    fn list_findings(&self, query: &FindingQuery) -> Result<Page<FindingView>, StoreError> {
-        queries::list_findings(&mut self.reader(), query)
+    fn list_findings(
+        &self,
+        query: &FindingQuery,
+        cancel: &CancellationToken,
+    ) -> Result<Page<FindingView>, StoreError> {
+        if cancel.is_cancelled() {
+            return Err(StoreError::Cancelled);
+        }
+        let mut conn = self.reader();
+        let token = cancel.clone();
+        conn.progress_handler(READ_CANCEL_STEPS, Some(move || token.is_cancelled()));
+        let page = queries::list_findings(&mut conn, query);
+        conn.progress_handler(0, None::<fn() -> bool>);
+        page.map_err(|error| match error {
+            StoreError::Database(error) => classify(error, &self.path),
+            other => other,
+        })
     }
 
     fn finding_stats(&self) -> Result<FindingStats, StoreError> {

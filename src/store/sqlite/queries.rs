@@ -528,8 +528,8 @@ mod tests {
     use crate::import::{ImportRequest, ImportSummary, run_import};
     use crate::progress::NoProgress;
     use crate::store::{
-        Change, FindingQuery, FindingSort, FindingStats, FindingView, Outcome, Scope,
-        SeverityCounts, StateFilter, Store,
+        Change, FindingQuery, FindingSort, FindingStats, FindingView, Outcome, Page, Scope,
+        SeverityCounts, StateFilter, Store, StoreError,
     };
 
     const HEADER: &str =
@@ -608,8 +608,14 @@ mod tests {
                 .id
         }
 
+        fn page(&self, query: &FindingQuery) -> Page<FindingView> {
+            self.store
+                .list_findings(query, &CancellationToken::new())
+                .unwrap()
+        }
+
         fn list(&self, query: FindingQuery) -> Vec<FindingView> {
-            let page = self.store.list_findings(&query).unwrap();
+            let page = self.page(&query);
             assert_eq!(page.total as usize, page.items.len(), "{query:?}");
             page.items
         }
@@ -621,7 +627,7 @@ mod tests {
 
         /// The titles of the findings a query lists, sorted, and the total it reports.
         fn matches(&self, query: FindingQuery) -> (Vec<String>, u64) {
-            let page = self.store.list_findings(&query).unwrap();
+            let page = self.page(&query);
             let mut titles = titles(&page.items);
             titles.sort();
             (titles, page.total)
@@ -970,13 +976,11 @@ mod tests {
             let mut paged = Vec::new();
             for page in 1..=4 {
                 let got = db
-                    .store
-                    .list_findings(&FindingQuery {
+                    .page(&FindingQuery {
                         page,
                         per_page: 3,
                         ..query.clone()
-                    })
-                    .unwrap();
+                    });
                 assert_eq!(
                     (got.total, got.page, got.per_page),
                     (all.len() as u64, page, 3)
@@ -992,15 +996,30 @@ mod tests {
         assert_eq!(db.list(search("example")), all_by_severity);
 
         let far = db
-            .store
-            .list_findings(&FindingQuery {
+            .page(&FindingQuery {
                 page: 1_000_000,
                 ..search("web")
-            })
-            .unwrap();
+            });
         assert_eq!((far.items.len(), far.total), (0, 3));
-        let none = db.store.list_findings(&search("nothing")).unwrap();
+        let none = db.page(&search("nothing"));
         assert_eq!((none.items.len(), none.total, none.page), (0, 0, 1));
+    }
+
+    #[test]
+    fn a_read_nobody_waits_for_stops() {
+        let (db, _) = three_imports();
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let search = FindingQuery {
+            text: Some("example".into()),
+            ..FindingQuery::default()
+        };
+        let stopped = db.store.list_findings(&search, &cancel);
+        assert!(matches!(stopped, Err(StoreError::Cancelled)), "{stopped:?}");
+        // The connection goes back to the pool without the cancel.
+        for _ in 0..8 {
+            assert_eq!(db.list(search.clone()).len(), 8);
+        }
     }
 
     #[test]
@@ -1008,13 +1027,11 @@ mod tests {
         let (db, _) = three_imports();
         let clamped = |page, per_page| {
             let got = db
-                .store
-                .list_findings(&FindingQuery {
+                .page(&FindingQuery {
                     page,
                     per_page,
                     ..FindingQuery::default()
-                })
-                .unwrap();
+                });
             (got.page, got.per_page, got.items.len(), got.total)
         };
         assert_eq!(clamped(0, 0), (1, 1, 1, 8));
