@@ -9,4 +9,5 @@ mod formats;
 mod helpers;
 mod lifecycle;
 mod properties;
+mod reads;
 mod remote;
