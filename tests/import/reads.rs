@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rusqlite::Connection;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
 use vulnimport::import::normalize::Severity;
@@ -600,7 +601,10 @@ impl Seeded {
                     };
                     let start = ((page - 1) * PER_PAGE) as usize;
                     let want = expected.iter().skip(start).take(PER_PAGE as usize);
-                    let got = self.store.list_findings(&query).unwrap();
+                    let got = self
+                        .store
+                        .list_findings(&query, &CancellationToken::new())
+                        .unwrap();
                     if let Some(mismatch) =
                         self.compare(&query, want.copied().collect(), total, &got)
                     {

@@ -975,12 +975,11 @@ mod tests {
             });
             let mut paged = Vec::new();
             for page in 1..=4 {
-                let got = db
-                    .page(&FindingQuery {
-                        page,
-                        per_page: 3,
-                        ..query.clone()
-                    });
+                let got = db.page(&FindingQuery {
+                    page,
+                    per_page: 3,
+                    ..query.clone()
+                });
                 assert_eq!(
                     (got.total, got.page, got.per_page),
                     (all.len() as u64, page, 3)
@@ -995,11 +994,10 @@ mod tests {
         }
         assert_eq!(db.list(search("example")), all_by_severity);
 
-        let far = db
-            .page(&FindingQuery {
-                page: 1_000_000,
-                ..search("web")
-            });
+        let far = db.page(&FindingQuery {
+            page: 1_000_000,
+            ..search("web")
+        });
         assert_eq!((far.items.len(), far.total), (0, 3));
         let none = db.page(&search("nothing"));
         assert_eq!((none.items.len(), none.total, none.page), (0, 0, 1));
@@ -1026,12 +1024,11 @@ mod tests {
     fn page_and_page_size_are_clamped() {
         let (db, _) = three_imports();
         let clamped = |page, per_page| {
-            let got = db
-                .page(&FindingQuery {
-                    page,
-                    per_page,
-                    ..FindingQuery::default()
-                });
+            let got = db.page(&FindingQuery {
+                page,
+                per_page,
+                ..FindingQuery::default()
+            });
             (got.page, got.per_page, got.items.len(), got.total)
         };
         assert_eq!(clamped(0, 0), (1, 1, 1, 8));
