@@ -704,7 +704,8 @@ impl SqliteRun {
 ///
 /// The upsert leaves severity, VPR and state alone, so `findings_by_severity` is not rewritten
 /// for every finding seen again: the findings whose severity or VPR changed are set afterwards
-/// (in file order, so a key's last record wins), and the reopened ones by their list.
+/// (in file order, so a key's last record wins), and the reopened ones by their list. The tier
+/// and the CVE are part of the key (import semantics §2), so a finding seen again keeps them.
 fn upsert_regular(
     upsert: &mut Statement<'_>,
     chunk: &[&dyn ToSql],
@@ -736,8 +737,7 @@ const UPSERT_REGULAR: &str = "
            cvss, port, protocol, os, 'active', ?1, ?1, NULL, ?2
     FROM temp.staging WHERE rowid BETWEEN ?3 AND ?4
     ON CONFLICT (key_hash) DO UPDATE SET
-        tier = excluded.tier, asset_id = excluded.asset_id,
-        hostname = excluded.hostname, ip = excluded.ip, cve = excluded.cve,
+        asset_id = excluded.asset_id, hostname = excluded.hostname, ip = excluded.ip,
         plugin_id = excluded.plugin_id, definition = excluded.definition,
         cvss = excluded.cvss, port = excluded.port, protocol = excluded.protocol,
         os = excluded.os, first_seen = min(first_seen, excluded.first_seen),
