@@ -24,7 +24,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Statement, ToSql, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -535,10 +535,6 @@ impl SqliteRun {
         } else {
             UPSERT_REGULAR
         })?;
-        let mut staged_ranks = conn.prepare(
-            "SELECT severity, vpr FROM temp.staging WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid",
-        )?;
-        let mut reranked = Vec::new();
         let mut first = 1;
         while first <= last_rowid {
             on_progress(
@@ -547,26 +543,8 @@ impl SqliteRun {
                 &format!("Applying findings: {} of {rows}", first - 1),
             );
             let last = first + APPLY_CHUNK - 1;
-            let chunk = params![scan_date, self.import_id, first, last];
-            if backfill {
-                upsert.execute(chunk)?;
-            } else {
-                reranked.extend(upsert_regular(&mut upsert, chunk, &mut staged_ranks)?);
-            }
+            upsert.execute(params![scan_date, self.import_id, first, last])?;
             first = last + 1;
-        }
-        if !backfill {
-            let mut rerank =
-                conn.prepare_cached("UPDATE findings SET severity = ?2, vpr = ?3 WHERE id = ?1")?;
-            for (id, severity, vpr) in reranked {
-                rerank.execute(params![id, severity, vpr])?;
-            }
-            conn.execute(
-                "UPDATE findings SET state = 'reopened', resolved_date = NULL
-                 WHERE id IN (SELECT finding_id FROM import_changes
-                              WHERE import_id = ?1 AND change = 'reopened')",
-                [self.import_id],
-            )?;
         }
         on_progress(rows, total, "Counting new and updated findings");
         let new: i64 = conn.query_row(
@@ -699,36 +677,8 @@ impl SqliteRun {
     }
 }
 
-/// Runs [`UPSERT_REGULAR`] on one chunk of staged records and returns the findings whose
-/// severity or VPR differs from their record's, with the record's values, in file order.
-///
-/// The upsert leaves severity, VPR and state alone, so `findings_by_severity` is not rewritten
-/// for every finding seen again: the findings whose severity or VPR changed are set afterwards
-/// (in file order, so a key's last record wins), and the reopened ones by their list. The tier
-/// and the CVE are part of the key (import semantics §2), so a finding seen again keeps them.
-fn upsert_regular(
-    upsert: &mut Statement<'_>,
-    chunk: &[&dyn ToSql],
-    staged_ranks: &mut Statement<'_>,
-) -> rusqlite::Result<Vec<(i64, String, Option<f64>)>> {
-    type Rank = (String, Option<f64>);
-    // One returned row per staged record, in rowid order: the finding as it is now stored.
-    let stored: Vec<(i64, Rank)> = upsert
-        .query_map(chunk, |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))?
-        .collect::<Result<_, _>>()?;
-    let staged = staged_ranks.query_map([&chunk[2], &chunk[3]], |row| {
-        Ok::<Rank, _>((row.get(0)?, row.get(1)?))
-    })?;
-    let mut changed = Vec::new();
-    for ((id, now), record) in stored.into_iter().zip(staged) {
-        let (severity, vpr) = record?;
-        if now != (severity.clone(), vpr) {
-            changed.push((id, severity, vpr));
-        }
-    }
-    Ok(changed)
-}
-
+/// A regular import updates what it sees again in place. The tier and the CVE are part of the
+/// key (import semantics §2), so a finding seen again keeps them.
 const UPSERT_REGULAR: &str = "
     INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
                           severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
@@ -739,11 +689,13 @@ const UPSERT_REGULAR: &str = "
     ON CONFLICT (key_hash) DO UPDATE SET
         asset_id = excluded.asset_id, hostname = excluded.hostname, ip = excluded.ip,
         plugin_id = excluded.plugin_id, definition = excluded.definition,
-        cvss = excluded.cvss, port = excluded.port, protocol = excluded.protocol,
-        os = excluded.os, first_seen = min(first_seen, excluded.first_seen),
+        severity = excluded.severity, vpr = excluded.vpr, cvss = excluded.cvss,
+        port = excluded.port, protocol = excluded.protocol, os = excluded.os,
+        state = CASE state WHEN 'resolved' THEN 'reopened' ELSE state END,
+        first_seen = min(first_seen, excluded.first_seen),
         last_seen = max(last_seen, excluded.last_seen),
-        last_import_id = excluded.last_import_id
-    RETURNING id, severity, vpr";
+        resolved_date = NULL,
+        last_import_id = excluded.last_import_id";
 
 /// A backfill inserts what is new and only widens the dates of what is known.
 const UPSERT_BACKFILL: &str = "

@@ -3,9 +3,8 @@
 //! - The counts of findings per state and severity are kept in `finding_counts`, rewritten by
 //!   each import in its transaction: the dashboard and the totals of lists filtered by state and
 //!   severity read a few rows, not every finding.
-//! - A page of such a list walks the sort's order and stops at the page; a page past the middle
-//!   is walked to from the end. The default order (most serious first) has an index to walk;
-//!   the others are sorted at each read.
+//! - A page of such a list is one sorted read that stops at the page; a page past the middle is
+//!   read from the end (in the reverse order), so the last page costs what the first does.
 //! - A list filtered by text or by an import's changes is one statement that counts the matches
 //!   and picks the page's ids, reading only the columns it filters and sorts on. The text search
 //!   finds matching titles among the definitions once, rather than joining every finding to its
@@ -16,6 +15,8 @@
 //!   transaction, so they agree even while an import commits.
 //! - SQL text is assembled from fixed fragments chosen by the query's enums; every value, the
 //!   search text included, is a bound parameter.
+//! - No secondary index serves these reads: an index on `findings` costs every import far more
+//!   than its share (see docs/import-semantics.md, "Lists of findings").
 
 use chrono::NaiveDate;
 use rusqlite::types::{Type, Value};
@@ -30,22 +31,13 @@ use crate::store::{
 
 const MAX_PER_PAGE: u32 = 500;
 
-/// Severity as a number that orders by seriousness: info 0 … critical 4 (the discriminant of
-/// [`Severity`]). The index `findings_by_severity` is on this expression.
-macro_rules! severity_rank {
-    () => {
-        "CASE f.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
-            WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
-    };
-}
-const SEVERITY_RANK: &str = severity_rank!();
+/// Severity as a number that orders by seriousness: info 0 … critical 4.
+const SEVERITY_RANK: &str = "CASE f.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
+    WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END";
 
-/// The unary `+` keeps SQLite from treating the state as a constant of the order, which would
-/// make it sort a walk along `findings_by_severity` instead of stopping at the page.
-const STATE_IS: &str = "+f.state = :state";
+const STATE_IS: &str = "f.state = :state";
 const STATE_IS_OPEN: &str = "f.state IN ('active', 'reopened')";
-/// By rank, so that a list in the default order seeks to the severity in the index.
-const SEVERITY_IS: &str = concat!("(", severity_rank!(), ") = :severity");
+const SEVERITY_IS: &str = "f.severity = :severity";
 const TEXT_MATCHES: &str = "(f.hostname LIKE :text ESCAPE '\\'
     OR f.ip LIKE :text ESCAPE '\\'
     OR f.asset_id LIKE :text ESCAPE '\\'
@@ -100,9 +92,9 @@ fn counted_total(conn: &Connection, filter: &Filter) -> Result<u64, StoreError> 
     Ok(total as u64)
 }
 
-/// A page of a list whose total is known: a walk along the sort's order that stops at the
-/// page. A page in the second half of the list is walked to from its end (in the reverse
-/// order), so the last page costs what the first does.
+/// A page of a list whose total is known: a sorted read that stops at the page. A page in the
+/// second half of the list is read from its end (in the reverse order), so the sort never keeps
+/// more than half the list and the last page costs what the first does.
 fn counted_page(
     conn: &Connection,
     query: &FindingQuery,
@@ -121,7 +113,7 @@ fn counted_page(
     } else {
         offset
     };
-    let keys = &sort_keys(query);
+    let keys = sort_keys(query);
     let walk = if from_end {
         reversed(query.descending)
     } else {
@@ -188,7 +180,7 @@ fn searched_sql(query: &FindingQuery, filter: &Filter) -> String {
     } else {
         "NOT MATERIALIZED"
     };
-    let keys = &sort_keys(query);
+    let keys = sort_keys(query);
     let key_columns = key_columns(keys);
     let where_clause = filter.where_clause();
     let page_order = order_by(keys, "", forward(query.descending));
@@ -307,10 +299,7 @@ impl Filter {
             Some(StateFilter::Reopened) => filter.add(STATE_IS, ":state", "reopened"),
         }
         if let Some(severity) = query.severity {
-            filter.conditions.push(SEVERITY_IS);
-            filter
-                .values
-                .push((":severity", Value::Integer(severity as i64)));
+            filter.add(SEVERITY_IS, ":severity", severity.as_str());
         }
         if let Some(text) = query
             .text
@@ -401,11 +390,10 @@ fn reversed(descending: bool) -> Walk {
 }
 
 /// A value a list is sorted by, and where findings without it go.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 struct SortKey {
     expression: &'static str,
-    /// After the others in either direction; otherwise below every value (SQLite's own order,
-    /// which an index walks in both directions).
+    /// After the others in either direction; otherwise below every value (SQLite's own order).
     missing_last: bool,
 }
 
@@ -455,28 +443,26 @@ fn order_by(keys: &[SortKey], table: &str, walk: Walk) -> String {
 
 /// What a sort orders by, most significant first; the finding id breaks the remaining ties.
 /// Missing values come last in either direction, except a missing VPR within a severity, which
-/// ranks lowest. The severity is left out when the list has a single one: SQLite then seeks to it
-/// in `findings_by_severity` and walks the rest of the index's order.
-fn sort_keys(query: &FindingQuery) -> Vec<SortKey> {
-    let keys: &[SortKey] = match query.sort {
-        // The order of `findings_by_severity`.
+/// ranks lowest (so one index on severity, VPR and state could serve the order both ways).
+fn sort_keys(query: &FindingQuery) -> &'static [SortKey] {
+    match query.sort {
         FindingSort::Severity => &[RANK, VPR_BY_RANK, STATE],
-        FindingSort::Vpr => &[key("f.vpr")],
-        FindingSort::Cvss => &[key("f.cvss")],
+        FindingSort::Vpr => const { &[key("f.vpr")] },
+        FindingSort::Cvss => const { &[key("f.cvss")] },
         // The name people see: hostname, else IP, else asset id.
-        FindingSort::Host => &[key("coalesce(f.hostname, f.ip, f.asset_id)")],
-        FindingSort::Cve => &[key("f.cve")],
-        FindingSort::Title => &[key(
-            "(SELECT title FROM definitions WHERE hash = f.definition)",
-        )],
-        FindingSort::FirstSeen => &[key("f.first_seen")],
-        FindingSort::LastSeen => &[key("f.last_seen")],
+        FindingSort::Host => const { &[key("coalesce(f.hostname, f.ip, f.asset_id)")] },
+        FindingSort::Cve => const { &[key("f.cve")] },
+        FindingSort::Title => {
+            const {
+                &[key(
+                    "(SELECT title FROM definitions WHERE hash = f.definition)",
+                )]
+            }
+        }
+        FindingSort::FirstSeen => const { &[key("f.first_seen")] },
+        FindingSort::LastSeen => const { &[key("f.last_seen")] },
         FindingSort::State => &[STATE],
-    };
-    keys.iter()
-        .copied()
-        .filter(|&key| !(key == RANK && query.severity.is_some()))
-        .collect()
+    }
 }
 
 fn finding_view(row: &Row<'_>) -> Result<FindingView, StoreError> {

@@ -10,12 +10,3 @@ CREATE TABLE finding_counts (
 ) WITHOUT ROWID;
 INSERT INTO finding_counts (state, severity, findings)
     SELECT state, severity, count(*) FROM findings GROUP BY state, severity;
-
--- The list's default order, most serious first, then by VPR, state and id: its pages are a walk
--- along this index (the finding id is last in every index), which holds the state so a list
--- filtered by state walks it without reading the findings. The expression is the one the
--- queries sort and filter by (`severity_rank!` in queries.rs).
-CREATE INDEX findings_by_severity ON findings (
-    (CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2
-                   WHEN 'low' THEN 1 ELSE 0 END),
-    vpr, state);
