@@ -31,13 +31,50 @@ export function rangeText({ page, perPage, total }, noun) {
   return `${formatCount(first)}–${formatCount(last)} of ${formatCount(total)} ${noun}`;
 }
 
+/** The pager's markup: the range and loading status, the buttons and the page-number field. */
+function controls() {
+  const wide = (text) => el('span', { class: 'd-none d-sm-inline' }, text);
+  const button = (page, label, ...text) =>
+    el('button', { type: 'button', class: 'btn btn-outline-secondary', 'data-page': page, 'aria-label': label }, ...text);
+  const buttons = (...children) => el('span', { class: 'btn-group btn-group-sm' }, ...children);
+  return [
+    el(
+      'span',
+      { class: 'small text-body-secondary' },
+      el('span', { 'data-part': 'range', 'aria-live': 'polite' }),
+      ' ',
+      el('span', { 'data-part': 'loading', role: 'status' }),
+    ),
+    el(
+      'div',
+      { class: 'pager-controls' },
+      buttons(button('first', 'First page', '«', wide(' First')), button('previous', 'Previous page', '‹', wide(' Previous'))),
+      el(
+        'form',
+        { class: 'pager-number small', novalidate: true },
+        el(
+          'label',
+          {},
+          'Page ',
+          el('input', {
+            type: 'number', class: 'form-control form-control-sm', 'data-part': 'number',
+            min: 1, max: 1, step: 1, value: 1, 'aria-label': 'Page number',
+          }),
+        ),
+        el('span', {}, 'of ', el('span', { 'data-part': 'pages' }, '1')),
+      ),
+      buttons(button('next', 'Next page', wide('Next '), '›'), button('last', 'Last page', wide('Last '), '»')),
+    ),
+  ];
+}
+
 export class Pager {
   /**
-   * `root`: the pager's markup (`[data-page]` buttons, the `[data-part=number]` field in its form,
-   * `[data-part]` `pages`, `range` and `loading`); `table`: the table it pages; `onPage(page)`:
-   * shows that page.
+   * `root`: the pager's (empty) `<nav>`, which it fills with its controls; `table`: the table it
+   * pages; `onPage(page)`: shows that page.
    */
   constructor(root, table, onPage) {
+    fill(root, controls());
     this.root = root;
     this.table = table;
     this.onPage = onPage;

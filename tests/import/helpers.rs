@@ -63,6 +63,21 @@ pub fn date(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
 
+/// A request to import the file at `path` with the default limits, started by `test`.
+pub fn request(path: &Path, scan_date: &str, scope: Scope) -> ImportRequest {
+    ImportRequest {
+        path: path.to_owned(),
+        file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
+        session_id: Uuid::new_v4(),
+        scan_date: date(scan_date),
+        scope,
+        started_by: "test".into(),
+        canceller: Default::default(),
+        max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
+        max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
+    }
+}
+
 pub struct TestDb {
     pub dir: TempDir,
     pub path: PathBuf,
@@ -88,17 +103,7 @@ impl TestDb {
     }
 
     pub fn request(&self, path: &Path, scan_date: &str, scope: Scope) -> ImportRequest {
-        ImportRequest {
-            path: path.to_owned(),
-            file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
-            session_id: Uuid::new_v4(),
-            scan_date: date(scan_date),
-            scope,
-            started_by: "test".into(),
-            canceller: Default::default(),
-            max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
-            max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
-        }
+        request(path, scan_date, scope)
     }
 
     pub fn import(&self, path: &Path, scan_date: &str) -> ImportSummary {

@@ -19,16 +19,15 @@ use std::sync::{Arc, OnceLock};
 
 use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
 use vulnimport::import::normalize::Severity;
-use vulnimport::import::{ImportRequest, run_import};
+use vulnimport::import::run_import;
 use vulnimport::store::{
     self, Change, FindingQuery, FindingSort, FindingStats, FindingView, Outcome, Page, Scope,
     SeverityCounts, StateFilter, Store,
 };
 
-use crate::helpers::{Recorder, date};
+use crate::helpers::{Recorder, request};
 
 /// Odd, so that pages split runs of equal values.
 const PER_PAGE: u32 = 7;
@@ -369,17 +368,7 @@ fn hand_row(row: &Hand) -> String {
 
 /// Imports a file (scope `full`) and returns the import's id.
 fn import(store: &dyn Store, file: &Path, scan_date: &str, outcome: Outcome) -> i64 {
-    let request = ImportRequest {
-        path: file.to_owned(),
-        file_name: file.file_name().unwrap().to_string_lossy().into_owned(),
-        session_id: Uuid::new_v4(),
-        scan_date: date(scan_date),
-        scope: Scope::Full,
-        started_by: "test".into(),
-        canceller: Default::default(),
-        max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
-        max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
-    };
+    let request = request(file, scan_date, Scope::Full);
     let recorder = Recorder::default();
     let summary = run_import(store, &request, &recorder, &recorder.cancel);
     assert_eq!(summary.outcome, outcome, "{:?}", summary.error);
