@@ -113,7 +113,7 @@ fn counted_page(
     } else {
         offset
     };
-    let keys = sort_keys(query);
+    let keys = sort_keys(query.sort);
     let walk = if from_end {
         reversed(query.descending)
     } else {
@@ -180,7 +180,7 @@ fn searched_sql(query: &FindingQuery, filter: &Filter) -> String {
     } else {
         "NOT MATERIALIZED"
     };
-    let keys = sort_keys(query);
+    let keys = sort_keys(query.sort);
     let key_columns = key_columns(keys);
     let where_clause = filter.where_clause();
     let page_order = order_by(keys, "", forward(query.descending));
@@ -444,8 +444,8 @@ fn order_by(keys: &[SortKey], table: &str, walk: Walk) -> String {
 /// What a sort orders by, most significant first; the finding id breaks the remaining ties.
 /// Missing values come last in either direction, except a missing VPR within a severity, which
 /// ranks lowest (so one index on severity, VPR and state could serve the order both ways).
-fn sort_keys(query: &FindingQuery) -> &'static [SortKey] {
-    match query.sort {
+fn sort_keys(sort: FindingSort) -> &'static [SortKey] {
+    match sort {
         FindingSort::Severity => &[RANK, VPR_BY_RANK, STATE],
         FindingSort::Vpr => const { &[key("f.vpr")] },
         FindingSort::Cvss => const { &[key("f.cvss")] },
