@@ -11,7 +11,8 @@
 //!   starting import that any record still `running` belongs to a dead process.
 //! - Reads (findings pages, dashboard counts, import history) take one of a few connections
 //!   (`pool`), so they answer side by side; `queries` holds them. Each import rewrites the
-//!   counts of findings per state and severity in its transaction. Accounts have connections of their own (`accounts`).
+//!   counts of findings per state and severity in its transaction. Accounts have connections
+//!   of their own (`accounts`).
 
 mod accounts;
 mod pool;
