@@ -8,12 +8,14 @@
 //! - [`progress`] is the progress tracker: sessions, weighted phases, throttling, ETA, cleanup.
 //! - [`server`] is `vulnimport serve`: HTTP API, Socket.IO progress rooms, import queue, web UI.
 //! - [`auth`] is accounts and credentials: password hashing, API tokens, web sessions, throttling.
+//! - [`export`] writes findings out: the findings export (CSV, JSON) and each import's report.
 //! - [`config`] is the server's typed configuration; [`cli`] the command line's work.
 //! - [`generate`] writes realistic synthetic exports for tests, demos and benchmarks.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod generate;
 pub mod import;
 pub mod progress;

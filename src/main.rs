@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vulnimport::cli::accounts::{TokenCommand, UserCommand};
+use vulnimport::cli::export::ExportArgs;
 use vulnimport::cli::{self, ImportOptions};
 use vulnimport::config::{ReadLimits, ServeConfig};
 use vulnimport::import::{ImportRequest, check_scan_date};
@@ -69,6 +70,8 @@ enum Command {
     /// Manage API tokens for scripts and CI.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write the findings (filtered and ordered as the web UI's list) as CSV or JSON.
+    Export(ExportArgs),
     /// Serve the web UI, the HTTP API and the Socket.IO progress channel.
     Serve(ServeConfig),
     /// Write a synthetic Tenable.io export (for demos, tests and benchmarks).
@@ -142,6 +145,15 @@ async fn main() -> ExitCode {
         }
         Command::User(command) => cli::accounts::user(command).await,
         Command::Token(command) => cli::accounts::token(command).await,
+        Command::Export(args) => {
+            let output = args.output.clone().filter(|path| path.as_os_str() != "-");
+            cli::export::export(args).await.map(|written| {
+                if let Some(path) = output {
+                    eprintln!("Exported {written} findings to {}", path.display());
+                }
+                ExitCode::SUCCESS
+            })
+        }
         Command::Serve(config) => serve(config).await.map(|()| ExitCode::SUCCESS),
         Command::Generate { output, rows, seed } => {
             cli::generate(rows, seed, &output).map(|()| ExitCode::SUCCESS)

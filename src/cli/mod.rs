@@ -1,8 +1,10 @@
 //! The command line's work: `vulnimport import` with a terminal progress bar fed by the same
 //! progress tracker the server uses (or, with `--server`, through a server: [`remote`]),
-//! `vulnimport generate` for synthetic exports, and [`accounts`] for `user` and `token`.
+//! `vulnimport generate` for synthetic exports, [`export`] for the findings as CSV or JSON, and
+//! [`accounts`] for `user` and `token`.
 
 pub mod accounts;
+pub mod export;
 pub mod remote;
 
 use std::io::{BufWriter, IsTerminal};

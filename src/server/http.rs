@@ -12,7 +12,9 @@
 //! | `POST /api/imports/{id}/cancel` | the socket's `cancelImport` over HTTP |
 //! | `GET /api/imports/{id}/record` | the import's record: counts, timings, rejected rows |
 //! | `GET /api/imports/{id}/findings?change=added\|resolved\|reopened` | what it changed |
-//! | `GET /api/vulnerabilities` | findings: `state`, `severity`, `q`, `sort`, `order`, `page`, `perPage` |
+//! | `GET /api/imports/{id}/report?format=html\|csv` | the import's report (see [`super::downloads`]) |
+//! | `GET /api/vulnerabilities` | findings: `state`, `severity`, `q`, `sort`, `order`, `page`, `perPage`; `import` with `change` |
+//! | `GET /api/vulnerabilities/export?format=csv\|json` | every finding of the list's filters, in its order, streamed |
 //! | `GET /api/stats` | counts by severity and state |
 //! | `GET /api/health`, `GET /metrics` | liveness; Prometheus text |
 //! | `/api/session`, `/api/setup`, `/api/users`, `/api/tokens` | sign-in and accounts (see [`super::accounts`]) |
@@ -43,7 +45,7 @@ use super::access::{self, Access, Caller};
 use super::queue::Job;
 use super::realtime::{self, CancelRefused, parse_session_id};
 use super::spool::Spooled;
-use super::{App, accounts};
+use super::{App, accounts, downloads};
 use crate::config::ServeConfig;
 use crate::import::normalize::Severity;
 use crate::import::{ImportRequest, check_scan_date};
@@ -148,9 +150,21 @@ pub fn routes(config: &ServeConfig) -> Vec<Route> {
         ),
         route(
             M::GET,
+            "/api/imports/{session_id}/report",
+            Signed(Viewer),
+            downloads::import_report,
+        ),
+        route(
+            M::GET,
             "/api/vulnerabilities",
             Signed(Viewer),
             list_vulnerabilities,
+        ),
+        route(
+            M::GET,
+            "/api/vulnerabilities/export",
+            Signed(Viewer),
+            downloads::export_findings,
         ),
         route(M::GET, "/api/stats", Signed(Viewer), stats),
         route(M::GET, "/api/users", Signed(Admin), accounts::list_users),
@@ -332,7 +346,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 async fn create_import(
     State(app): State<App>,
@@ -850,8 +864,43 @@ async fn list_vulnerabilities(
     State(app): State<App>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let page = app.findings(finding_query(&params)?).await?;
+    let mut query = finding_query(&params)?;
+    query.changed_by = changed_by(&app, &params).await?;
+    let page = app.findings(query).await?;
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+}
+
+/// `import` (a session id) with `change` (`added`, `resolved` or `reopened`): only the findings
+/// that import changed that way.
+pub(super) async fn changed_by(
+    app: &App,
+    params: &HashMap<String, String>,
+) -> ApiResult<Option<(i64, Change)>> {
+    let change: Option<Change> = parse_param(params, "change", "added, resolved or reopened")?;
+    let import = params
+        .get("import")
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty());
+    let (import, change) = match (import, change) {
+        (None, None) => return Ok(None),
+        (Some(import), Some(change)) => (import, change),
+        (Some(_), None) => {
+            return Err(ApiError::BadRequest(
+                "import needs change: added, resolved or reopened".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "change needs import: the session id of an import".into(),
+            ));
+        }
+    };
+    let session_id = parse_session_id(import).map_err(ApiError::BadRequest)?;
+    let record = app
+        .blocking(move |store| store.import_by_session(session_id))
+        .await?
+        .ok_or_else(|| unknown_session(session_id))?;
+    Ok(Some((record.id, change)))
 }
 
 async fn stats(State(app): State<App>) -> ApiResult<Json<Value>> {
@@ -878,12 +927,12 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint".into())
 }
 
-fn unknown_session(session_id: Uuid) -> ApiError {
+pub(super) fn unknown_session(session_id: Uuid) -> ApiError {
     ApiError::NotFound(format!("no import with session id {session_id}"))
 }
 
 /// `state`, `severity`, `q`, `sort`, `order`, `page`, `perPage`.
-fn finding_query(params: &HashMap<String, String>) -> ApiResult<FindingQuery> {
+pub(super) fn finding_query(params: &HashMap<String, String>) -> ApiResult<FindingQuery> {
     let (page, per_page) = paging(params, 50)?;
     let descending = match params.get("order").map(|order| order.trim()) {
         None | Some("") => true,
@@ -959,7 +1008,7 @@ fn paging(params: &HashMap<String, String>, default_per_page: u32) -> ApiResult<
 }
 
 /// A query parameter read as one of an enum's lower/camel-case names.
-fn parse_param<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_param<T: serde::de::DeserializeOwned>(
     params: &HashMap<String, String>,
     name: &str,
     expected: &str,

@@ -16,6 +16,7 @@
 
 pub mod access;
 mod accounts;
+mod downloads;
 pub mod http;
 mod metrics;
 mod queue;

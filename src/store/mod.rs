@@ -393,6 +393,17 @@ pub trait Store: Accounts + Send + Sync {
         cancel: &CancellationToken,
     ) -> Result<Page<FindingView>, StoreError>;
 
+    /// Every finding that matches a query's filters, in its order (its page and page size do
+    /// not apply), read from one snapshot and handed to `each` in turn until it answers `false`.
+    /// Memory stays flat however many there are. A cancel stops the read
+    /// (`StoreError::Cancelled`). Returns how many were handed over.
+    fn export_findings(
+        &self,
+        query: &FindingQuery,
+        cancel: &CancellationToken,
+        each: &mut dyn FnMut(FindingView) -> bool,
+    ) -> Result<u64, StoreError>;
+
     fn finding_stats(&self) -> Result<FindingStats, StoreError>;
 
     /// Import history, newest first (by id). `page` is 1-based; `per_page` is clamped to 1..=500.

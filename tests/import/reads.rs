@@ -801,3 +801,91 @@ fn stats_match_plain_counts() {
     };
     assert_eq!(seeded.store.finding_stats().unwrap(), expected);
 }
+
+#[test]
+fn exports_match_the_reference_in_full() {
+    let seeded = seeded();
+    let mut filters = vec![
+        FindingQuery::default(),
+        FindingQuery {
+            state: Some(StateFilter::Open),
+            severity: Some(Severity::High),
+            ..FindingQuery::default()
+        },
+        FindingQuery {
+            text: Some("vulnerabilities".into()),
+            ..FindingQuery::default()
+        },
+    ];
+    for import in &seeded.imports {
+        for change in [Change::Added, Change::Resolved, Change::Reopened] {
+            filters.push(FindingQuery {
+                changed_by: Some((import.id, change)),
+                ..FindingQuery::default()
+            });
+        }
+    }
+    let mut mismatches = Vec::new();
+    for filters in &filters {
+        let matches = seeded.reference_matches(filters);
+        for sort in SORTS {
+            for descending in [false, true] {
+                let query = FindingQuery {
+                    sort,
+                    descending,
+                    // An export has no pages: these are ignored.
+                    page: 3,
+                    per_page: 5,
+                    ..filters.clone()
+                };
+                let mut expected: Vec<&Row> = matches.iter().collect();
+                expected.sort_by(|a, b| reference_order(a, b, sort, descending));
+                let mut exported = Vec::new();
+                let handed = seeded
+                    .store
+                    .export_findings(&query, &CancellationToken::new(), &mut |finding| {
+                        exported.push(finding);
+                        true
+                    })
+                    .unwrap();
+                assert_eq!(handed, exported.len() as u64);
+                let page = Page {
+                    total: exported.len() as u64,
+                    items: exported,
+                    page: 1,
+                    per_page: 0,
+                };
+                if let Some(mismatch) =
+                    seeded.compare(&query, expected, matches.len() as u64, &page)
+                {
+                    mismatches.push(mismatch);
+                }
+            }
+        }
+    }
+    // The items are those the list shows, field by field.
+    let first_page = seeded
+        .store
+        .list_findings(
+            &FindingQuery {
+                per_page: 500,
+                ..FindingQuery::default()
+            },
+            &CancellationToken::new(),
+        )
+        .unwrap();
+    let mut exported = Vec::new();
+    seeded
+        .store
+        .export_findings(
+            &FindingQuery::default(),
+            &CancellationToken::new(),
+            &mut |f| {
+                exported.push(f);
+                exported.len() < 500
+            },
+        )
+        .unwrap();
+    assert_eq!(exported, first_page.items);
+    assert_none(mismatches);
+}

@@ -314,6 +314,25 @@ impl Store for SqliteStore {
         })
     }
 
+    fn export_findings(
+        &self,
+        query: &FindingQuery,
+        cancel: &CancellationToken,
+        each: &mut dyn FnMut(FindingView) -> bool,
+    ) -> Result<u64, StoreError> {
+        if cancel.is_cancelled() {
+            return Err(StoreError::Cancelled);
+        }
+        // Its own connection: an export can take a while, and the pool keeps serving pages.
+        let mut conn = connect(&self.path)?;
+        let token = cancel.clone();
+        conn.progress_handler(READ_CANCEL_STEPS, Some(move || token.is_cancelled()));
+        queries::export_findings(&mut conn, query, each).map_err(|error| match error {
+            StoreError::Database(error) => classify(error, &self.path),
+            other => other,
+        })
+    }
+
     fn finding_stats(&self) -> Result<FindingStats, StoreError> {
         queries::finding_stats(&self.reader())
     }

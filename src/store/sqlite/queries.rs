@@ -199,6 +199,44 @@ fn searched_sql(query: &FindingQuery, filter: &Filter) -> String {
     )
 }
 
+/// Every finding that passes the query's filters, in its order, from one snapshot: handed to
+/// `each` one at a time, until it answers `false`. Returns how many it was handed.
+///
+/// The sort orders ids and sort keys only (SQLite spills a large sort to temporary files, so
+/// memory stays bounded), then each finding's columns and definition are read in that order.
+pub(super) fn export_findings(
+    conn: &mut Connection,
+    query: &FindingQuery,
+    each: &mut dyn FnMut(FindingView) -> bool,
+) -> Result<u64, StoreError> {
+    let filter = Filter::new(query);
+    let keys = sort_keys(query.sort);
+    let sql = format!(
+        "SELECT {FINDING_COLUMNS}
+         FROM (SELECT f.id AS id{key_columns} FROM findings f {where_clause}
+               ORDER BY {order}) AS listed
+         JOIN findings f ON f.id = listed.id
+         LEFT JOIN definitions d ON d.hash = f.definition
+         ORDER BY {listed_order}",
+        key_columns = key_columns(keys),
+        where_clause = filter.where_clause(),
+        order = order_by(keys, "", forward(query.descending)),
+        listed_order = order_by(keys, "listed.", forward(query.descending)),
+    );
+    in_one_snapshot(conn, |conn| {
+        let mut statement = conn.prepare(&sql)?;
+        let mut rows = statement.query(&*filter.params(&[]))?;
+        let mut handed = 0;
+        while let Some(row) = rows.next()? {
+            handed += 1;
+            if !each(finding_view(row)?) {
+                break;
+            }
+        }
+        Ok(handed)
+    })
+}
+
 pub(super) fn finding_stats(conn: &Connection) -> Result<FindingStats, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT coalesce(sum(findings) FILTER (WHERE severity = 'critical' AND state <> 'resolved'), 0),
