@@ -106,6 +106,25 @@ export const api = {
   cancelImport: (id) => request(`${session(id)}/cancel`, { method: 'POST' }),
 };
 
+/** Where an import's report downloads: `html` (a printable page) or `csv` (one row per change). */
+export function reportUrl(sessionId, format) {
+  return `${session(sessionId)}/report${query({ format })}`;
+}
+
+/** Where every finding of a list's filters and order downloads, as `csv` or `json`. */
+export function exportUrl(params, format) {
+  const { page, perPage, ...filters } = params;
+  return `/api/vulnerabilities/export${query({ ...filters, format })}`;
+}
+
+/**
+ * The page's own address of the findings an import changed (`added`, `resolved` or `reopened`):
+ * a link that opens the findings list filtered to them.
+ */
+export function changesUrl(sessionId, change) {
+  return `/${query({ import: sessionId, change })}#findings`;
+}
+
 /** Raised by an upload's `done` when it was aborted on purpose. */
 export class UploadAborted extends Error {
   constructor() {

@@ -2,25 +2,66 @@
 // the import form (analysts and admins), the progress modal, the connection indicator and the
 // tables; it takes up an import still queued or running (after a reload, say) in the modal, or
 // tells of one that ended in the last few minutes, and refreshes the history as imports move on.
+// Links to an import's changes (`?import=…&change=…#findings`, from the modal's and the history's
+// counts) filter the findings list in place; the page's address keeps them, for a reload or a new
+// tab. The followed import's progress shows in the tab's title too (see tab-status.js).
 
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
 import { FindingsView } from './findings.js';
-import { localDate, newSessionId, outcomeLabel } from './format.js';
+import { formatCount, localDate, newSessionId, outcomeLabel } from './format.js';
 import { HistoryView } from './history.js';
 import { ProgressModal } from './progress-modal.js';
 import { goToSignIn } from './session.js';
+import { TabStatus } from './tab-status.js';
 import { WebSocketClient } from './websocket-client.js';
 
 const client = new WebSocketClient({ api });
 const findings = new FindingsView(document, api);
 const history = new HistoryView(document, api);
+const tab = new TabStatus(document);
+// The file of the import the modal follows, as the tab's title names it.
+let followedFile = '';
 const progress = new ProgressModal(document.getElementById('progress-modal'), {
   client,
   readRecord: (sessionId) => api.importRecord(sessionId),
+  onProgress: (percent) => tab.progress(percent, followedFile),
   // Completed, failed or cancelled: the counts, the table and the history may all have changed.
-  onFinished: () => Promise.all([findings.refresh(), history.refresh()]),
+  onFinished: (outcome, event) => {
+    tab.finished(outcome, followedFile, outcome === 'completed' ? changeCounts(event?.data) : '');
+    return Promise.all([findings.refresh(), history.refresh()]);
+  },
+  showDetails: (sessionId, tabName) => history.showDetail(sessionId, tabName),
 });
+
+/** "4,329 new, 2 resolved": what a completed import changed, for its notification. */
+function changeCounts(summary = {}) {
+  const changes = ['new', 'reopened', 'resolved'].filter((key) => summary[key] > 0).map((key) => `${formatCount(summary[key])} ${key}`);
+  return changes.length > 0 ? `${changes.join(', ')}.` : 'No changes.';
+}
+
+/** The findings list as the page's address asks: an import's changes, or every finding. */
+function showChangesFromAddress() {
+  const params = new URLSearchParams(window.location.search);
+  const sessionId = params.get('import');
+  const change = params.get('change');
+  return findings.showChanges(sessionId && change ? { sessionId, change } : null);
+}
+
+// A link to an import's changes filters the list in place (a new tab or window loads the page).
+document.addEventListener('click', (event) => {
+  const link = event.target.closest('a[data-changes]');
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+    return;
+  }
+  event.preventDefault();
+  progress.hide();
+  history.hideDetail();
+  window.history.pushState(null, '', link.href);
+  findings.showChanges({ sessionId: link.dataset.session, change: link.dataset.changes });
+  document.getElementById('findings').scrollIntoView();
+});
+window.addEventListener('popstate', () => showChangesFromAddress());
 
 // The history row of the import followed tracks its phases: refreshed whenever one begins.
 let followedPhase = null;
@@ -103,6 +144,9 @@ function setUpImportForm(user) {
       return;
     }
     const sessionId = newSessionId();
+    // Asked now, on the user's action, so the end can be told while the tab is in the background.
+    tab.askToNotify();
+    followedFile = chosen.name;
     progress.show(`Importing ${chosen.name}`, sessionId);
     // Joined before the upload starts, so not one of the session's events is missed.
     await client.joinSession(sessionId);
@@ -167,6 +211,7 @@ async function followImportUnderWay() {
   if (progress.sessionId) {
     return;
   }
+  followedFile = record?.fileName ?? '';
   progress.attach(record?.fileName ? `Importing ${record.fileName}` : 'Import under way', underWay);
   await client.joinSession(underWay.sessionId);
 }
@@ -189,7 +234,8 @@ function start(user) {
   showConnection();
   setUpImportForm(user);
   client.connect();
-  findings.refresh();
+  findings.loadStats();
+  showChangesFromAddress();
   history.refresh();
   // Without an answer the page simply shows no import under way.
   followImportUnderWay().catch(() => {});

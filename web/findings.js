@@ -1,9 +1,14 @@
 // The open-findings counts per severity and the vulnerabilities table: search, filters by
-// severity and state, sortable columns, paging.
+// severity and state, sortable columns, paging, the findings one import added, resolved or
+// reopened (from a count's link), and the list's download as CSV or JSON.
 
+import { exportUrl } from './api.js';
 import { el, fill, messageRow, severityBadge } from './dom.js';
 import { formatCount, formatDay } from './format.js';
 import { Pager, pageCount } from './pager.js';
+
+/** How a list of an import's changes is named: "New in scan.csv (scan of 5 Jan 2026)". */
+const CHANGE_NAMES = { added: 'New', resolved: 'Resolved', reopened: 'Reopened' };
 
 /** A search starts this long after the last keystroke: soon enough to follow the typing. */
 const SEARCH_DELAY_MS = 120;
@@ -46,7 +51,7 @@ function findingRow(finding) {
 export class FindingsView {
   constructor(document, api) {
     this.api = api;
-    this.query = { q: '', severity: '', state: '', sort: 'severity', order: 'desc', page: 1, perPage: 25 };
+    this.query = { q: '', severity: '', state: '', import: '', change: '', sort: 'severity', order: 'desc', page: 1, perPage: 25 };
     this.table = document.getElementById('findings-table');
     this.body = this.table.querySelector('tbody');
     this.search = document.getElementById('findings-search');
@@ -56,6 +61,9 @@ export class FindingsView {
     this.severityCounts = document.querySelectorAll('#overview [data-count]');
     this.severityButtons = document.querySelectorAll('#overview [data-severity]');
     this.pager = new Pager(document.querySelector('[data-pager=findings]'), this.table, (page) => this.update({ page }));
+    this.changes = document.getElementById('findings-changes');
+    this.exports = { csv: document.getElementById('export-csv'), json: document.getElementById('export-json') };
+    this.changes.querySelector('[data-action=clear]').addEventListener('click', () => this.showChanges(null));
 
     let typing;
     this.search.addEventListener('input', () => {
@@ -96,7 +104,39 @@ export class FindingsView {
   update(changes) {
     Object.assign(this.query, changes);
     this.renderSortState();
+    for (const [format, link] of Object.entries(this.exports)) {
+      link.href = exportUrl(this.query, format);
+    }
     return this.loadTable();
+  }
+
+  /**
+   * Lists exactly the findings the import `sessionId` changed that way (`added`, `resolved` or
+   * `reopened`), under a bar that names them: the other filters and the search are cleared (and
+   * can narrow the list again). `null` lists every finding again, keeping the other filters.
+   */
+  async showChanges(changes) {
+    const { sessionId = '', change = '' } = changes ?? {};
+    this.changes.hidden = !sessionId;
+    const cleared = {};
+    if (sessionId) {
+      Object.assign(cleared, { q: '', severity: '', state: '' });
+      this.search.value = '';
+      this.severity.value = '';
+      this.state.value = '';
+      const text = this.changes.querySelector('[data-part=text]');
+      text.textContent = `${CHANGE_NAMES[change] ?? change} findings of an import`;
+      this.api.importRecord(sessionId).then((record) => {
+        if (this.query.import === sessionId && this.query.change === change) {
+          text.textContent = `${CHANGE_NAMES[change] ?? change} in ${record.fileName} (scan of ${formatDay(record.scanDate)})`
+            + ' · as they are now';
+        }
+      }, () => {});
+    } else if (this.query.import) {
+      // The page's address stops naming them.
+      window.history.replaceState(null, '', window.location.pathname + window.location.hash);
+    }
+    await this.update({ ...cleared, import: sessionId, change, page: 1 });
   }
 
   async loadStats() {
@@ -125,7 +165,7 @@ export class FindingsView {
         await this.update({ page: last });
         return;
       }
-      const filtered = this.query.q || this.query.severity || this.query.state;
+      const filtered = this.query.q || this.query.severity || this.query.state || this.query.import;
       fill(
         this.body,
         page.items.length > 0

@@ -1,7 +1,9 @@
 // The import history (who started it, outcome and who cancelled it, counts, duration, per-phase
-// timings) and one import's detail: its record, what it added, resolved and reopened, and the
-// rows it rejected or warned about.
+// timings) and one import's detail: its record, its report, what it added, resolved and reopened
+// (each list searchable), and the rows it rejected or warned about. The new, reopened and
+// resolved counts link to those findings in the findings list.
 
+import { changesUrl, reportUrl } from './api.js';
 import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
 import { cveCell, hostCell } from './findings.js';
 import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration, formatName, phaseTimes } from './format.js';
@@ -15,11 +17,33 @@ const COUNTS = [
   ['resolved', 'Resolved'], ['rejected', 'Rejected'], ['duplicates', 'Duplicates'], ['warnings', 'Warnings'],
 ];
 const FINDINGS_PER_PAGE = 50;
+const SEARCH_DELAY_MS = 120;
+/** The counts that have a list of findings, and the change that lists them. */
+const LISTED = { new: 'added', reopened: 'reopened', resolved: 'resolved' };
 
-/** What an import changed, naming only what it did: "4,329 new · 2 resolved". */
-function changes(counts) {
-  const done = CHANGES.filter(([key]) => counts[key] > 0).map(([key, label]) => `${formatCount(counts[key])} ${label}`);
+/** What an import changed, naming only what it did: "4,329 new · 2 resolved", each a link. */
+function changes(record) {
+  const counts = record.counts ?? {};
+  const done = CHANGES.filter(([key]) => counts[key] > 0)
+    .map(([key, label]) => countLink(record, key, `${formatCount(counts[key])} ${label}`));
   return done.length > 0 ? joined(done) : 'no changes';
+}
+
+/** A count as a link to the findings it counts, when it has a list; as text otherwise. */
+function countLink(record, key, text) {
+  const change = LISTED[key];
+  if (!change || !(record.counts?.[key] > 0)) {
+    return text;
+  }
+  return el('a', { href: changesUrl(record.sessionId, change), 'data-changes': change, 'data-session': record.sessionId }, text);
+}
+
+function reportLinks(record) {
+  return [
+    el('a', { href: reportUrl(record.sessionId, 'html'), download: '' }, 'page (HTML)'),
+    ' · ',
+    el('a', { href: reportUrl(record.sessionId, 'csv'), download: '' }, 'changes (CSV)'),
+  ];
 }
 
 /** Items separated by dots, each kept on one line. */
@@ -57,7 +81,7 @@ function historyRow(record, openDetail) {
       outcomeBadge(record.outcome),
       record.cancelledBy && el('div', { class: 'small text-body-secondary text-nowrap', 'data-part': 'cancelledBy' }, `cancelled by ${record.cancelledBy}`),
     ),
-    el('td', { class: 'small history-changes', 'data-label': 'Changes' }, changes(counts)),
+    el('td', { class: 'small history-changes', 'data-label': 'Changes' }, changes(record)),
     el('td', { class: 'text-end', 'data-label': 'Rejected' }, formatCount(counts.rejected ?? 0)),
     el('td', { class: 'text-end text-nowrap', 'data-label': 'Duration' }, formatDuration(record.durationMs)),
     el(
@@ -89,6 +113,18 @@ export class HistoryView {
 
   refresh() {
     return this.load(this.page);
+  }
+
+  /** Opens the details of the import `sessionId`, on its `tab` (`rejected`, `warnings`) if given. */
+  async showDetail(sessionId, tab) {
+    const record = await this.api.importRecord(sessionId).catch(() => null);
+    if (record) {
+      this.detail.show(record, tab);
+    }
+  }
+
+  hideDetail() {
+    this.detail.modal.hide();
   }
 
   async load(page) {
@@ -124,12 +160,14 @@ class ImportDetail {
       this.parts[part.dataset.part] = part;
     }
     this.record = null;
+    // Each change list's search text.
+    this.searches = {};
     for (const tab of element.querySelectorAll('[data-change]')) {
       tab.addEventListener('shown.bs.tab', () => this.loadFindings(tab.dataset.change, 1));
     }
   }
 
-  show(record) {
+  show(record, tab) {
     this.record = record;
     const counts = record.counts ?? {};
     this.parts.title.textContent = record.fileName ?? 'Import';
@@ -147,8 +185,10 @@ class ImportDetail {
     if (record.error) {
       facts.push(['Error', record.error]);
     }
+    facts.push(['Report', reportLinks(record)]);
     fill(this.parts.facts, facts.map(([label, value]) => el('div', {}, el('dt', {}, label), el('dd', {}, value))));
-    fill(this.parts.counts, countList(COUNTS, counts, (value) => formatCount(value ?? 0)));
+    fill(this.parts.counts, COUNTS.map(([key, label]) =>
+      el('div', {}, el('dt', {}, label), el('dd', {}, countLink(record, key, formatCount(counts[key] ?? 0))))));
     // A phase an import that ended early never reached has no time.
     const reached = (ms) => (record.outcome === 'completed' || ms > 0 ? formatDuration(ms) : '–');
     fill(this.parts.timings, countList(PHASES, record.timings, reached));
@@ -158,17 +198,39 @@ class ImportDetail {
     for (const panel of this.element.querySelectorAll('[data-problems]')) {
       this.renderProblems(panel, record.problems?.[panel.dataset.problems] ?? []);
     }
+    this.searches = {};
     for (const panel of this.element.querySelectorAll('[data-findings]')) {
       fill(panel);
     }
-    // Open on the first tab; showing it (when another was open) loads its findings.
-    const first = this.element.querySelector('[data-change=added]');
-    if (first.classList.contains('active')) {
-      this.loadFindings('added', 1);
-    } else {
+    // Open on the tab asked for, else the first; showing it (when another was open) loads its
+    // findings.
+    const first = this.element.querySelector(`#tab-${tab ?? 'added'}`) ?? this.element.querySelector('#tab-added');
+    if (!first.classList.contains('active')) {
       this.bootstrap.Tab.getOrCreateInstance(first).show();
+    } else if (first.dataset.change) {
+      this.loadFindings(first.dataset.change, 1);
     }
     this.modal.show();
+  }
+
+  /** The search box above a change list: filters it as one types. */
+  searchBox(change) {
+    let typing;
+    const input = el('input', {
+      type: 'search',
+      class: 'form-control form-control-sm',
+      placeholder: 'Search host, CVE or title',
+      'aria-label': `Search the ${change} findings`,
+      value: this.searches[change] ?? '',
+    });
+    input.addEventListener('input', () => {
+      clearTimeout(typing);
+      typing = setTimeout(() => {
+        this.searches[change] = input.value.trim();
+        this.loadFindings(change, 1);
+      }, SEARCH_DELAY_MS);
+    });
+    return el('div', { class: 'd-flex flex-wrap align-items-center gap-2 my-2' }, el('div', { class: 'flex-grow-1' }, input), el('span', { class: 'small text-body-secondary', 'data-part': 'found' }));
   }
 
   renderProblems(panel, problems) {
@@ -190,23 +252,34 @@ class ImportDetail {
   async loadFindings(change, page) {
     const record = this.record;
     const panel = this.element.querySelector(`[data-findings=${change}]`);
+    // The search box stays while the list under it is redrawn.
+    if (!panel.querySelector('[data-part=list]')) {
+      const listed = Object.keys(LISTED).find((key) => LISTED[key] === change);
+      fill(panel, record.counts?.[listed] > 0 ? this.searchBox(change) : null, el('div', { 'data-part': 'list' }));
+    }
+    const list = panel.querySelector('[data-part=list]');
+    const q = this.searches[change] ?? '';
     if (page === 1) {
-      fill(panel, el('p', { class: 'text-body-secondary my-3' }, 'Loading…'));
+      fill(list, el('p', { class: 'text-body-secondary my-3' }, 'Loading…'));
     }
     try {
-      const result = await this.api.importFindings(record.sessionId, { change, page, perPage: FINDINGS_PER_PAGE });
-      if (record !== this.record) {
+      const result = await this.api.importFindings(record.sessionId, { change, q, page, perPage: FINDINGS_PER_PAGE });
+      if (record !== this.record || q !== (this.searches[change] ?? '')) {
         return;
       }
-      let body = panel.querySelector('tbody');
+      const found = panel.querySelector('[data-part=found]');
+      if (found) {
+        found.textContent = q ? `${formatCount(result.total)} found` : '';
+      }
+      let body = list.querySelector('tbody');
       if (page === 1) {
         if (result.total === 0) {
-          fill(panel, el('p', { class: 'text-body-secondary my-3' }, 'None.'));
+          fill(list, el('p', { class: 'text-body-secondary my-3' }, q ? 'No finding matches.' : 'None.'));
           return;
         }
         body = el('tbody');
         fill(
-          panel,
+          list,
           el(
             'div',
             { class: 'table-responsive' },
@@ -223,9 +296,9 @@ class ImportDetail {
         ...result.items.map((finding) =>
           el('tr', {}, el('td', {}, severityBadge(finding.severity)), hostCell(finding), cveCell(finding), el('td', {}, finding.title ?? '–'))),
       );
-      panel.querySelector('[data-more]')?.remove();
+      list.querySelector('[data-more]')?.remove();
       if (page * result.perPage < result.total) {
-        panel.append(
+        list.append(
           el(
             'button',
             { type: 'button', class: 'btn btn-sm btn-outline-secondary', 'data-more': true, onclick: () => this.loadFindings(change, page + 1) },
@@ -234,7 +307,7 @@ class ImportDetail {
         );
       }
     } catch (error) {
-      fill(panel, el('p', { class: 'text-danger my-3' }, `These findings could not be loaded: ${error.message}`));
+      fill(list, el('p', { class: 'text-danger my-3' }, `These findings could not be loaded: ${error.message}`));
     }
   }
 }

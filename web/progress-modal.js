@@ -6,8 +6,13 @@
 // that ended early, the time each phase it reached took. A polite live region announces each new
 // phase and the end. While the live connection is down it says so: progress then comes from
 // polling, and when the server cannot be reached at all the bar stops moving and the ETA goes
-// until news arrives. Everything the server says is inserted as text.
+// until news arrives. Everything the server says is inserted as text. Once the server has the
+// import, its end offers the report (HTML, CSV) and its details; in a completed import's summary
+// the new, reopened and resolved counts link to those findings, the rejected rows and warnings to
+// the details.
 
+import { changesUrl, reportUrl } from './api.js';
+import { el, fill } from './dom.js';
 import { formatBytes, formatCount, formatDuration, formatETA, outcomeLabel, phaseTimes, sentence } from './format.js';
 
 export { formatETA };
@@ -28,13 +33,18 @@ export class ProgressModal {
   /**
    * `element`: the modal's markup (see index.html); `client`: the WebSocketClient whose events it
    * follows; `readRecord(sessionId)`: resolves with an import's record (`GET
-   * /api/imports/{id}/record`); `onFinished(outcome, event)`: called once when the import has ended.
+   * /api/imports/{id}/record`); `onFinished(outcome, event)`: called once when the import has ended;
+   * `onProgress(percent)`: the server's progress; `showDetails(sessionId, tab)`: opens the import's
+   * details (on `rejected` or `warnings`).
    */
-  constructor(element, { client, readRecord, bootstrap = globalThis.bootstrap, onFinished = () => {} }) {
+  constructor(element, {
+    client, readRecord, bootstrap = globalThis.bootstrap, onFinished = () => {}, onProgress = () => {}, showDetails = () => {},
+  }) {
     this.element = element;
     this.client = client;
     this.readRecord = readRecord;
     this.onFinished = onFinished;
+    this.onProgress = onProgress;
     this.modal = bootstrap.Modal.getOrCreateInstance(element, { backdrop: 'static', keyboard: false });
     this.parts = {};
     for (const part of element.querySelectorAll('[data-part]')) {
@@ -60,6 +70,22 @@ export class ProgressModal {
       this.cancel();
     });
     this.buttons.close.addEventListener('click', () => this.hide());
+    this.buttons.details.addEventListener('click', (event) => {
+      event.preventDefault();
+      const sessionId = this.sessionId;
+      this.hide();
+      showDetails(sessionId);
+    });
+    for (const problems of element.querySelectorAll('[data-problems]')) {
+      problems.addEventListener('click', (event) => {
+        if (event.target.closest('a')) {
+          event.preventDefault();
+          const sessionId = this.sessionId;
+          this.hide();
+          showDetails(sessionId, problems.dataset.problems);
+        }
+      });
+    }
     // Escape closes the modal only once the import has ended; until then it must not vanish.
     element.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.finished) {
@@ -107,6 +133,7 @@ export class ProgressModal {
     this.parts.upload.hidden = false;
     this.parts.summary.hidden = true;
     this.parts.times.hidden = true;
+    this.parts.reports.hidden = true;
     this.parts.alert.hidden = true;
     this.parts.confirm.hidden = true;
     this.setBar(this.parts.bar, 0);
@@ -175,6 +202,7 @@ export class ProgressModal {
     // Events can arrive twice (socket and poll, catch-up after a reconnect): never go back.
     this.progress = Math.max(this.progress, event.progress ?? 0);
     this.setBar(this.parts.bar, this.progress);
+    this.onProgress(this.progress);
     const queued = event.data?.queuePosition !== undefined;
     const phase = queued ? 'Queued' : (PHASES[event.type] ?? event.type);
     if (phase !== this.parts.phase.textContent) {
@@ -229,7 +257,16 @@ export class ProgressModal {
     this.setBar(this.parts.bar, 100);
     this.parts.upload.hidden = true;
     for (const field of this.parts.summary.querySelectorAll('[data-count]')) {
-      field.textContent = formatCount(summary[field.dataset.count]);
+      const count = summary[field.dataset.count] ?? 0;
+      const text = formatCount(count);
+      // A count above zero leads to what it counts: those findings, or the import's details.
+      if (count > 0 && field.dataset.change) {
+        fill(field, el('a', { href: changesUrl(this.sessionId, field.dataset.change), 'data-changes': field.dataset.change, 'data-session': this.sessionId }, text));
+      } else if (count > 0 && field.dataset.problems) {
+        fill(field, el('a', { href: '#' }, text));
+      } else {
+        field.textContent = text;
+      }
     }
     this.parts.duration.textContent = formatDuration(summary.durationMs);
     // The change counts are of records, not rows: say so when the two differ.
@@ -335,6 +372,12 @@ export class ProgressModal {
       if (this.accepted) {
         this.showTimes();
       }
+    }
+    if (this.accepted) {
+      for (const link of this.parts.reports.querySelectorAll('[data-report]')) {
+        link.href = reportUrl(this.sessionId, link.dataset.report);
+      }
+      this.parts.reports.hidden = false;
     }
     this.onFinished(outcome, event);
   }
