@@ -20,13 +20,18 @@
 //! - the middle and last pages of the whole list and of one severity, in two sorts;
 //! - the dashboard counts, the import history, and the change lists of imports (2) and (3).
 //!
+//! Then the downloads (issue 12): the findings export as CSV and JSON in the default order, as
+//! CSV sorted by title and filtered to open critical findings, and the HTML and CSV reports of
+//! import (2): the time to the response's headers, to the first finding (the second line), to
+//! the end, the size, and the server's resident memory sampled every 500 ms.
+//!
 //! Then, unless `BENCH_QUICK=1`: the first export imported again through the server's API
 //! (upload, then polling its status), alone, then once more while 16 readers loop over the reads
 //! above: the readers' latency during the import (target p95 < 250 ms), the import's time with
 //! readers against alone (target ≤ 1.10), and the server's resident memory sampled every 500 ms.
 //!
 //! `BENCH_READS_ROWS=100000` sets the first export's row count (default 1,000,000), for a quick
-//! run together with `BENCH_QUICK=1`.
+//! run together with `BENCH_QUICK=1`; `BENCH_DOWNLOADS_ONLY=1` measures the downloads alone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -99,9 +104,17 @@ fn main() {
             base: server.url.clone(),
             token,
         };
+        let downloads_only = std::env::var_os("BENCH_DOWNLOADS_ONLY").is_some();
         let queries = read_queries(&api, &built).await;
-        println!("\n## Reads ({} queries)\n", queries.len());
-        measure_reads(&api, &queries).await;
+        if !downloads_only {
+            println!("\n## Reads ({} queries)\n", queries.len());
+            measure_reads(&api, &queries).await;
+        }
+        println!("\n## Downloads\n");
+        measure_downloads(&api, &server, &built).await;
+        if downloads_only {
+            return;
+        }
         if std::env::var_os("BENCH_QUICK").is_none() {
             println!("\n## An import of {rows} rows through the server, alone and with {READERS} readers\n");
             under_import(&api, &server, &built.export, &queries).await;
@@ -604,6 +617,72 @@ async fn server_import(api: &Api, export: &Path, scan_date: &str) -> (Duration, 
     let (record, _) = api.get(&format!("/api/imports/{session}/record")).await;
     let own = record["durationMs"].as_u64().expect("durationMs");
     (elapsed, Duration::from_millis(own))
+}
+
+async fn measure_downloads(api: &Api, server: &Server, built: &Built) {
+    println!("| download | lines | MB | headers ms | first finding ms | total s | server RSS |");
+    println!("|---|---:|---:|---:|---:|---:|---|");
+    let exports = "/api/vulnerabilities/export";
+    let report = format!("/api/imports/{}/report", built.partial);
+    for path in [
+        format!("{exports}?format=csv"),
+        format!("{exports}?format=json"),
+        format!("{exports}?format=csv&sort=title&order=asc"),
+        format!("{exports}?format=csv&state=open&severity=critical"),
+        format!("{report}?format=html"),
+        format!("{report}?format=csv"),
+    ] {
+        let (download, rss) = sampling_rss(server, api.download(&path)).await;
+        println!(
+            "| `{}` | {} | {:.1} | {:.0} | {:.0} | {:.2} | {rss} |",
+            path.replace(&built.partial, "{partial}"),
+            download.lines,
+            download.bytes as f64 / 1e6,
+            millis(download.headers),
+            millis(download.second_line),
+            download.total.as_secs_f64(),
+        );
+    }
+}
+
+/// How a download went: when its headers and its second line came, when it ended, its size.
+struct Download {
+    headers: Duration,
+    second_line: Duration,
+    total: Duration,
+    bytes: u64,
+    lines: u64,
+}
+
+impl Api {
+    /// `GET path`, read to its end as it streams in.
+    async fn download(&self, path: &str) -> Download {
+        let started = Instant::now();
+        let mut response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("request");
+        let headers = started.elapsed();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        let (mut bytes, mut lines, mut second_line) = (0, 0, Duration::ZERO);
+        while let Some(chunk) = response.chunk().await.expect("download") {
+            bytes += chunk.len() as u64;
+            lines += chunk.iter().filter(|&&byte| byte == b'\n').count() as u64;
+            if lines >= 2 && second_line.is_zero() {
+                second_line = started.elapsed();
+            }
+        }
+        Download {
+            headers,
+            second_line,
+            total: started.elapsed(),
+            bytes,
+            lines,
+        }
+    }
 }
 
 /// The server's resident memory at the start, its highest and at the end of `work`, sampled every
