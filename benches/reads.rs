@@ -666,7 +666,11 @@ impl Api {
             .await
             .expect("request");
         let headers = started.elapsed();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         let (mut bytes, mut lines, mut second_line) = (0, 0, Duration::ZERO);
         while let Some(chunk) = response.chunk().await.expect("download") {
             bytes += chunk.len() as u64;
