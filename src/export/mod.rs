@@ -118,7 +118,7 @@ const CSV_HEADER: [&str; 19] = [
 
 /// Writes findings in one format to `W`, one at a time.
 pub enum FindingWriter<W: Write> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Json { out: W, written: u64 },
 }
 
@@ -129,7 +129,7 @@ impl<W: Write> FindingWriter<W> {
             ExportFormat::Csv => {
                 let mut csv = csv_writer(out);
                 csv.write_record(CSV_HEADER).map_err(io_error)?;
-                Ok(FindingWriter::Csv(csv))
+                Ok(FindingWriter::Csv(Box::new(csv)))
             }
             ExportFormat::Json => {
                 let mut out = out;

@@ -418,10 +418,7 @@ fn top_new(
         };
         findings.extend(store.list_findings(&query, cancel)?.items);
     }
-    let _ = write!(
-        page,
-        "<section><h2>Top new critical and high findings</h2>\n"
-    );
+    page.push_str("<section><h2>Top new critical and high findings</h2>\n");
     if findings.is_empty() {
         page.push_str("<p>This import added no critical or high finding.</p>\n</section>\n");
         return Ok(());
@@ -468,7 +465,7 @@ fn finding_row(finding: &FindingView) -> String {
 
 /// Rejected rows or warnings with their lines: the record keeps the first 100 of each.
 fn problems(page: &mut String, heading: &str, id: &str, listed: &[Malformed], count: u64) {
-    let _ = write!(page, "<section><h2 id=\"{id}\">{heading}</h2>\n");
+    let _ = writeln!(page, "<section><h2 id=\"{id}\">{heading}</h2>");
     if listed.is_empty() {
         let _ = writeln!(page, "<p>None.</p>");
     } else {
