@@ -2,6 +2,7 @@
 // the import form (analysts and admins), the progress modal, the connection indicator and the
 // tables; it takes up an import still queued or running (after a reload, say) in the modal, or
 // tells of one that ended in the last few minutes, and refreshes the history as imports move on.
+// Analysts and admins can retry an import that did not complete, from the history or the modal.
 
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
@@ -149,6 +150,20 @@ function setUpImportForm(user) {
   });
 }
 
+/** Retries an import from its kept upload, following the new import in the progress modal. */
+async function retryImport(record) {
+  const title = `Retrying ${record.fileName}`;
+  try {
+    const { sessionId } = await api.retryImport(record.sessionId);
+    await client.joinSession(sessionId);
+    progress.attach(title, await api.importStatus(sessionId));
+  } catch (error) {
+    progress.show(title, null);
+    progress.showError(`The import could not be retried: ${error.message}`);
+  }
+  history.refresh();
+}
+
 /**
  * Shows the newest import still queued or running, unless the modal already follows one; without
  * one, tells of the newest that ended in the last few minutes.
@@ -188,6 +203,10 @@ function start(user) {
   client.on('signedOut', () => goToSignIn());
   showConnection();
   setUpImportForm(user);
+  if (user.role !== 'viewer') {
+    history.allowRetry(retryImport);
+    progress.allowRetry(retryImport);
+  }
   client.connect();
   findings.refresh();
   history.refresh();

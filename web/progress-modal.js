@@ -6,7 +6,8 @@
 // that ended early, the time each phase it reached took. A polite live region announces each new
 // phase and the end. While the live connection is down it says so: progress then comes from
 // polling, and when the server cannot be reached at all the bar stops moving and the ETA goes
-// until news arrives. Everything the server says is inserted as text.
+// until news arrives. An import that ended without completing offers a Retry (to those who may
+// import) while its upload is kept. Everything the server says is inserted as text.
 
 import { formatBytes, formatCount, formatDuration, formatETA, outcomeLabel, phaseTimes, sentence } from './format.js';
 
@@ -52,6 +53,9 @@ export class ProgressModal {
     this.upload = null;
     // Whether the server has the import (and so a record of it once it ends).
     this.accepted = false;
+    // `retry(record)`, for those who may import (see `allowRetry`); the record it would retry.
+    this.retry = null;
+    this.retryRecord = null;
 
     this.buttons.cancel.addEventListener('click', () => this.askToCancel());
     this.buttons.keep.addEventListener('click', () => this.closeConfirmation(true));
@@ -60,6 +64,7 @@ export class ProgressModal {
       this.cancel();
     });
     this.buttons.close.addEventListener('click', () => this.hide());
+    this.buttons.retry.addEventListener('click', () => this.retry?.(this.retryRecord));
     // Escape closes the modal only once the import has ended; until then it must not vanish.
     element.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.finished) {
@@ -93,9 +98,15 @@ export class ProgressModal {
     return FINISHED.has(this.state);
   }
 
+  /** Offers a Retry when an import ends without completing and its upload is kept. */
+  allowRetry(retry) {
+    this.retry = retry;
+  }
+
   show(title, sessionId) {
     this.opener = document.activeElement;
     this.sessionId = sessionId;
+    this.buttons.retry.hidden = true;
     this.upload = null;
     this.accepted = false;
     this.progress = 0;
@@ -245,7 +256,8 @@ export class ProgressModal {
 
   /**
    * How long an import that ended early ran, and in which phases, from its record (the same
-   * figures as the history's); nothing when the record cannot be read.
+   * figures as the history's), and a Retry when its upload is kept; nothing when the record
+   * cannot be read.
    */
   async showTimes() {
     const sessionId = this.sessionId;
@@ -253,6 +265,8 @@ export class ProgressModal {
     if (!record || sessionId !== this.sessionId) {
       return;
     }
+    this.retryRecord = record;
+    this.buttons.retry.hidden = !(this.retry && record.uploadKept);
     const phases = phaseTimes(record.timings, record.outcome);
     this.parts.times.textContent = `Ran ${formatDuration(record.durationMs)}${phases.length > 0 ? `: ${phases.join(' · ')}` : ''}.`;
     this.parts.times.hidden = false;
