@@ -171,6 +171,32 @@ test('a failed import and cancelled ones (running and queued) are retried from t
   assert.deepEqual(spooledUploads(uploads), []);
 });
 
+test('a shutdown keeps the uploads of the running import and of the one waiting; both can be retried', TIMEOUT, async (t) => {
+  let server;
+  const dir = dataFolder(t, () => server.stop());
+  server = await startServerIn(dir);
+  const watcher = await Watcher.connect(server.url);
+  const [running, waiting] = [randomUUID(), randomUUID()];
+  for (const [sessionId, file] of [[running, generateExport(dir, 60_000, 5)], [waiting, generateExport(dir, 200, 6)]]) {
+    await watcher.join(sessionId);
+    assert.equal((await upload(server.url, file, { ...FIELDS, sessionId })).status, 202);
+  }
+  await watcher.waitForProgress(running, (event) => event.type === 'loading', 'the big import loading', { ms: 60_000 });
+  watcher.close();
+  assert.equal(await server.stop('SIGTERM'), 0);
+  const uploads = join(dir, 'uploads');
+  assert.deepEqual(spooledUploads(uploads), []);
+  assert.deepEqual(keptUploads(uploads), [running, waiting].sort(), 'both kept at the shutdown');
+
+  server = await startServerIn(dir);
+  for (const sessionId of [running, waiting]) {
+    const record = (await request(server.url, `/api/imports/${sessionId}/record`)).body;
+    assert.equal(record.outcome, 'interrupted');
+    assert.equal(record.uploadKept, true);
+    assert.equal((await retried(server.url, sessionId)).outcome, 'completed');
+  }
+});
+
 test('retries refused: a completed import, one still running, a second retry, an unknown id, a viewer', TIMEOUT, async (t) => {
   const server = await startServerFor(t);
   const watcher = await Watcher.connect(server.url);
