@@ -397,43 +397,10 @@ pub async fn serve(
 async fn recover_uploads(store: &Arc<dyn Store>, kept: &Arc<KeptUploads>, upload_dir: PathBuf) {
     let store = Arc::clone(store);
     let kept = Arc::clone(kept);
-    let recovered = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, u64, u64, u64)> {
-        let (mut files, mut bytes, mut interrupted, mut retained) = (0, 0, 0, 0);
-        for orphan in spool::orphans(&upload_dir)? {
-            let size = orphan.bytes;
-            if let Some(import) = orphan.accepted.clone() {
-                if let Err(error) = store.record_unstarted(
-                    &import,
-                    Outcome::Interrupted,
-                    "the server stopped before the import started; nothing was changed",
-                    None,
-                ) {
-                    tracing::error!(session = %import.session_id, %error, "could not record an interrupted import; its upload is kept for the next start");
-                    continue;
-                }
-                interrupted += 1;
-                // One killed between its commit and its upload's deletion has nothing to retry.
-                let completed = store
-                    .import_by_session(import.session_id)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|record| record.outcome == Outcome::Completed);
-                if !completed {
-                    match orphan.keep(&kept) {
-                        Ok(()) => retained += 1,
-                        Err(error) => tracing::warn!(session = %import.session_id, %error, "could not keep the upload of an interrupted import; it is deleted"),
-                    }
-                    files += 1;
-                    bytes += size;
-                    continue;
-                }
-            }
-            orphan.remove()?;
-            files += 1;
-            bytes += size;
-        }
+    let recovered = tokio::task::spawn_blocking(move || {
+        let took_up = take_up_orphans(&*store, &kept, &upload_dir);
         kept.apply_retention();
-        Ok((files, bytes, interrupted, retained))
+        took_up
     })
     .await;
     match recovered {
@@ -450,6 +417,52 @@ async fn recover_uploads(store: &Arc<dyn Store>, kept: &Arc<KeptUploads>, upload
         }
         Err(error) => tracing::warn!(%error, "upload recovery task failed"),
     }
+}
+
+/// Takes up the uploads that no running process holds (see [`recover_uploads`]); returns how
+/// many files and bytes, how many imports were recorded as interrupted and how many uploads kept.
+fn take_up_orphans(
+    store: &dyn Store,
+    kept: &KeptUploads,
+    upload_dir: &std::path::Path,
+) -> std::io::Result<(u64, u64, u64, u64)> {
+    let (mut files, mut bytes, mut interrupted, mut retained) = (0, 0, 0, 0);
+    for orphan in spool::orphans(upload_dir)? {
+        let size = orphan.bytes;
+        if let Some(import) = orphan.accepted.clone() {
+            if let Err(error) = store.record_unstarted(
+                &import,
+                Outcome::Interrupted,
+                "the server stopped before the import started; nothing was changed",
+                None,
+            ) {
+                tracing::error!(session = %import.session_id, %error, "could not record an interrupted import; its upload is kept for the next start");
+                continue;
+            }
+            interrupted += 1;
+            // One killed between its commit and its upload's deletion has nothing to retry.
+            let completed = store
+                .import_by_session(import.session_id)
+                .ok()
+                .flatten()
+                .is_some_and(|record| record.outcome == Outcome::Completed);
+            if !completed {
+                match orphan.keep(kept) {
+                    Ok(()) => retained += 1,
+                    Err(error) => {
+                        tracing::warn!(session = %import.session_id, %error, "could not keep the upload of an interrupted import; it is deleted")
+                    }
+                }
+                files += 1;
+                bytes += size;
+                continue;
+            }
+        }
+        orphan.remove()?;
+        files += 1;
+        bytes += size;
+    }
+    Ok((files, bytes, interrupted, retained))
 }
 
 /// Applies the kept uploads' retention now and then (it also runs at start and after each
