@@ -3,15 +3,17 @@
 // window offers Retry itself; the history says which import a retry retries, and whether an
 // upload is still kept. Viewers see no Retry.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  closeModal, launchBrowser, modalTexts, openUi, screenshot, startImport, waitForHistory, waitForModal, LONG, SHORT,
+  closeModal, launchBrowser, modalTexts, openUi, screenshot, startImport, waitForHistory, waitForModal, waitForTables, LONG,
+  SHORT,
 } from '../support/browser.mjs';
 import {
-  SAMPLES, Watcher, addUser, generateExport, request, startServer, upload, writeFile,
+  BIN, SAMPLES, Watcher, addUser, databaseOf, generateExport, request, startServer, upload, writeFile,
 } from '../support/server.mjs';
 
 /** The history rows' outcome and notes, newest first. */
@@ -77,12 +79,21 @@ test('Retry in the history and in the progress window imports a kept upload agai
   const [again, first] = await historyNotes(page);
   assert.equal(again.retryOf, `retry of ${failed.slice(0, 8)}…`);
   assert.ok(again.retry && first.retry, 'both failed imports can be retried');
+
+  // A local command-line import had no upload: the history says so, without Retry.
+  const local = spawnSync(BIN, ['import', rejects, '--database', databaseOf(server.dir)], { encoding: 'utf8' });
+  assert.equal(local.status, 1, local.stderr);
+  await page.reload();
+  await waitForTables(page);
+  assert.equal(await waitForHistory(page, 6), 'failed');
+  const [fromCli] = await historyNotes(page);
+  assert.deepEqual([fromCli.upload, fromCli.retry], ['imported from the command line', false]);
   assert.deepEqual(errors, []);
 
   // Viewers read the same history, without Retry.
   const viewer = addUser(server.dir, 'vera', 'viewer');
   const { page: viewerPage, errors: viewerErrors } = await openUi(browser, server, { user: viewer });
-  await waitForHistory(viewerPage, 5);
+  await waitForHistory(viewerPage, 6);
   const seen = await historyNotes(viewerPage);
   assert.ok(seen.some((row) => row.upload?.startsWith('upload kept until')));
   assert.ok(seen.every((row) => !row.retry), 'no Retry for a viewer');
