@@ -33,8 +33,13 @@ pub struct ServeConfig {
     #[arg(long, env = "UPLOAD_DIR")]
     pub upload_dir: Option<PathBuf>,
     /// The upload of an import that did not complete is kept this many days for a retry (0
-    /// keeps none).
-    #[arg(long, env = "UPLOAD_RETENTION_DAYS", default_value_t = 7)]
+    /// keeps none; at most 36500).
+    #[arg(
+        long,
+        env = "UPLOAD_RETENTION_DAYS",
+        default_value_t = 7,
+        value_parser = clap::value_parser!(u64).range(0..=36_500)
+    )]
     pub upload_retention_days: u64,
     /// Kept uploads take at most this many bytes; beyond it the oldest are removed.
     #[arg(long, env = "UPLOAD_RETENTION_BYTES", default_value_t = 10 << 30)]
@@ -234,6 +239,7 @@ mod tests {
             (0, 1000)
         );
         assert!(Cli::try_parse_from(["serve", "--max-field-bytes", "0"]).is_err());
+        assert!(Cli::try_parse_from(["serve", "--upload-retention-days", "36501"]).is_err());
     }
 
     #[test]

@@ -1019,7 +1019,7 @@ fn parse_param<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn human_bytes(bytes: u64) -> String {
+pub(super) fn human_bytes(bytes: u64) -> String {
     const GIB: u64 = 1 << 30;
     const MIB: u64 = 1 << 20;
     if bytes >= GIB && bytes.is_multiple_of(GIB) {

@@ -21,13 +21,14 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::http::human_bytes;
 use crate::cli::LOCAL_STARTER;
 use crate::store::{ImportRecord, NewImport, Outcome};
 
 const FOLDER: &str = "vulnimport-kept";
 const UPLOAD_EXTENSION: &str = "upload";
 const DESCRIPTION_EXTENSION: &str = "json";
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+const DAY_SECONDS: u64 = 24 * 60 * 60;
 /// How often retention runs besides at start and after each upload kept.
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);
 
@@ -68,6 +69,11 @@ impl KeptUploads {
 
     pub fn retention(&self) -> Retention {
         self.retention
+    }
+
+    /// How long an upload is kept at most.
+    fn max_age(&self) -> Duration {
+        Duration::from_secs(self.retention.days.saturating_mul(DAY_SECONDS))
     }
 
     fn upload_path(&self, session_id: Uuid) -> PathBuf {
@@ -122,7 +128,7 @@ impl KeptUploads {
         let kept_at = fs::metadata(self.description_path(session_id))
             .and_then(|meta| meta.modified())
             .ok()?;
-        Some(kept_at + DAY * u32::try_from(self.retention.days).unwrap_or(u32::MAX))
+        Some(kept_at + self.max_age())
     }
 
     /// An import's record with whether its upload is kept for a retry.
@@ -227,7 +233,7 @@ impl KeptUploads {
             }
             *count += 1;
         }
-        let max_age = DAY * u32::try_from(self.retention.days).unwrap_or(u32::MAX);
+        let max_age = self.max_age();
         for upload in kept {
             let age = now.duration_since(upload.kept_at).unwrap_or_default();
             if upload.complete && age < max_age && total <= self.retention.max_bytes {
@@ -325,9 +331,9 @@ impl UploadGone {
             ),
             UploadGone::Retention { kept_days } => format!(
                 "the upload of import {session_id} is no longer kept: uploads of imports that \
-                 did not complete are kept {kept_days} days and {} bytes in all, the oldest \
+                 did not complete are kept {kept_days} days and {} in all, the oldest \
                  removed first; upload the file again",
-                retention.max_bytes
+                human_bytes(retention.max_bytes)
             ),
         }
     }
@@ -338,6 +344,7 @@ mod tests {
     use super::*;
     use crate::store::{Scope, Store};
 
+    const DAY: Duration = Duration::from_secs(DAY_SECONDS);
     const RETENTION: Retention = Retention {
         days: 7,
         max_bytes: 100,
