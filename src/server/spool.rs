@@ -12,6 +12,7 @@
 use std::fs::{File, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tempfile::TempPath;
 use uuid::Uuid;
@@ -22,6 +23,8 @@ use crate::store::NewImport;
 const PREFIX: &str = "vulnimport-upload-";
 const UPLOAD_SUFFIX: &str = ".upload";
 const ACCEPTED_SUFFIX: &str = ".json";
+/// How long a retry waits for a kept file's lock before taking it as held by another retry.
+const LINK_LOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// An upload's file (and, once accepted, its description), deleted when dropped.
 pub struct Spooled {
@@ -50,7 +53,8 @@ impl Spooled {
 
     /// A new, locked upload in `dir` holding a kept upload's file: a hard link (a copy where
     /// the file system has none), so the kept file stays for another retry. Fails with
-    /// `WouldBlock` while a retry of it holds it, `NotFound` when it is no longer kept.
+    /// `WouldBlock` while a retry of it holds it, `NotFound` when it is no longer kept. Runs
+    /// on a blocking thread: it may wait a moment for the lock.
     pub fn link(dir: &Path, kept: &Path) -> io::Result<Spooled> {
         let path = TempPath::try_from_path(dir.join(format!(
             "{PREFIX}{}{UPLOAD_SUFFIX}",
@@ -63,7 +67,17 @@ impl Spooled {
             std::fs::copy(kept, &path)?;
         }
         let file = File::open(&path)?;
-        file.try_lock().map_err(io::Error::from)?;
+        // Retention holds kept files' locks for a moment while it looks at them.
+        let deadline = Instant::now() + LINK_LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(LINK_LOCK_WAIT / 10);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
         Ok(Spooled {
             path,
             accepted: None,
