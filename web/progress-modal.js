@@ -104,7 +104,10 @@ export class ProgressModal {
   }
 
   show(title, sessionId) {
-    this.opener = document.activeElement;
+    // A retry from the modal itself keeps the control that first opened it.
+    if (!this.element.contains(document.activeElement)) {
+      this.opener = document.activeElement;
+    }
     this.sessionId = sessionId;
     this.buttons.retry.hidden = true;
     this.upload = null;
