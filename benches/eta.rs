@@ -129,6 +129,7 @@ fn measure(db: &dyn Store, file: &Path, scan_date: &str, scope: Scope, label: &s
         canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
         max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
+        retry_of: None,
     };
     let recording = Recording::default();
     let started = Instant::now();

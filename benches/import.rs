@@ -290,6 +290,7 @@ fn import_in_process(
         canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
         max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
+        retry_of: None,
     };
     let started = Instant::now();
     let summary = run_import(&*store, &request, reporter, cancel);
@@ -309,6 +310,7 @@ fn request_for(file: &Path, session_id: Uuid) -> ImportRequest {
         canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
         max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
+        retry_of: None,
     }
 }
 

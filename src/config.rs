@@ -32,6 +32,18 @@ pub struct ServeConfig {
     /// Where uploads are kept while they wait and import; the system's temporary folder by default.
     #[arg(long, env = "UPLOAD_DIR")]
     pub upload_dir: Option<PathBuf>,
+    /// The upload of an import that did not complete is kept this many days for a retry (0
+    /// keeps none; at most 36500).
+    #[arg(
+        long,
+        env = "UPLOAD_RETENTION_DAYS",
+        default_value_t = 7,
+        value_parser = clap::value_parser!(u64).range(0..=36_500)
+    )]
+    pub upload_retention_days: u64,
+    /// Kept uploads take at most this many bytes; beyond it the oldest are removed.
+    #[arg(long, env = "UPLOAD_RETENTION_BYTES", default_value_t = 10 << 30)]
+    pub upload_retention_bytes: u64,
     /// An import fails when more than this share of its rows is rejected.
     #[arg(long, env = "MAX_REJECTED_SHARE", default_value_t = ImportRequest::DEFAULT_MAX_REJECTED_SHARE)]
     pub max_rejected_share: f64,
@@ -163,6 +175,8 @@ impl std::fmt::Debug for ServeConfig {
             .field("cors_origins", &self.cors_origins)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("upload_dir", &self.upload_dir)
+            .field("upload_retention_days", &self.upload_retention_days)
+            .field("upload_retention_bytes", &self.upload_retention_bytes)
             .field("max_rejected_share", &self.max_rejected_share)
             .field("read_limits", &self.read_limits)
             .field("public_url", &self.public_url)
@@ -190,6 +204,8 @@ mod tests {
         assert_eq!(defaults.port, 8080);
         assert_eq!(defaults.max_upload_bytes, 1 << 30);
         assert_eq!(defaults.read_limits.max_field_bytes, 16 << 20);
+        assert_eq!(defaults.upload_retention_days, 7);
+        assert_eq!(defaults.upload_retention_bytes, 10 << 30);
         assert!(!defaults.is_production());
         let flagged = Cli::try_parse_from([
             "serve",
@@ -201,6 +217,10 @@ mod tests {
             "https://a.example,https://b.example",
             "--max-field-bytes",
             "1048576",
+            "--upload-retention-days",
+            "0",
+            "--upload-retention-bytes",
+            "1000",
         ])
         .unwrap()
         .config;
@@ -211,7 +231,15 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(flagged.read_limits.max_field_bytes, 1 << 20);
+        assert_eq!(
+            (
+                flagged.upload_retention_days,
+                flagged.upload_retention_bytes
+            ),
+            (0, 1000)
+        );
         assert!(Cli::try_parse_from(["serve", "--max-field-bytes", "0"]).is_err());
+        assert!(Cli::try_parse_from(["serve", "--upload-retention-days", "36501"]).is_err());
     }
 
     #[test]

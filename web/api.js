@@ -104,6 +104,8 @@ export const api = {
   importFindings: (id, params) => request(`${session(id)}/findings${query(params)}`),
   importStatus: (id) => request(session(id)),
   cancelImport: (id) => request(`${session(id)}/cancel`, { method: 'POST' }),
+  // A new import of a failed, cancelled or interrupted one's kept upload: `{ sessionId, retryOf }`.
+  retryImport: (id) => request(`${session(id)}/retry`, { method: 'POST' }),
 };
 
 /** Where an import's report downloads: `html` (a printable page) or `csv` (one row per change). */

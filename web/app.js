@@ -5,6 +5,7 @@
 // Links to an import's changes (`?import=…&change=…#findings`, from the modal's and the history's
 // counts) filter the findings list in place; the page's address keeps them, for a reload or a new
 // tab. The followed import's progress shows in the tab's title too (see tab-status.js).
+// Analysts and admins can retry an import that did not complete, from the history or the modal.
 
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
@@ -193,6 +194,20 @@ function setUpImportForm(user) {
   });
 }
 
+/** Retries an import from its kept upload, following the new import in the progress modal. */
+async function retryImport(record) {
+  const title = `Retrying ${record.fileName}`;
+  try {
+    const { sessionId } = await api.retryImport(record.sessionId);
+    await client.joinSession(sessionId);
+    progress.attach(title, await api.importStatus(sessionId));
+  } catch (error) {
+    progress.show(title, null);
+    progress.showError(`The import could not be retried: ${error.message}`);
+  }
+  history.refresh();
+}
+
 /**
  * Shows the newest import still queued or running, unless the modal already follows one; without
  * one, tells of the newest that ended in the last few minutes.
@@ -233,6 +248,10 @@ function start(user) {
   client.on('signedOut', () => goToSignIn());
   showConnection();
   setUpImportForm(user);
+  if (user.role !== 'viewer') {
+    history.allowRetry(retryImport);
+    progress.allowRetry(retryImport);
+  }
   client.connect();
   findings.loadStats();
   showChangesFromAddress();

@@ -1,7 +1,8 @@
 // The import history (who started it, outcome and who cancelled it, counts, duration, per-phase
 // timings) and one import's detail: its record, its report, what it added, resolved and reopened
 // (each list searchable), and the rows it rejected or warned about. The new, reopened and
-// resolved counts link to those findings in the findings list.
+// resolved counts link to those findings in the findings list. An import that did not complete
+// says whether its upload is still kept; those who may import can retry it from there.
 
 import { changesUrl, reportUrl } from './api.js';
 import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
@@ -58,8 +59,38 @@ function countList(pairs, values, format) {
   return pairs.map(([key, label]) => el('div', {}, el('dt', {}, label), el('dd', {}, format(values?.[key]))));
 }
 
-function historyRow(record, openDetail) {
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What became of an import's upload, for one that did not complete: "upload kept until …",
+ * "upload removed after 7 days", "imported from the command line"; null for the others.
+ */
+function uploadNote(record) {
+  if (record.uploadKept) {
+    return `upload kept until ${formatDateTime(record.uploadKeptUntil)}`;
+  }
+  const gone = record.uploadGone;
+  if (gone?.reason === 'commandLine') {
+    return 'imported from the command line';
+  }
+  if (gone?.reason === 'retention') {
+    const ended = Date.parse(record.finishedAt ?? record.startedAt);
+    // Gone before its days were up: removed to keep kept uploads within their size.
+    return Date.now() - ended < gone.keptDays * DAY_MS
+      ? 'upload removed: kept uploads reached their size limit'
+      : `upload removed after ${gone.keptDays} day${gone.keptDays === 1 ? '' : 's'}`;
+  }
+  return null;
+}
+
+/** "retry of 1a2b3c4d…" for an import started from another's kept upload. */
+function retryNote(record) {
+  return record.retryOf ? `retry of ${record.retryOf.slice(0, 8)}…` : null;
+}
+
+function historyRow(record, openDetail, retry) {
   const counts = record.counts ?? {};
+  const upload = uploadNote(record);
   return el(
     'tr',
     {},
@@ -80,6 +111,8 @@ function historyRow(record, openDetail) {
       { 'data-label': 'Outcome' },
       outcomeBadge(record.outcome),
       record.cancelledBy && el('div', { class: 'small text-body-secondary text-nowrap', 'data-part': 'cancelledBy' }, `cancelled by ${record.cancelledBy}`),
+      record.retryOf && el('div', { class: 'small text-body-secondary text-nowrap', 'data-part': 'retryOf', title: record.retryOf }, retryNote(record)),
+      upload && el('div', { class: 'small text-body-secondary', 'data-part': 'upload' }, upload),
     ),
     el('td', { class: 'small history-changes', 'data-label': 'Changes' }, changes(record)),
     el('td', { class: 'text-end', 'data-label': 'Rejected' }, formatCount(counts.rejected ?? 0)),
@@ -93,9 +126,18 @@ function historyRow(record, openDetail) {
       'td',
       { class: 'text-end' },
       el(
-        'button',
-        { type: 'button', class: 'btn btn-sm btn-outline-primary', 'aria-label': `Details of ${record.fileName}`, onclick: () => openDetail(record) },
-        'Details',
+        'div',
+        { class: 'd-grid gap-1' },
+        el(
+          'button',
+          { type: 'button', class: 'btn btn-sm btn-outline-primary', 'aria-label': `Details of ${record.fileName}`, onclick: () => openDetail(record) },
+          'Details',
+        ),
+        retry && record.uploadKept && el(
+          'button',
+          { type: 'button', class: 'btn btn-sm btn-outline-secondary', 'data-action': 'retry', 'aria-label': `Retry ${record.fileName}`, onclick: () => retry(record) },
+          'Retry',
+        ),
       ),
     ),
   );
@@ -109,6 +151,13 @@ export class HistoryView {
     this.pager = new Pager(document.querySelector('[data-pager=history]'), this.table, (page) => this.load(page));
     this.page = 1;
     this.detail = new ImportDetail(document.getElementById('import-detail'), api, bootstrap);
+    // `retry(record)`, for those who may import.
+    this.retry = null;
+  }
+
+  /** Offers a Retry to imports whose upload is kept: `retry(record)` starts it. */
+  allowRetry(retry) {
+    this.retry = retry;
   }
 
   refresh() {
@@ -138,7 +187,7 @@ export class HistoryView {
       fill(
         this.body,
         history.items.length > 0
-          ? history.items.map((record) => historyRow(record, (chosen) => this.detail.show(chosen)))
+          ? history.items.map((record) => historyRow(record, (chosen) => this.detail.show(chosen), this.retry))
           : messageRow(COLUMNS, 'No imports yet.'),
       );
       this.pager.render(history, 'imports');
@@ -184,6 +233,13 @@ class ImportDetail {
     }
     if (record.error) {
       facts.push(['Error', record.error]);
+    }
+    if (record.retryOf) {
+      facts.push(['Retry of', record.retryOf]);
+    }
+    const upload = uploadNote(record);
+    if (upload) {
+      facts.push(['Upload', upload]);
     }
     facts.push(['Report', reportLinks(record)]);
     fill(this.parts.facts, facts.map(([label, value]) => el('div', {}, el('dt', {}, label), el('dd', {}, value))));

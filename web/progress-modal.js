@@ -9,7 +9,8 @@
 // until news arrives. Everything the server says is inserted as text. Once the server has the
 // import, its end offers the report (HTML, CSV) and its details; in a completed import's summary
 // the new, reopened and resolved counts link to those findings, the rejected rows and warnings to
-// the details.
+// the details. An import that ended without completing offers a Retry (to those who may import)
+// while its upload is kept.
 
 import { changesUrl, reportUrl } from './api.js';
 import { el, fill } from './dom.js';
@@ -62,6 +63,9 @@ export class ProgressModal {
     this.upload = null;
     // Whether the server has the import (and so a record of it once it ends).
     this.accepted = false;
+    // `retry(record)`, for those who may import (see `allowRetry`); the record it would retry.
+    this.retry = null;
+    this.retryRecord = null;
 
     this.buttons.cancel.addEventListener('click', () => this.askToCancel());
     this.buttons.keep.addEventListener('click', () => this.closeConfirmation(true));
@@ -86,6 +90,7 @@ export class ProgressModal {
         }
       });
     }
+    this.buttons.retry.addEventListener('click', () => this.retry?.(this.retryRecord));
     // Escape closes the modal only once the import has ended; until then it must not vanish.
     element.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.finished) {
@@ -119,9 +124,18 @@ export class ProgressModal {
     return FINISHED.has(this.state);
   }
 
+  /** Offers a Retry when an import ends without completing and its upload is kept. */
+  allowRetry(retry) {
+    this.retry = retry;
+  }
+
   show(title, sessionId) {
-    this.opener = document.activeElement;
+    // A retry from the modal itself keeps the control that first opened it.
+    if (!this.element.contains(document.activeElement)) {
+      this.opener = document.activeElement;
+    }
     this.sessionId = sessionId;
+    this.buttons.retry.hidden = true;
     this.upload = null;
     this.accepted = false;
     this.progress = 0;
@@ -282,7 +296,8 @@ export class ProgressModal {
 
   /**
    * How long an import that ended early ran, and in which phases, from its record (the same
-   * figures as the history's); nothing when the record cannot be read.
+   * figures as the history's), and a Retry when its upload is kept; nothing when the record
+   * cannot be read.
    */
   async showTimes() {
     const sessionId = this.sessionId;
@@ -290,6 +305,8 @@ export class ProgressModal {
     if (!record || sessionId !== this.sessionId) {
       return;
     }
+    this.retryRecord = record;
+    this.buttons.retry.hidden = !(this.retry && record.uploadKept);
     const phases = phaseTimes(record.timings, record.outcome);
     this.parts.times.textContent = `Ran ${formatDuration(record.durationMs)}${phases.length > 0 ? `: ${phases.join(' · ')}` : ''}.`;
     this.parts.times.hidden = false;

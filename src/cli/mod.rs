@@ -22,6 +22,9 @@ use crate::import::{ImportRequest, ImportSummary, run_import};
 use crate::progress::{ProgressEvent, ProgressSink, ProgressTracker, TrackerSettings};
 use crate::store::{self, Outcome, Scope};
 
+/// Who the history says started a local command-line import (which has no upload to keep).
+pub const LOCAL_STARTER: &str = "cli";
+
 /// `vulnimport import`'s options.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -66,10 +69,11 @@ pub async fn import(options: ImportOptions) -> anyhow::Result<ImportSummary> {
             .scan_date
             .unwrap_or_else(|| chrono::Local::now().date_naive()),
         scope: options.scope,
-        started_by: "cli".into(),
+        started_by: LOCAL_STARTER.into(),
         canceller: Default::default(),
         max_rejected_share: options.max_rejected_share,
         max_field_bytes: options.max_field_bytes,
+        retry_of: None,
     };
     let reporter = tracker.reporter(session_id);
     let summary =

@@ -62,6 +62,8 @@ pub struct ImportRequest {
     pub max_rejected_share: f64,
     /// A row with a longer field is rejected (see [`CsvReader`]).
     pub max_field_bytes: usize,
+    /// The import this one retries (a server's retry of a kept upload).
+    pub retry_of: Option<Uuid>,
 }
 
 impl ImportRequest {
@@ -588,6 +590,7 @@ impl Import<'_> {
             scan_date: request.scan_date,
             scope: request.scope,
             started_by: request.started_by.clone(),
+            retry_of: request.retry_of,
         }
     }
 

@@ -10,6 +10,7 @@
 //! | `GET /api/imports/active` | the imports in memory (queued, running, ended within minutes), each as `GET /api/imports/{id}` |
 //! | `GET /api/imports/{id}` | the newest progress event of an import, with its outcome |
 //! | `POST /api/imports/{id}/cancel` | the socket's `cancelImport` over HTTP |
+//! | `POST /api/imports/{id}/retry` | an import that did not complete, again from its kept upload; `202 { sessionId, retryOf }` |
 //! | `GET /api/imports/{id}/record` | the import's record: counts, timings, rejected rows |
 //! | `GET /api/imports/{id}/findings?change=added\|resolved\|reopened` | what it changed |
 //! | `GET /api/imports/{id}/report?format=html\|csv` | the import's report (see [`super::downloads`]) |
@@ -45,10 +46,11 @@ use super::access::{self, Access, Caller};
 use super::queue::Job;
 use super::realtime::{self, CancelRefused, parse_session_id};
 use super::spool::Spooled;
-use super::{App, accounts, downloads};
+use super::{App, accounts, downloads, retry};
 use crate::config::ServeConfig;
 use crate::import::normalize::Severity;
 use crate::import::{ImportRequest, check_scan_date};
+use crate::store::Page;
 use crate::store::accounts::Role;
 use crate::store::{Change, FindingQuery, FindingSort, NewImport, Scope, StateFilter, StoreError};
 
@@ -135,6 +137,12 @@ pub fn routes(config: &ServeConfig) -> Vec<Route> {
             "/api/imports/{session_id}/cancel",
             Signed(Analyst),
             cancel_import,
+        ),
+        route(
+            M::POST,
+            "/api/imports/{session_id}/retry",
+            Signed(Analyst),
+            retry::retry_import,
         ),
         route(
             M::GET,
@@ -281,6 +289,8 @@ pub enum ApiError {
     },
     NotFound(String),
     Conflict(String),
+    /// What was asked for is no longer there: `410`.
+    Gone(String),
     TooLarge(String),
     Forbidden(String),
     Unavailable(String),
@@ -310,6 +320,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message),
+            ApiError::Gone(message) => (StatusCode::GONE, message),
             ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, message),
             ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message),
@@ -364,7 +375,7 @@ async fn create_import(
     };
     let Upload {
         file_name,
-        mut spooled,
+        spooled,
         size,
         fields,
     } = tokio::select! {
@@ -398,55 +409,71 @@ async fn create_import(
         })?,
         None => Scope::Full,
     };
-    let session_taken = || {
-        ApiError::Conflict(format!(
-            "session id {session_id} is already used by another import"
-        ))
-    };
     if app.status(session_id).await?.is_some() {
-        return Err(session_taken());
+        return Err(session_taken(session_id));
     }
-    // Written to disk before it is answered: an accepted import outlives a crash (the next
-    // start records it as interrupted, see `spool`).
     let accepted = NewImport {
         session_id,
-        file_name: file_name.clone(),
+        file_name,
         file_size: size,
         scan_date,
         scope,
         started_by: starter.name.clone(),
+        retry_of: None,
     };
+    queue_accepted(&app, spooled, accepted, starter.user_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "sessionId": session_id })),
+    ))
+}
+
+fn session_taken(session_id: Uuid) -> ApiError {
+    ApiError::Conflict(format!(
+        "session id {session_id} is already used by another import"
+    ))
+}
+
+/// Queues an import of a spooled upload, started by the account `owner`. Written to disk beside
+/// the upload before it is answered: an accepted import outlives a crash (the next start records
+/// it as interrupted, see `spool`).
+pub(super) async fn queue_accepted(
+    app: &App,
+    mut spooled: Spooled,
+    accepted: NewImport,
+    owner: i64,
+) -> ApiResult<()> {
+    let session_id = accepted.session_id;
     let upload_dir = app.config.upload_dir();
-    spooled = tokio::task::spawn_blocking(move || spooled.accept(&accepted).map(|()| spooled))
+    let description = accepted.clone();
+    spooled = tokio::task::spawn_blocking(move || spooled.accept(&description).map(|()| spooled))
         .await
         .map_err(|error| ApiError::Internal(format!("upload spool task: {error}")))?
         .map_err(|error| spool_error(error, &upload_dir))?;
     let cancel = app
         .tracker
         .create_session(session_id)
-        .map_err(|_| session_taken())?;
+        .map_err(|_| session_taken(session_id))?;
     let request = ImportRequest {
         path: spooled.path().to_path_buf(),
-        file_name,
+        file_name: accepted.file_name,
         session_id,
-        scan_date,
-        scope,
-        started_by: starter.name.clone(),
+        scan_date: accepted.scan_date,
+        scope: accepted.scope,
+        started_by: accepted.started_by,
         canceller: Default::default(),
         max_rejected_share: app.config.max_rejected_share,
         max_field_bytes: app.config.read_limits.max_field_bytes,
+        retry_of: accepted.retry_of,
     };
-    let job = Job::new(request, starter.user_id, spooled, cancel);
+    let job = Job::new(request, owner, spooled, cancel);
     if !app.queue.enqueue(job) {
         // The server began to stop meanwhile (the job and its upload are gone): its watchers
         // are told, and the client is asked to send it again.
         app.tracker.session_cancelled(session_id);
         return Err(ApiError::ShuttingDown);
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "sessionId": session_id })),
-    ))
+    Ok(())
 }
 
 /// An upload as received: its file spooled to disk, and its text fields.
@@ -688,7 +715,7 @@ impl FramingGuard {
 }
 
 /// A spooling failure as the client is told it: a full disk by name, anything else logged.
-fn spool_error(error: std::io::Error, upload_dir: &std::path::Path) -> ApiError {
+pub(super) fn spool_error(error: std::io::Error, upload_dir: &std::path::Path) -> ApiError {
     if error.kind() == std::io::ErrorKind::StorageFull {
         ApiError::InsufficientStorage(format!(
             "no space left on the disk holding the upload folder {}; the upload was not kept",
@@ -820,11 +847,16 @@ async fn import_record(
     Path(session_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
-    let record = app
-        .blocking(move |store| store.import_by_session(session_id))
+    let kept = Arc::clone(&app.kept);
+    let entry = app
+        .blocking(move |store| {
+            Ok(store
+                .import_by_session(session_id)?
+                .map(|record| kept.describe(record)))
+        })
         .await?
         .ok_or_else(|| unknown_session(session_id))?;
-    Ok(Json(serde_json::to_value(record).unwrap_or_default()))
+    Ok(Json(serde_json::to_value(entry).unwrap_or_default()))
 }
 
 async fn import_findings(
@@ -850,8 +882,21 @@ async fn list_imports(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let (page, per_page) = paging(&params, 20)?;
+    let kept = Arc::clone(&app.kept);
     let history = app
-        .blocking(move |store| store.list_imports(page, per_page))
+        .blocking(move |store| {
+            let page = store.list_imports(page, per_page)?;
+            Ok(Page {
+                items: page
+                    .items
+                    .into_iter()
+                    .map(|record| kept.describe(record))
+                    .collect(),
+                total: page.total,
+                page: page.page,
+                per_page: page.per_page,
+            })
+        })
         .await?;
     Ok(Json(serde_json::to_value(history).unwrap_or_default()))
 }
@@ -1023,7 +1068,7 @@ pub(super) fn parse_param<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn human_bytes(bytes: u64) -> String {
+pub(super) fn human_bytes(bytes: u64) -> String {
     const GIB: u64 = 1 << 30;
     const MIB: u64 = 1 << 20;
     if bytes >= GIB && bytes.is_multiple_of(GIB) {

@@ -7,6 +7,8 @@
 //! - [`accounts`]: sign-in, the first-start setup link, users and tokens over HTTP;
 //! - [`realtime`]: the Socket.IO namespace and the sink that carries progress to rooms;
 //! - [`queue`]: one import applies at a time, the others wait in order;
+//! - [`spool`] and [`kept`]: uploads waiting for their turn, and those of imports that did not
+//!   complete, kept for a retry ([`retry`]) within a retention;
 //! - [`metrics`]: the Prometheus counters;
 //! - [`web`]: the browser UI, embedded in the binary.
 //!
@@ -18,9 +20,11 @@ pub mod access;
 mod accounts;
 mod downloads;
 pub mod http;
+mod kept;
 mod metrics;
 mod queue;
 mod realtime;
+mod retry;
 mod spool;
 mod web;
 
@@ -51,6 +55,7 @@ use crate::store::{
     self, FindingQuery, FindingView, ImportRecord, Outcome, Page, Store, StoreError,
 };
 use accounts::{PendingSetup, SetupLink};
+use kept::{KeptUploads, Retention};
 use metrics::Metrics;
 use queue::ImportQueue;
 use realtime::{CancelRefused, Outbound, SocketSink};
@@ -66,6 +71,8 @@ pub struct App {
     store: Arc<dyn Store>,
     tracker: ProgressTracker,
     queue: ImportQueue,
+    /// Uploads of imports that did not complete, for a retry.
+    kept: Arc<KeptUploads>,
     metrics: Arc<Metrics>,
     outbound: Arc<SocketSink>,
     config: Arc<ServeConfig>,
@@ -286,13 +293,29 @@ pub async fn serve(
     let upload_dir = config.upload_dir();
     std::fs::create_dir_all(&upload_dir)
         .with_context(|| format!("cannot create {}", upload_dir.display()))?;
-    recover_uploads(&store, upload_dir).await;
+    let retention = Retention {
+        days: config.upload_retention_days,
+        max_bytes: config.upload_retention_bytes,
+    };
+    let kept = Arc::new(KeptUploads::open(&upload_dir, retention).with_context(|| {
+        format!(
+            "cannot create the kept uploads' folder in {}",
+            upload_dir.display()
+        )
+    })?);
+    recover_uploads(&store, &kept, upload_dir).await;
+    tokio::spawn(apply_retention(Arc::clone(&kept)));
 
     let metrics = Arc::new(Metrics::new());
     let (sink, outbound) = realtime::channel();
     let sink = Arc::new(sink);
     let tracker = ProgressTracker::new(sink.clone(), TrackerSettings::default());
-    let queue = ImportQueue::new(Arc::clone(&store), tracker.clone(), Arc::clone(&metrics));
+    let queue = ImportQueue::new(
+        Arc::clone(&store),
+        tracker.clone(),
+        Arc::clone(&metrics),
+        Arc::clone(&kept),
+    );
     let address = listener.local_addr()?;
     let setup = if users == 0 {
         let (link, secret) = SetupLink::new();
@@ -306,6 +329,7 @@ pub async fn serve(
         store,
         tracker: tracker.clone(),
         queue: queue.clone(),
+        kept,
         metrics: Arc::clone(&metrics),
         outbound: sink,
         config: Arc::new(config),
@@ -368,44 +392,91 @@ pub async fn serve(
     Ok(())
 }
 
-/// Records the imports that a stopped server had accepted but not started as interrupted, and
-/// deletes the uploads it left (see [`spool`]).
-async fn recover_uploads(store: &Arc<dyn Store>, upload_dir: PathBuf) {
+/// Records the imports that a stopped server had accepted but not ended as interrupted, keeps
+/// their uploads for a retry (those of imports it had completed are deleted) and deletes the
+/// uploads it had not accepted (see [`spool`]), then applies the kept uploads' retention.
+async fn recover_uploads(store: &Arc<dyn Store>, kept: &Arc<KeptUploads>, upload_dir: PathBuf) {
     let store = Arc::clone(store);
-    let recovered = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, u64, u64)> {
-        let (mut files, mut bytes, mut interrupted) = (0, 0, 0);
-        for orphan in spool::orphans(&upload_dir)? {
-            if let Some(import) = &orphan.accepted {
-                if let Err(error) = store.record_unstarted(
-                    import,
-                    Outcome::Interrupted,
-                    "the server stopped before the import started; nothing was changed",
-                    None,
-                ) {
-                    tracing::error!(session = %import.session_id, %error, "could not record an interrupted import; its upload is kept for the next start");
-                    continue;
-                }
-                interrupted += 1;
-            }
-            bytes += orphan.bytes;
-            orphan.remove()?;
-            files += 1;
-        }
-        Ok((files, bytes, interrupted))
+    let kept = Arc::clone(kept);
+    let recovered = tokio::task::spawn_blocking(move || {
+        let took_up = take_up_orphans(&*store, &kept, &upload_dir);
+        kept.apply_retention();
+        took_up
     })
     .await;
     match recovered {
-        Ok(Ok((0, _, _))) => {}
-        Ok(Ok((files, bytes, interrupted))) => tracing::warn!(
+        Ok(Ok((0, _, _, _))) => {}
+        Ok(Ok((files, bytes, interrupted, kept))) => tracing::warn!(
             files,
             bytes,
             interrupted,
-            "removed the uploads a stopped server left; its waiting imports are recorded as interrupted"
+            kept,
+            "took up the uploads a stopped server left: its imports are recorded as interrupted and their uploads kept for a retry"
         ),
         Ok(Err(error)) => {
             tracing::warn!(%error, "could not look for uploads a stopped server left")
         }
         Err(error) => tracing::warn!(%error, "upload recovery task failed"),
+    }
+}
+
+/// Takes up the uploads that no running process holds (see [`recover_uploads`]); returns how
+/// many files and bytes, how many imports were recorded as interrupted and how many uploads kept.
+fn take_up_orphans(
+    store: &dyn Store,
+    kept: &KeptUploads,
+    upload_dir: &std::path::Path,
+) -> std::io::Result<(u64, u64, u64, u64)> {
+    let (mut files, mut bytes, mut interrupted, mut retained) = (0, 0, 0, 0);
+    for orphan in spool::orphans(upload_dir)? {
+        let size = orphan.bytes;
+        if let Some(import) = orphan.accepted.clone() {
+            if let Err(error) = store.record_unstarted(
+                &import,
+                Outcome::Interrupted,
+                "the server stopped before the import started; nothing was changed",
+                None,
+            ) {
+                tracing::error!(session = %import.session_id, %error, "could not record an interrupted import; its upload is kept for the next start");
+                continue;
+            }
+            interrupted += 1;
+            // One killed between its commit and its upload's deletion has nothing to retry.
+            let completed = store
+                .import_by_session(import.session_id)
+                .ok()
+                .flatten()
+                .is_some_and(|record| record.outcome == Outcome::Completed);
+            if !completed {
+                match orphan.keep(kept) {
+                    Ok(()) => retained += 1,
+                    Err(error) => {
+                        tracing::warn!(session = %import.session_id, %error, "could not keep the upload of an interrupted import; it is deleted")
+                    }
+                }
+                files += 1;
+                bytes += size;
+                continue;
+            }
+        }
+        orphan.remove()?;
+        files += 1;
+        bytes += size;
+    }
+    Ok((files, bytes, interrupted, retained))
+}
+
+/// Applies the kept uploads' retention now and then (it also runs at start and after each
+/// upload kept).
+async fn apply_retention(kept: Arc<KeptUploads>) {
+    let first = tokio::time::Instant::now() + kept::RETENTION_EVERY;
+    let mut every = tokio::time::interval_at(first, kept::RETENTION_EVERY);
+    loop {
+        every.tick().await;
+        let kept = Arc::clone(&kept);
+        if let Err(error) = tokio::task::spawn_blocking(move || kept.apply_retention()).await {
+            tracing::warn!(%error, "kept uploads' retention task failed");
+        }
     }
 }
 

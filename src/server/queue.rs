@@ -3,7 +3,8 @@
 //! in the queue, and a waiting import can be cancelled (it leaves the queue at once) by the
 //! account that started it or an admin. A waiting import is written down beside its upload
 //! (see `spool`), so a crash does not lose it; at shutdown the queue closes and the imports
-//! still waiting are recorded as interrupted.
+//! still waiting are recorded as interrupted. The upload of an import that did not complete is
+//! kept for a retry (see `kept`) before its watchers hear the end, so they can retry it at once.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +16,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::kept::KeptUploads;
 use super::metrics::Metrics;
 use super::realtime::CancelRefused;
 use super::spool::Spooled;
 use crate::import::{Canceller, ImportRequest, run_import};
 use crate::lock;
-use crate::progress::{Phase, ProgressTracker};
+use crate::progress::{Phase, ProgressReporter, ProgressTracker, SessionReporter};
 use crate::store::accounts::{Identity, Role};
 use crate::store::{NewImport, Outcome, Store};
 
@@ -33,7 +35,7 @@ pub struct Job {
     pub request: ImportRequest,
     /// The account that started it.
     pub owner: i64,
-    /// The spooled upload; the file is deleted when the job is dropped.
+    /// The spooled upload; the file is deleted when the job is dropped, unless it is kept.
     pub upload: Spooled,
     pub cancel: CancellationToken,
     started: CancellationToken,
@@ -79,10 +81,16 @@ struct Inner {
     store: Arc<dyn Store>,
     tracker: ProgressTracker,
     metrics: Arc<Metrics>,
+    kept: Arc<KeptUploads>,
 }
 
 impl ImportQueue {
-    pub fn new(store: Arc<dyn Store>, tracker: ProgressTracker, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        tracker: ProgressTracker,
+        metrics: Arc<Metrics>,
+        kept: Arc<KeptUploads>,
+    ) -> Self {
         ImportQueue {
             inner: Arc::new(Inner {
                 waiting: Mutex::default(),
@@ -93,6 +101,7 @@ impl ImportQueue {
                 store,
                 tracker,
                 metrics,
+                kept,
             }),
         }
     }
@@ -203,10 +212,15 @@ impl ImportQueue {
             self.announce_positions();
             tracing::info!(session = %session_id, file = %job.request.file_name, "import started");
             let store = Arc::clone(&self.inner.store);
-            let reporter = self.inner.tracker.reporter(session_id);
+            let reporter = UploadAtEnd {
+                reporter: self.inner.tracker.reporter(session_id),
+                upload: Mutex::new(Some(job.upload)),
+                kept: Arc::clone(&self.inner.kept),
+                session_id,
+            };
             let summary = tokio::task::spawn_blocking(move || {
                 let summary = run_import(&*store, &job.request, &reporter, &job.cancel);
-                drop(job.upload);
+                reporter.release(summary.outcome != Outcome::Completed);
                 summary
             })
             .await;
@@ -249,7 +263,7 @@ impl ImportQueue {
     }
 
     /// A waiting import was cancelled: it leaves the queue at once, is recorded as cancelled
-    /// (its upload deleted), and then its watchers are told. One that has started meanwhile is
+    /// (its upload kept), and then its watchers are told. One that has started meanwhile is
     /// the pipeline's to stop.
     fn cancel_waiting(&self, session_id: Uuid) {
         let removed = {
@@ -268,7 +282,7 @@ impl ImportQueue {
         }
     }
 
-    /// Records how an import taken from the queue ended, deletes its upload and tells its
+    /// Records how an import taken from the queue ended, keeps its upload and tells its
     /// watchers (`importCancelled` for a cancel, an `error` event otherwise).
     fn record_unstarted(&self, job: Job, outcome: Outcome, reason: &'static str) {
         let session_id = job.request.session_id;
@@ -284,6 +298,7 @@ impl ImportQueue {
                 scan_date: request.scan_date,
                 scope: request.scope,
                 started_by: request.started_by.clone(),
+                retry_of: request.retry_of,
             };
             if let Err(error) = inner.store.record_unstarted(
                 &import,
@@ -293,7 +308,7 @@ impl ImportQueue {
             ) {
                 tracing::error!(session = %session_id, %error, "could not record a queued import's end");
             }
-            drop(job);
+            keep_upload(&inner.kept, session_id, job.upload);
             match outcome {
                 Outcome::Cancelled => inner.tracker.session_cancelled(session_id),
                 _ => inner.tracker.emit_progress(
@@ -333,5 +348,65 @@ impl ImportQueue {
                 Some(json!({ "queuePosition": index + 1, "importsAhead": ahead })),
             );
         }
+    }
+}
+
+/// The running import's reporter: when the import ends, its upload is kept (it did not
+/// complete) or deleted before the end is reported.
+struct UploadAtEnd {
+    reporter: SessionReporter,
+    upload: Mutex<Option<Spooled>>,
+    kept: Arc<KeptUploads>,
+    session_id: Uuid,
+}
+
+impl UploadAtEnd {
+    /// Keeps or deletes the upload, unless that is done.
+    fn release(&self, keep: bool) {
+        let Some(upload) = lock(&self.upload).take() else {
+            return;
+        };
+        if keep {
+            keep_upload(&self.kept, self.session_id, upload);
+        }
+    }
+}
+
+impl ProgressReporter for UploadAtEnd {
+    fn report(
+        &self,
+        phase: Phase,
+        progress: u8,
+        message: String,
+        eta: Option<u64>,
+        data: Option<serde_json::Value>,
+    ) {
+        match phase {
+            Phase::Complete => self.release(false),
+            Phase::Error => self.release(true),
+            _ => {}
+        }
+        self.reporter.report(phase, progress, message, eta, data);
+    }
+
+    fn cancelled(&self) {
+        self.release(true);
+        self.reporter.cancelled();
+    }
+}
+
+/// Keeps the upload of an import that did not complete, then applies the retention. Keeping
+/// never changes how the import ended: a failure is logged and the upload deleted.
+fn keep_upload(kept: &KeptUploads, session_id: Uuid, upload: Spooled) {
+    match upload.keep(kept) {
+        Ok(()) => {
+            tracing::info!(session = %session_id, "upload kept for a retry");
+            kept.apply_retention();
+        }
+        Err(error) => tracing::warn!(
+            session = %session_id,
+            %error,
+            "could not keep the upload of an import that did not complete; it is deleted"
+        ),
     }
 }

@@ -109,6 +109,9 @@ pub struct NewImport {
     pub scan_date: NaiveDate,
     pub scope: Scope,
     pub started_by: String,
+    /// The import this one retries, from its kept upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<Uuid>,
 }
 
 /// Milliseconds spent in each phase (zero for a phase never reached).
@@ -202,6 +205,8 @@ pub struct ImportRecord {
     pub counts: ImportCounts,
     pub timings: PhaseTimings,
     pub problems: Problems,
+    /// The import this one retries (its session id), when it was started from a kept upload.
+    pub retry_of: Option<Uuid>,
 }
 
 /// Which findings a list shows by state. `Open` = active or reopened.

@@ -1,6 +1,6 @@
 // Accessibility: axe-core's checks on every page in the states people meet: the main page with
 // findings and history, the progress modal while an import runs and once it has ended, the
-// sign-in page and the administration. No violation of serious or critical impact. (axe is
+// sign-in page and the administration; a failed import's modal and history, with their Retry. No violation of serious or critical impact. (axe is
 // injected into the page, so these contexts do not apply the pages' content-security policy.)
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import {
   closeModal, launchBrowser, openUi, startImport, waitForModal, LONG, SHORT,
 } from '../support/browser.mjs';
-import { generateExport, SAMPLES, startServer } from '../support/server.mjs';
+import { generateExport, SAMPLES, startServer, writeFile } from '../support/server.mjs';
 
 const AXE = new URL('../../node_modules/axe-core/axe.min.js', import.meta.url).pathname;
 
@@ -59,6 +59,23 @@ test('the main page and the progress modal pass axe', async (t) => {
   );
   assert.deepEqual(await violations(page), [], 'the modal of a running import');
   assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'completed');
+  assert.deepEqual(errors, []);
+});
+
+test('a failed import\'s modal and the history, with their Retry, pass axe', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const { page, errors } = await openUi(browser, server, { bypassCSP: true });
+
+  await startImport(page, writeFile(server.dir, 'sizes.csv', 'colour,size\nred,large\n'));
+  assert.equal(await waitForModal(page, ['completed', 'failed', 'cancelled']), 'failed');
+  await page.waitForSelector('#progress-modal.show [data-action=retry]', { state: 'visible', timeout: SHORT });
+  assert.deepEqual(await violations(page), [], 'the modal of a failed import');
+  await closeModal(page);
+  await page.waitForSelector('#history-table [data-action=retry]', { timeout: SHORT });
+  assert.deepEqual(await violations(page), [], 'the history with a Retry');
   assert.deepEqual(errors, []);
 });
 

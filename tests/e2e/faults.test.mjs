@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  BIN, SAMPLES, Watcher, generateExport, importAndWait, request, startServerFor, startServerIn,
-  tokenFor, upload, waitUntil, within,
+  BIN, SAMPLES, Watcher, generateExport, importAndWait, keptUploads, request, spooledUploads, startServerFor,
+  startServerIn, tokenFor, upload, waitUntil, within,
 } from '../support/server.mjs';
 
 const TIMEOUT = { timeout: 180_000 };
@@ -74,7 +74,7 @@ async function* filler(head, megabytes) {
   }
 }
 
-test('imports waiting in the queue at a kill -9 are interrupted after the restart; no upload is left', TIMEOUT, async (t) => {
+test('imports waiting in the queue at a kill -9 are interrupted after the restart; their uploads are kept', TIMEOUT, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vulnimport-test-'));
   let server = await startServerIn(dir);
   let watcher;
@@ -94,7 +94,7 @@ test('imports waiting in the queue at a kill -9 are interrupted after the restar
   const waiting = await request(server.url, `/api/imports/${ids[1]}`);
   assert.equal(waiting.body.outcome, 'queued', 'a waiting import says so');
   const uploads = join(dir, 'uploads');
-  const spooled = () => readdirSync(uploads).map((name) => name.replace(/^vulnimport-upload-\w+/, '')).sort();
+  const spooled = () => spooledUploads(uploads).map((name) => name.replace(/^vulnimport-upload-\w+/, '')).sort();
   const accepted = ['.upload', '.upload', '.upload', '.upload.json', '.upload.json', '.upload.json'];
   assert.deepEqual(spooled(), accepted, 'each accepted upload is on disk with what import it is');
 
@@ -103,7 +103,8 @@ test('imports waiting in the queue at a kill -9 are interrupted after the restar
   assert.deepEqual(spooled(), accepted, 'a killed server leaves its uploads');
 
   server = await startServerIn(dir);
-  assert.deepEqual(readdirSync(uploads), [], 'the restart removed the orphaned uploads');
+  assert.deepEqual(spooledUploads(uploads), [], 'the restart took up the orphaned uploads');
+  assert.deepEqual(keptUploads(uploads), [...ids].sort(), 'and kept them for a retry');
   for (const sessionId of ids) {
     const status = await request(server.url, `/api/imports/${sessionId}`);
     assert.equal(status.status, 200, `${sessionId} is known after the restart`);
@@ -144,7 +145,7 @@ test('SIGTERM during an upload: it is answered 503 with Retry-After, the server 
     const trickle = setInterval(() => req.write(`${'h1,CVE-2024-0001\r\n'.repeat(3640)}`), 50);
   });
   const uploads = join(dir, 'uploads');
-  await waitUntil(() => readdirSync(uploads).length === 1, 'the upload being spooled');
+  await waitUntil(() => spooledUploads(uploads).length === 1, 'the upload being spooled');
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   const signalled = Date.now();
@@ -155,7 +156,8 @@ test('SIGTERM during an upload: it is answered 503 with Retry-After, the server 
   assert.match(JSON.parse(response.text).error, /shutting down; the upload was not kept/);
   assert.equal(await within(server.exited, 'the server\'s exit', 10_000), 0);
   assert.ok(Date.now() - signalled < 5_000, `stopped in ${Date.now() - signalled} ms, not after the slow upload`);
-  assert.deepEqual(readdirSync(uploads), [], 'the cut upload is removed');
+  assert.deepEqual(spooledUploads(uploads), [], 'the cut upload is removed');
+  assert.deepEqual(keptUploads(uploads), [], 'an upload never accepted is not kept');
 });
 
 test('a full upload folder is answered 507 naming the disk; no partial file stays', { ...TIMEOUT, skip: !isRoot && 'mounting a tmpfs needs root' }, async (t) => {
@@ -172,7 +174,7 @@ test('a full upload folder is answered 507 naming the disk; no partial file stay
   const answer = await upload(server.url, generateExport(dir, 3_000, 1));
   assert.equal(answer.status, 507);
   assert.match(answer.body.error, /no space left on the disk holding the upload folder .*small-disk/);
-  assert.deepEqual(readdirSync(uploads), [], 'the partial upload is removed');
+  assert.deepEqual(spooledUploads(uploads), [], 'the partial upload is removed');
   const small = await upload(server.url, SAMPLE);
   assert.equal(small.status, 202, 'a file that fits is still taken');
 });

@@ -1,14 +1,14 @@
 // Uploads the server refuses or cannot import, shutdown in the middle of an import, metrics.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
   SAMPLES, Watcher, assertProgressEvent, generateExport, importAndWait, metrics, request, snapshot,
-  startServerFor, startServerIn, upload, waitUntil, watch, within, writeFile,
+  spooledUploads, startServerFor, startServerIn, upload, waitUntil, watch, within, writeFile,
 } from '../support/server.mjs';
 
 const TIMEOUT = { timeout: 120_000 };
@@ -58,7 +58,7 @@ test('an upload over the size limit is refused with 413 JSON and nothing is impo
       assert.equal((await request(server.url, `/api/imports/${sessionId}`)).status, 404, 'no import was made');
     }
   }
-  assert.deepEqual(readdirSync(join(server.dir, 'uploads')), [], 'no spooled upload is left');
+  assert.deepEqual(spooledUploads(join(server.dir, 'uploads')), [], 'no spooled upload is left');
   assert.deepEqual(watcher.events, [], 'no progress for refused uploads');
   assert.equal((await request(server.url, '/api/imports')).body.total, 0, 'nothing in the history');
   assert.equal((await request(server.url, '/api/vulnerabilities')).body.total, 0, 'no findings');

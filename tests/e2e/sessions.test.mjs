@@ -2,15 +2,15 @@
 // socket (from memory and, after a restart, from the import record).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 
 import {
-  SAMPLES, Watcher, assertProgressEvent, generateExport, request, startServerFor, startServerIn, upload,
-  watch, within, writeFile,
+  SAMPLES, Watcher, assertProgressEvent, generateExport, request, spooledUploads, startServerFor, startServerIn,
+  upload, watch, within, writeFile,
 } from '../support/server.mjs';
 
 const TIMEOUT = { timeout: 90_000 };
@@ -172,7 +172,7 @@ test('invalid session ids are rejected over the socket and over HTTP', TIMEOUT, 
   assert.match(refused.body.error, /UUID/);
   const history = await request(server.url, '/api/imports');
   assert.equal(history.body.total, 0, 'nothing was imported');
-  assert.deepEqual(readdirSync(join(server.dir, 'uploads')), [], 'and the upload was not kept');
+  assert.deepEqual(spooledUploads(join(server.dir, 'uploads')), [], 'and the upload was not kept');
 });
 
 test('a session id already used is refused with 409', TIMEOUT, async (t) => {

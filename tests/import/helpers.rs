@@ -75,6 +75,7 @@ pub fn request(path: &Path, scan_date: &str, scope: Scope) -> ImportRequest {
         canceller: Default::default(),
         max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
         max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
+        retry_of: None,
     }
 }
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, openAsBlob, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openAsBlob, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -130,6 +130,19 @@ async function launch(dir, { env, args, accounts }, cleanUp) {
       return code;
     },
   };
+}
+
+/** The uploads spooled in the upload folder `folder` (not the kept ones): their file names. */
+export function spooledUploads(folder) {
+  return readdirSync(folder).filter((name) => name.startsWith('vulnimport-upload-'));
+}
+
+/** The uploads kept for a retry under the upload folder `folder`: their session ids. */
+export function keptUploads(folder) {
+  return readdirSync(join(folder, 'vulnimport-kept'))
+    .filter((name) => name.endsWith('.upload'))
+    .map((name) => name.replace(/\.upload$/, ''))
+    .sort();
 }
 
 /** Writes a generated Tenable.io export of `rows` rows into `dir`; returns its path. */

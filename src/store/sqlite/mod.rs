@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_findings.sql"),
     include_str!("migrations/002_accounts.sql"),
     include_str!("migrations/003_reads.sql"),
+    include_str!("migrations/005_retry.sql"),
 ];
 /// Connections for reads: pages, counts and the history answered side by side.
 const READERS: usize = 4;
@@ -161,8 +162,8 @@ impl Store for SqliteStore {
         mark_interrupted(&conn).map_err(fault)?;
         conn.execute(
             "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
-                                  started_at, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running')",
+                                  started_at, outcome, retry_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8)",
             params![
                 import.session_id.to_string(),
                 import.file_name,
@@ -171,6 +172,7 @@ impl Store for SqliteStore {
                 import.scope.as_str(),
                 import.started_by,
                 now(),
+                import.retry_of.map(|id| id.to_string()),
             ],
         )
         .map_err(fault)?;
@@ -230,8 +232,8 @@ impl Store for SqliteStore {
         let at = now();
         conn.execute(
             "INSERT INTO imports (session_id, file_name, file_size, scan_date, scope, started_by,
-                                  started_at, finished_at, outcome, error, cancelled_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10)
+                                  started_at, finished_at, outcome, error, cancelled_by, retry_of)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (session_id) DO NOTHING",
             params![
                 import.session_id.to_string(),
@@ -244,6 +246,7 @@ impl Store for SqliteStore {
                 outcome.as_str(),
                 error,
                 cancelled_by,
+                import.retry_of.map(|id| id.to_string()),
             ],
         )
         .map_err(|error| classify(error, &self.path))?;
@@ -731,7 +734,7 @@ const UPSERT_BACKFILL: &str = "
 
 const IMPORT_COLUMNS: &str = "id, session_id, file_name, file_size, scan_date, scope, started_by,
     started_at, finished_at, outcome, error, format, encoding, backfill, rows, records, rejected,
-    duplicates, new, updated, reopened, resolved, warnings, timings, problems, cancelled_by";
+    duplicates, new, updated, reopened, resolved, warnings, timings, problems, cancelled_by, retry_of";
 
 /// An `imports` row as stored, before its text columns are parsed.
 struct RawImport {
@@ -753,6 +756,7 @@ struct RawImport {
     timings: String,
     problems: String,
     cancelled_by: Option<String>,
+    retry_of: Option<String>,
 }
 
 impl RawImport {
@@ -788,6 +792,7 @@ impl RawImport {
             timings: row.get(23)?,
             problems: row.get(24)?,
             cancelled_by: row.get(25)?,
+            retry_of: row.get(26)?,
         })
     }
 
@@ -802,8 +807,13 @@ impl RawImport {
             &self.started_at,
             self.finished_at.as_deref(),
         );
+        let retry_of = match &self.retry_of {
+            Some(text) => Some(text.parse().map_err(|_| corrupt("retried session id"))?),
+            None => None,
+        };
         Ok(ImportRecord {
             id: self.id,
+            retry_of,
             session_id: self.session_id.parse().map_err(|_| corrupt("session id"))?,
             scan_date: self.scan_date.parse().map_err(|_| corrupt("scan date"))?,
             scope: self.scope.parse().map_err(|_| corrupt("scope"))?,

@@ -613,6 +613,7 @@ mod tests {
                 canceller: Default::default(),
                 max_rejected_share: ImportRequest::DEFAULT_MAX_REJECTED_SHARE,
                 max_field_bytes: ImportRequest::DEFAULT_MAX_FIELD_BYTES,
+                retry_of: None,
             };
             run_import(
                 &self.store,
