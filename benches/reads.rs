@@ -334,16 +334,20 @@ struct Api {
 }
 
 impl Api {
-    /// `GET path`: the JSON answer and the time until its last byte.
-    async fn get(&self, path: &str) -> (Value, Duration) {
-        let started = Instant::now();
-        let response = self
-            .http
+    /// `GET path`, answered up to its headers.
+    async fn send(&self, path: &str) -> reqwest::Response {
+        self.http
             .get(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .send()
             .await
-            .expect("request");
+            .expect("request")
+    }
+
+    /// `GET path`: the JSON answer and the time until its last byte.
+    async fn get(&self, path: &str) -> (Value, Duration) {
+        let started = Instant::now();
+        let response = self.send(path).await;
         let status = response.status();
         let body = response.bytes().await.expect("answer");
         let elapsed = started.elapsed();
@@ -658,13 +662,7 @@ impl Api {
     /// `GET path`, read to its end as it streams in.
     async fn download(&self, path: &str) -> Download {
         let started = Instant::now();
-        let mut response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("request");
+        let mut response = self.send(path).await;
         let headers = started.elapsed();
         assert!(
             response.status().is_success(),

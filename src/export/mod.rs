@@ -93,27 +93,105 @@ impl ExportFormat {
     }
 }
 
+/// A column of a CSV file of findings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Column {
+    Id,
+    AssetId,
+    Hostname,
+    Ip,
+    Cve,
+    PluginId,
+    Title,
+    Family,
+    Severity,
+    Vpr,
+    Cvss,
+    Port,
+    Protocol,
+    Os,
+    State,
+    FirstSeen,
+    LastSeen,
+    ResolvedDate,
+    /// The key's host: asset id, else IP, else hostname.
+    Host,
+}
+
+impl Column {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Column::Id => "id",
+            Column::AssetId => "asset_id",
+            Column::Hostname => "hostname",
+            Column::Ip => "ip",
+            Column::Cve => "cve",
+            Column::PluginId => "plugin_id",
+            Column::Title => "title",
+            Column::Family => "family",
+            Column::Severity => "severity",
+            Column::Vpr => "vpr",
+            Column::Cvss => "cvss",
+            Column::Port => "port",
+            Column::Protocol => "protocol",
+            Column::Os => "os",
+            Column::State => "state",
+            Column::FirstSeen => "first_seen",
+            Column::LastSeen => "last_seen",
+            Column::ResolvedDate => "resolved_date",
+            Column::Host => "host",
+        }
+    }
+
+    /// The finding's value in this column, as a cell: text neutralised, a missing value empty.
+    pub(crate) fn cell(self, finding: &FindingView) -> String {
+        let text = |value: &Option<String>| value.as_deref().map_or(String::new(), neutralised);
+        let shown = |value: Option<String>| value.unwrap_or_default();
+        match self {
+            Column::Id => finding.id.to_string(),
+            Column::AssetId => text(&finding.asset_id),
+            Column::Hostname => text(&finding.hostname),
+            Column::Ip => text(&finding.ip),
+            Column::Cve => text(&finding.cve),
+            Column::PluginId => text(&finding.plugin_id),
+            Column::Title => text(&finding.title),
+            Column::Family => text(&finding.family),
+            Column::Severity => finding.severity.as_str().to_owned(),
+            Column::Vpr => shown(finding.vpr.map(|n| n.to_string())),
+            Column::Cvss => shown(finding.cvss.map(|n| n.to_string())),
+            Column::Port => shown(finding.port.map(|n| n.to_string())),
+            Column::Protocol => text(&finding.protocol),
+            Column::Os => text(&finding.os),
+            Column::State => finding.state.clone(),
+            Column::FirstSeen => finding.first_seen.to_string(),
+            Column::LastSeen => finding.last_seen.to_string(),
+            Column::ResolvedDate => shown(finding.resolved_date.map(|d| d.to_string())),
+            Column::Host => neutralised(&finding.host),
+        }
+    }
+}
+
 /// The columns of a CSV export, in order; JSON items carry the same values under the API's names.
-const CSV_HEADER: [&str; 19] = [
-    "id",
-    "asset_id",
-    "hostname",
-    "ip",
-    "cve",
-    "plugin_id",
-    "title",
-    "family",
-    "severity",
-    "vpr",
-    "cvss",
-    "port",
-    "protocol",
-    "os",
-    "state",
-    "first_seen",
-    "last_seen",
-    "resolved_date",
-    "host",
+const CSV_COLUMNS: [Column; 19] = [
+    Column::Id,
+    Column::AssetId,
+    Column::Hostname,
+    Column::Ip,
+    Column::Cve,
+    Column::PluginId,
+    Column::Title,
+    Column::Family,
+    Column::Severity,
+    Column::Vpr,
+    Column::Cvss,
+    Column::Port,
+    Column::Protocol,
+    Column::Os,
+    Column::State,
+    Column::FirstSeen,
+    Column::LastSeen,
+    Column::ResolvedDate,
+    Column::Host,
 ];
 
 /// Writes findings in one format to `W`, one at a time.
@@ -128,7 +206,8 @@ impl<W: Write> FindingWriter<W> {
         match format {
             ExportFormat::Csv => {
                 let mut csv = csv_writer(out);
-                csv.write_record(CSV_HEADER).map_err(io_error)?;
+                csv.write_record(CSV_COLUMNS.map(Column::name))
+                    .map_err(io_error)?;
                 Ok(FindingWriter::Csv(Box::new(csv)))
             }
             ExportFormat::Json => {
@@ -141,7 +220,9 @@ impl<W: Write> FindingWriter<W> {
 
     pub fn write(&mut self, finding: &FindingView) -> io::Result<()> {
         match self {
-            FindingWriter::Csv(csv) => csv.write_record(csv_cells(finding)).map_err(io_error),
+            FindingWriter::Csv(csv) => csv
+                .write_record(CSV_COLUMNS.map(|column| column.cell(finding)))
+                .map_err(io_error),
             FindingWriter::Json { out, written } => {
                 out.write_all(if *written == 0 { b"\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut *out, finding)?;
@@ -186,34 +267,6 @@ pub(crate) fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(out)
-}
-
-fn csv_cells(finding: &FindingView) -> [String; 19] {
-    let text = |value: &Option<String>| value.as_deref().map_or(String::new(), neutralised);
-    let number = |value: Option<f64>| value.map_or(String::new(), |n| n.to_string());
-    [
-        finding.id.to_string(),
-        text(&finding.asset_id),
-        text(&finding.hostname),
-        text(&finding.ip),
-        text(&finding.cve),
-        text(&finding.plugin_id),
-        text(&finding.title),
-        text(&finding.family),
-        finding.severity.as_str().to_owned(),
-        number(finding.vpr),
-        number(finding.cvss),
-        finding.port.map_or(String::new(), |port| port.to_string()),
-        text(&finding.protocol),
-        text(&finding.os),
-        finding.state.clone(),
-        finding.first_seen.to_string(),
-        finding.last_seen.to_string(),
-        finding
-            .resolved_date
-            .map_or(String::new(), |date| date.to_string()),
-        neutralised(&finding.host),
-    ]
 }
 
 /// A cell as a spreadsheet may show it: text starting with `=`, `+`, `-`, `@`, a tab or a
@@ -282,9 +335,10 @@ mod tests {
         writer.write(&finding("Title, with \"quotes\"")).unwrap();
         let text = String::from_utf8(writer.finish().unwrap()).unwrap();
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        assert_eq!(reader.headers().unwrap(), CSV_HEADER.as_slice());
+        let header = CSV_COLUMNS.map(Column::name);
+        assert_eq!(reader.headers().unwrap(), header.as_slice());
         let row = reader.records().next().unwrap().unwrap();
-        let cell = |name: &str| row[CSV_HEADER.iter().position(|h| *h == name).unwrap()].to_owned();
+        let cell = |name: &str| row[header.iter().position(|h| *h == name).unwrap()].to_owned();
         assert_eq!(cell("hostname"), "'=HYPERLINK(\"http://x\")");
         assert_eq!(cell("plugin_id"), "'-1");
         assert_eq!(cell("family"), "'@SUM(A1)");

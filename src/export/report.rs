@@ -15,7 +15,7 @@ use html_escape::encode_text;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use super::{ExportError, csv_writer, each_finding, io_error, neutralised};
+use super::{Column, ExportError, csv_writer, each_finding, io_error};
 use crate::import::normalize::Severity;
 use crate::import::reader::Malformed;
 use crate::store::{Change, FindingQuery, FindingSort, FindingView, ImportRecord, Outcome, Store};
@@ -100,22 +100,22 @@ fn each_change(
     Ok(())
 }
 
-const CSV_HEADER: [&str; 15] = [
-    "change",
-    "host",
-    "hostname",
-    "ip",
-    "cve",
-    "plugin_id",
-    "title",
-    "severity",
-    "vpr",
-    "cvss",
-    "port",
-    "state",
-    "first_seen",
-    "last_seen",
-    "resolved_date",
+/// The columns of a report's CSV, after the change.
+const CSV_COLUMNS: [Column; 14] = [
+    Column::Host,
+    Column::Hostname,
+    Column::Ip,
+    Column::Cve,
+    Column::PluginId,
+    Column::Title,
+    Column::Severity,
+    Column::Vpr,
+    Column::Cvss,
+    Column::Port,
+    Column::State,
+    Column::FirstSeen,
+    Column::LastSeen,
+    Column::ResolvedDate,
 ];
 
 fn write_csv(
@@ -125,35 +125,13 @@ fn write_csv(
     out: &mut dyn Write,
 ) -> Result<(), ExportError> {
     let mut csv = csv_writer(out);
-    csv.write_record(CSV_HEADER).map_err(io_error)?;
+    let header = std::iter::once("change").chain(CSV_COLUMNS.map(Column::name));
+    csv.write_record(header).map_err(io_error)?;
     each_change(store, record, cancel, |change, finding| {
-        let text = |value: &Option<String>| value.as_deref().map_or(String::new(), neutralised);
-        let number = |value: Option<f64>| value.map_or(String::new(), |n| n.to_string());
-        let change = match change {
-            Change::Added => "new",
-            Change::Reopened => "reopened",
-            Change::Resolved => "resolved",
-        };
-        csv.write_record([
-            change.to_owned(),
-            neutralised(&finding.host),
-            text(&finding.hostname),
-            text(&finding.ip),
-            text(&finding.cve),
-            text(&finding.plugin_id),
-            text(&finding.title),
-            finding.severity.as_str().to_owned(),
-            number(finding.vpr),
-            number(finding.cvss),
-            finding.port.map_or(String::new(), |port| port.to_string()),
-            finding.state.clone(),
-            finding.first_seen.to_string(),
-            finding.last_seen.to_string(),
-            finding
-                .resolved_date
-                .map_or(String::new(), |date| date.to_string()),
-        ])
-        .map_err(io_error)
+        let change = change_id(change).to_owned();
+        let cells = CSV_COLUMNS.map(|column| column.cell(finding));
+        csv.write_record(std::iter::once(change).chain(cells))
+            .map_err(io_error)
     })?;
     csv.flush()?;
     Ok(())
