@@ -7,16 +7,19 @@
 //! of filling memory. The response starts before the first finding is read (the CSV header or
 //! the report's summary goes out at once). A client that goes away stops the read; an error
 //! after the start cuts the body short (a download that fails, rather than a truncated file
-//! that looks whole), and the cause is logged.
+//! that looks whole), and the cause is logged. At most [`AT_ONCE`] downloads are written at once
+//! (each reads the database on its own connection, with its own cache and sort): one more is
+//! answered `429` with `Retry-After`.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::App;
@@ -30,12 +33,17 @@ use crate::store::{Store, StoreError};
 const CHUNK_BYTES: usize = 64 * 1024;
 /// Chunks waiting for the client at most.
 const CHUNKS_AHEAD: usize = 4;
+/// Downloads written at once.
+pub(super) const AT_ONCE: usize = 4;
+/// When a download refused for being one too many should be asked for again, in seconds.
+const RETRY_AFTER: u64 = 5;
 
 pub(super) async fn export_findings(
     State(app): State<App>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let format: ExportFormat = parse_param(&params, "format", "csv or json")?.unwrap_or_default();
+    let permit = download_permit(&app)?;
     let mut query = finding_query(&params)?;
     query.changed_by = changed_by(&app, &params).await?;
     let file_name = format!(
@@ -45,6 +53,7 @@ pub(super) async fn export_findings(
     );
     Ok(streamed(
         &app,
+        permit,
         format.content_type(),
         &file_name,
         move |store, cancel, out| {
@@ -60,6 +69,7 @@ pub(super) async fn import_report(
 ) -> ApiResult<Response> {
     let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
     let format: ReportFormat = parse_param(&params, "format", "html or csv")?.unwrap_or_default();
+    let permit = download_permit(&app)?;
     let record = app
         .blocking(move |store| store.import_by_session(session_id))
         .await?
@@ -72,15 +82,28 @@ pub(super) async fn import_report(
     );
     Ok(streamed(
         &app,
+        permit,
         format.content_type(),
         &file_name,
         move |store, cancel, out| report::write_report(store, &record, format, cancel, out),
     ))
 }
 
-/// A `200` response whose body `write` produces on a blocking thread, offered as a file.
+/// A place among the downloads written at once, or `429` when there is none.
+fn download_permit(app: &App) -> ApiResult<OwnedSemaphorePermit> {
+    Arc::clone(&app.downloads)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests {
+            message: format!("{AT_ONCE} downloads are being written; try again in a few seconds"),
+            retry_after: RETRY_AFTER,
+        })
+}
+
+/// A `200` response whose body `write` produces on a blocking thread (holding `permit` until it
+/// ends), offered as a file.
 fn streamed(
     app: &App,
+    permit: OwnedSemaphorePermit,
     content_type: &'static str,
     file_name: &str,
     write: impl FnOnce(&dyn Store, &CancellationToken, &mut BodyWriter) -> Result<(), ExportError>
@@ -89,9 +112,10 @@ fn streamed(
 ) -> Response {
     let (sender, receiver) = mpsc::channel(CHUNKS_AHEAD);
     let cancel = CancellationToken::new();
-    let store = std::sync::Arc::clone(&app.store);
+    let store = Arc::clone(&app.store);
     let reading = cancel.clone();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut out = BodyWriter {
             buffer: Vec::with_capacity(CHUNK_BYTES),
             sender,

@@ -80,6 +80,8 @@ pub struct App {
     throttle: Arc<SignInThrottle>,
     /// Password hashing and checks running at once: one per core.
     password_work: Arc<tokio::sync::Semaphore>,
+    /// Downloads (exports and reports) being written at once; see `downloads`.
+    downloads: Arc<tokio::sync::Semaphore>,
     setup: Arc<PendingSetup>,
     /// Wakes the task that checks connected sockets' credentials (after a revocation, a
     /// sign-out, a disabled account…).
@@ -334,6 +336,7 @@ pub async fn serve(
         outbound: sink,
         config: Arc::new(config),
         throttle: Arc::default(),
+        downloads: Arc::new(tokio::sync::Semaphore::new(downloads::AT_ONCE)),
         password_work: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |cores| cores.get()),
         )),

@@ -1,6 +1,6 @@
 // The findings export and the import reports over HTTP: what they refuse and why, a failed
-// import's report, the list filtered by an import's changes, and a client that goes away in the
-// middle of a download.
+// import's report, the list filtered by an import's changes, a client that goes away in the
+// middle of a download, and one download too many.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -68,11 +68,35 @@ test('a client that leaves in the middle of a download leaves the server serving
     assert.ok(value.length > 0);
     controller.abort();
   }
+  // Four downloads at once, their clients not reading: a fifth is asked to come back later.
+  const held = [];
+  for (let i = 0; i < 4; i += 1) {
+    const controller = new AbortController();
+    const response = await fetch(new URL('/api/vulnerabilities/export?format=json', server.url), { headers, signal: controller.signal });
+    assert.equal(response.status, 200);
+    held.push(controller);
+  }
+  const refused = await request(server.url, `/api/imports/${crypto.randomUUID()}/report`);
+  assert.equal(refused.status, 429, JSON.stringify(refused.body));
+  assert.equal(refused.headers.get('retry-after'), '5');
+  assert.match(refused.body.error, /4 downloads are being written; try again in a few seconds/);
+  held.forEach((controller) => controller.abort());
   // Everything still answers, and a whole export is whole.
   const stats = await request(server.url, '/api/stats');
-  const whole = await request(server.url, '/api/vulnerabilities/export?format=json');
-  assert.equal(whole.status, 200);
+  const whole = await waitFor200(() => request(server.url, '/api/vulnerabilities/export?format=json'));
   assert.equal(whole.body.length, stats.body.total);
   const page = await request(server.url, '/api/vulnerabilities?perPage=1');
   assert.equal(page.body.total, stats.body.total);
 });
+
+/** The answer of `ask`, asked again while it is `429` (places free up as dropped downloads stop). */
+async function waitFor200(ask) {
+  for (let attempt = 0; ; attempt += 1) {
+    const answer = await ask();
+    if (answer.status !== 429 || attempt === 50) {
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return answer;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
