@@ -133,6 +133,11 @@ function historyRow(record, openDetail, retry) {
           { type: 'button', class: 'btn btn-sm btn-outline-primary', 'aria-label': `Details of ${record.fileName}`, onclick: () => openDetail(record) },
           'Details',
         ),
+        el(
+          'a',
+          { class: 'btn btn-sm btn-outline-secondary', href: reportUrl(record.sessionId, 'html'), download: '', 'aria-label': `Report of ${record.fileName} (HTML)`, 'data-report': 'html' },
+          'Report',
+        ),
         retry && record.uploadKept && el(
           'button',
           { type: 'button', class: 'btn btn-sm btn-outline-secondary', 'data-action': 'retry', 'aria-label': `Retry ${record.fileName}`, onclick: () => retry(record) },

@@ -200,6 +200,9 @@ test('counts lead to their findings, reports and exports download, the tab tells
     { timeout: SHORT },
   );
   assert.match(await page.textContent('#findings-changes'), /Resolved in/);
+  // The history's row has the report too.
+  const fromHistory = await download(page, '#history-table tbody tr:first-child a[data-report=html]');
+  assert.deepEqual(impactTotals(fromHistory.text), [counts.new, counts.reopened, counts.resolved]);
 
   // The detail view's lists are searchable.
   await page.click('#history-table tbody tr:first-child button[aria-label^="Details"]');
