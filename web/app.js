@@ -1,7 +1,8 @@
 // The page: once it knows who is signed in (else off to the sign-in page), wires the account menu,
-// the import form (analysts and admins), the progress modal, the connection indicator and the
-// tables; it takes up an import still queued or running (after a reload, say) in the modal, or
-// tells of one that ended in the last few minutes, and refreshes the history as imports move on.
+// the import form (analysts and admins), the progress modal, the connection indicator, the
+// trends and the tables; it takes up an import still queued or running (after a reload, say) in
+// the modal, or tells of one that ended in the last few minutes, and refreshes the history as
+// imports move on.
 
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
@@ -10,16 +11,19 @@ import { localDate, newSessionId, outcomeLabel } from './format.js';
 import { HistoryView } from './history.js';
 import { ProgressModal } from './progress-modal.js';
 import { goToSignIn } from './session.js';
+import { TrendsView } from './trends.js';
 import { WebSocketClient } from './websocket-client.js';
 
 const client = new WebSocketClient({ api });
 const findings = new FindingsView(document, api);
 const history = new HistoryView(document, api);
+const trends = new TrendsView(document, api);
 const progress = new ProgressModal(document.getElementById('progress-modal'), {
   client,
   readRecord: (sessionId) => api.importRecord(sessionId),
-  // Completed, failed or cancelled: the counts, the table and the history may all have changed.
-  onFinished: () => Promise.all([findings.refresh(), history.refresh()]),
+  // Completed, failed or cancelled: the counts, the table, the history and the trends may all
+  // have changed.
+  onFinished: () => Promise.all([findings.refresh(), history.refresh(), trends.refresh()]),
 });
 
 // The history row of the import followed tracks its phases: refreshed whenever one begins.
@@ -191,6 +195,7 @@ function start(user) {
   client.connect();
   findings.refresh();
   history.refresh();
+  trends.refresh();
   // Without an answer the page simply shows no import under way.
   followImportUnderWay().catch(() => {});
 }
