@@ -19,6 +19,8 @@ const VENDOR: &[(&str, &str)] = &[
         "bootstrap/dist/js/bootstrap.bundle.min.js",
     ),
     ("socket.io.js", "socket.io-client/dist/socket.io.js"),
+    ("uPlot.iife.min.js", "uplot/dist/uPlot.iife.min.js"),
+    ("uPlot.min.css", "uplot/dist/uPlot.min.css"),
 ];
 
 fn main() {

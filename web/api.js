@@ -95,6 +95,8 @@ export const api = {
   revokeToken: (id) => request(`/api/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
 
   stats: () => request('/api/stats'),
+  // The last completed imports, oldest first: open findings after each, what each changed.
+  trends: () => request('/api/trends'),
   // The pages of a table; `signal` (an AbortSignal) aborts the request.
   vulnerabilities: (params, signal) => request(`/api/vulnerabilities${query(params)}`, { signal }),
   imports: (params, signal) => request(`/api/imports${query(params)}`, { signal }),

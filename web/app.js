@@ -1,11 +1,12 @@
 // The page: once it knows who is signed in (else off to the sign-in page), wires the account menu,
-// the import form (analysts and admins), the progress modal, the connection indicator and the
-// tables; it takes up an import still queued or running (after a reload, say) in the modal, or
-// tells of one that ended in the last few minutes, and refreshes the history as imports move on.
-// Links to an import's changes (`?import=…&change=…#findings`, from the modal's and the history's
-// counts) filter the findings list in place; the page's address keeps them, for a reload or a new
-// tab. The followed import's progress shows in the tab's title too (see tab-status.js).
-// Analysts and admins can retry an import that did not complete, from the history or the modal.
+// the import form (analysts and admins), the progress modal, the connection indicator, the
+// trends and the tables; it takes up an import still queued or running (after a reload, say) in
+// the modal, or tells of one that ended in the last few minutes, and refreshes the history as
+// imports move on. Links to an import's changes (`?import=…&change=…#findings`, from the modal's
+// and the history's counts) filter the findings list in place; the page's address keeps them,
+// for a reload or a new tab. The followed import's progress shows in the tab's title too (see
+// tab-status.js). Analysts and admins can retry an import that did not complete, from the
+// history or the modal.
 
 import { AccountMenu, startSignedIn } from './account.js';
 import { api, uploadImport, UploadAborted } from './api.js';
@@ -15,22 +16,25 @@ import { HistoryView } from './history.js';
 import { ProgressModal } from './progress-modal.js';
 import { goToSignIn } from './session.js';
 import { TabStatus } from './tab-status.js';
+import { TrendsView } from './trends.js';
 import { WebSocketClient } from './websocket-client.js';
 
 const client = new WebSocketClient({ api });
 const findings = new FindingsView(document, api);
 const history = new HistoryView(document, api);
 const tab = new TabStatus(document);
+const trends = new TrendsView(document, api);
 // The file of the import the modal follows, as the tab's title names it.
 let followedFile = '';
 const progress = new ProgressModal(document.getElementById('progress-modal'), {
   client,
   readRecord: (sessionId) => api.importRecord(sessionId),
   onProgress: (percent) => tab.progress(percent, followedFile),
-  // Completed, failed or cancelled: the counts, the table and the history may all have changed.
+  // Completed, failed or cancelled: the counts, the table, the history and the trends may all
+  // have changed.
   onFinished: (outcome, event) => {
     tab.finished(outcome, followedFile, outcome === 'completed' ? changeCounts(event?.data) : '');
-    return Promise.all([findings.refresh(), history.refresh()]);
+    return Promise.all([findings.refresh(), history.refresh(), trends.refresh()]);
   },
   showDetails: (sessionId, tabName) => history.showDetail(sessionId, tabName),
 });
@@ -256,6 +260,7 @@ function start(user) {
   findings.loadStats();
   showChangesFromAddress();
   history.refresh();
+  trends.refresh();
   // Without an answer the page simply shows no import under way.
   followImportUnderWay().catch(() => {});
 }

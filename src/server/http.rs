@@ -17,6 +17,7 @@
 //! | `GET /api/vulnerabilities` | findings: `state`, `severity`, `q`, `sort`, `order`, `page`, `perPage`; `import` with `change` |
 //! | `GET /api/vulnerabilities/export?format=csv\|json` | every finding of the list's filters, in its order, streamed |
 //! | `GET /api/stats` | counts by severity and state |
+//! | `GET /api/trends` | the last completed imports, oldest first: open findings by severity after each, what each changed |
 //! | `GET /api/health`, `GET /metrics` | liveness; Prometheus text |
 //! | `/api/session`, `/api/setup`, `/api/users`, `/api/tokens` | sign-in and accounts (see [`super::accounts`]) |
 
@@ -57,6 +58,8 @@ use crate::store::{Change, FindingQuery, FindingSort, NewImport, Scope, StateFil
 /// Multipart framing and the small fields may add this much to the file's own size.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 const MAX_PER_PAGE: u32 = 500;
+/// How many completed imports the trends show: two years of weekly scans.
+const TREND_IMPORTS: u32 = 104;
 const SPOOL_BUFFER_BYTES: usize = 1 << 20;
 /// How long the rest of a refused upload is read before the connection is dropped.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
@@ -175,6 +178,7 @@ pub fn routes(config: &ServeConfig) -> Vec<Route> {
             downloads::export_findings,
         ),
         route(M::GET, "/api/stats", Signed(Viewer), stats),
+        route(M::GET, "/api/trends", Signed(Viewer), trends),
         route(M::GET, "/api/users", Signed(Admin), accounts::list_users),
         route(M::POST, "/api/users", Signed(Admin), accounts::add_user),
         route(
@@ -951,6 +955,13 @@ pub(super) async fn changed_by(
 async fn stats(State(app): State<App>) -> ApiResult<Json<Value>> {
     let stats = app.blocking(|store| store.finding_stats()).await?;
     Ok(Json(serde_json::to_value(stats).unwrap_or_default()))
+}
+
+async fn trends(State(app): State<App>) -> ApiResult<Json<Value>> {
+    let points = app
+        .blocking(|store| store.import_trends(TREND_IMPORTS))
+        .await?;
+    Ok(Json(json!({ "points": points })))
 }
 
 /// Public, for probes: says the server answers, and nothing about its data.

@@ -9,7 +9,8 @@
 //! Accounts (users, API tokens, web sessions) are part of every backend: [`Accounts`].
 //!
 //! Readers see committed state only: pages of findings ([`Store::list_findings`], filtered,
-//! ordered and counted by one [`FindingQuery`]), dashboard counts and the import history.
+//! ordered and counted by one [`FindingQuery`]), dashboard counts, the import history and the
+//! trends: the open findings after each completed import ([`Store::import_trends`]).
 
 pub mod accounts;
 pub mod sqlite;
@@ -329,6 +330,23 @@ pub struct FindingStats {
     pub total: u64,
 }
 
+/// One completed import on the dashboard's trends: the open findings right after it, and what
+/// it changed (import-semantics §8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendPoint {
+    pub session_id: Uuid,
+    pub file_name: String,
+    pub scan_date: NaiveDate,
+    pub backfill: bool,
+    /// Open findings (active or reopened) by severity once the import had committed.
+    pub open_by_severity: SeverityCounts,
+    /// Findings the import added.
+    pub new: u64,
+    pub resolved: u64,
+    pub reopened: u64,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SeverityCounts {
     pub critical: u64,
@@ -413,6 +431,9 @@ pub trait Store: Accounts + Send + Sync {
 
     /// Import history, newest first (by id). `page` is 1-based; `per_page` is clamped to 1..=500.
     fn list_imports(&self, page: u32, per_page: u32) -> Result<Page<ImportRecord>, StoreError>;
+
+    /// The last `limit` completed imports' trend points, oldest first (by id: commit order).
+    fn import_trends(&self, limit: u32) -> Result<Vec<TrendPoint>, StoreError>;
 
     /// Leaves the database files tidy at shutdown (a write-ahead log folded into the database).
     fn close(&self);

@@ -1,6 +1,7 @@
 // Accessibility: axe-core's checks on every page in the states people meet: the main page with
-// findings and history, the progress modal while an import runs and once it has ended, the
-// sign-in page and the administration; a failed import's modal and history, with their Retry. No violation of serious or critical impact. (axe is
+// findings, history and trends (charts, and as a table), the progress modal while an import runs
+// and once it has ended, the sign-in page and the administration; a failed import's modal and
+// history, with their Retry. No violation of serious or critical impact. (axe is
 // injected into the page, so these contexts do not apply the pages' content-security policy.)
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -45,11 +46,14 @@ test('the main page and the progress modal pass axe', async (t) => {
   await closeModal(page);
   await page.waitForFunction(
     () => document.querySelectorAll('#findings-table tbody tr').length === 20
-      && document.querySelector('#history-table tbody [data-outcome]'),
+      && document.querySelector('#history-table tbody [data-outcome]')
+      && document.querySelector('#trends-open canvas') && document.querySelector('#trends-changes canvas'),
     null,
     { timeout: SHORT },
   );
-  assert.deepEqual(await violations(page), [], 'the page with findings and history');
+  assert.deepEqual(await violations(page), [], 'the page with findings, history and trends');
+  await page.click('#trends-toggle');
+  assert.deepEqual(await violations(page), [], 'the trends shown as a table');
 
   await startImport(page, generateExport(server.dir, 60_000));
   await page.waitForFunction(

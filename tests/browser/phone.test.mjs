@@ -1,7 +1,7 @@
 // Scenario 5: the page on a phone, 375 px wide: no sideways scrolling, with data or without, the
-// modal open or the history in view; the tables turn into cards whose every cell shows its text
-// whole; severity counts of six digits fit their tiles; and an import can be started, followed and
-// closed with the keyboard in a modal that fits the screen.
+// modal open, the history or the trends in view; the tables turn into cards whose every cell shows
+// its text whole; severity counts of six digits fit their tiles; and an import can be started,
+// followed and closed with the keyboard in a modal that fits the screen.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -67,6 +67,17 @@ test('the page works 375 px wide, by keyboard', async (t) => {
   await page.waitForFunction(() => document.querySelectorAll('#findings-table tbody tr').length === 20, null, { timeout: SHORT });
   assert.equal(await horizontalOverflow(page), 0, 'the filled page scrolls sideways');
   await screenshot(page, 'phone-page');
+
+  // The trends: charts as wide as the screen allows; their table scrolls within its own box.
+  await page.waitForSelector('#trends-changes canvas', { timeout: SHORT });
+  for (const chart of ['#trends-open .uplot', '#trends-changes .uplot']) {
+    const box = await page.locator(chart).boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= WIDTH, `${chart} does not fit: ${JSON.stringify(box)}`);
+  }
+  await page.click('#trends-toggle');
+  assert.equal(await horizontalOverflow(page), 0, 'the trends table scrolls the page sideways');
+  await page.locator('#trends').scrollIntoViewIfNeeded();
+  await screenshot(page, 'phone-trends');
   assert.deepEqual(errors, []);
 });
 

@@ -11,3 +11,4 @@ mod lifecycle;
 mod properties;
 mod reads;
 mod remote;
+mod trends;

@@ -11,8 +11,9 @@
 //!   starting import that any record still `running` belongs to a dead process.
 //! - Reads (findings pages, dashboard counts, import history) take one of a few connections
 //!   (`pool`), so they answer side by side; `queries` holds them. Each import rewrites the
-//!   counts of findings per state and severity in its transaction. Accounts have connections
-//!   of their own (`accounts`).
+//!   counts of findings per state and severity in its transaction, and notes from them its
+//!   trend point, the open findings by severity after it. Accounts have connections of their
+//!   own (`accounts`).
 
 mod accounts;
 mod pool;
@@ -32,6 +33,7 @@ use uuid::Uuid;
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, ImportCounts, ImportRecord, ImportReport,
     ImportRun, NewImport, Outcome, Page, PhaseTimings, Problems, Scope, Store, StoreError,
+    TrendPoint,
 };
 use crate::import::normalize::{Record, key_hash};
 use crate::progress::{PastImport, Rates};
@@ -41,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_findings.sql"),
     include_str!("migrations/002_accounts.sql"),
     include_str!("migrations/003_reads.sql"),
+    include_str!("migrations/004_trends.sql"),
     include_str!("migrations/005_retry.sql"),
 ];
 /// Connections for reads: pages, counts and the history answered side by side.
@@ -344,6 +347,10 @@ impl Store for SqliteStore {
         queries::list_imports(&mut self.reader(), page, per_page)
     }
 
+    fn import_trends(&self, limit: u32) -> Result<Vec<TrendPoint>, StoreError> {
+        queries::import_trends(&self.reader(), limit)
+    }
+
     fn close(&self) {
         fold_log(&self.reader());
     }
@@ -636,6 +643,7 @@ impl SqliteRun {
              INSERT INTO finding_counts (state, severity, findings)
                  SELECT state, severity, count(*) FROM findings GROUP BY state, severity;",
         )?;
+        conn.execute(OPEN_AFTER_IMPORT, [self.import_id])?;
         on_progress(total, total, "Findings applied");
         Ok(Applied {
             distinct: distinct as u64,
@@ -719,6 +727,17 @@ const UPSERT_REGULAR: &str = "
         last_seen = max(last_seen, excluded.last_seen),
         resolved_date = NULL,
         last_import_id = excluded.last_import_id";
+
+/// The trend point of an import: the open findings by severity, from the counts it rewrote.
+const OPEN_AFTER_IMPORT: &str = "
+    INSERT INTO import_trends (import_id, critical, high, medium, low, info)
+    SELECT ?1,
+           coalesce(sum(findings) FILTER (WHERE severity = 'critical'), 0),
+           coalesce(sum(findings) FILTER (WHERE severity = 'high'), 0),
+           coalesce(sum(findings) FILTER (WHERE severity = 'medium'), 0),
+           coalesce(sum(findings) FILTER (WHERE severity = 'low'), 0),
+           coalesce(sum(findings) FILTER (WHERE severity = 'info'), 0)
+    FROM finding_counts WHERE state <> 'resolved'";
 
 /// A backfill inserts what is new and only widens the dates of what is known.
 const UPSERT_BACKFILL: &str = "

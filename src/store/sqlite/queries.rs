@@ -1,4 +1,4 @@
-//! The read side: pages of findings, dashboard counts and the import history.
+//! The read side: pages of findings, dashboard counts, the import history and the trends.
 //!
 //! - The counts of findings per state and severity are kept in `finding_counts`, rewritten by
 //!   each import in its transaction: the dashboard and the totals of lists filtered by state and
@@ -26,7 +26,7 @@ use super::{IMPORT_COLUMNS, RawImport};
 use crate::import::normalize::Severity;
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
-    SeverityCounts, StateFilter, StoreError,
+    SeverityCounts, StateFilter, StoreError, TrendPoint,
 };
 
 const MAX_PER_PAGE: u32 = 500;
@@ -298,6 +298,51 @@ pub(super) fn list_imports(
             page,
             per_page,
         })
+    })
+}
+
+pub(super) fn import_trends(conn: &Connection, limit: u32) -> Result<Vec<TrendPoint>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT * FROM (
+             SELECT i.id, i.session_id, i.file_name, i.scan_date, i.backfill, t.critical, t.high,
+                    t.medium, t.low, t.info, i.new, i.resolved, i.reopened
+             FROM import_trends t JOIN imports i ON i.id = t.import_id
+             ORDER BY t.import_id DESC LIMIT ?1)
+         ORDER BY id",
+    )?;
+    let mut rows = statement.query([limit])?;
+    let mut points = Vec::new();
+    while let Some(row) = rows.next()? {
+        points.push(trend_point(row)?);
+    }
+    Ok(points)
+}
+
+fn trend_point(row: &Row<'_>) -> Result<TrendPoint, StoreError> {
+    let id: i64 = row.get(0)?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("import {id}: {what}"));
+    let count = |index: usize| row.get::<_, i64>(index).map(|count| count as u64);
+    Ok(TrendPoint {
+        session_id: row
+            .get::<_, String>(1)?
+            .parse()
+            .map_err(|_| corrupt("session id"))?,
+        file_name: row.get(2)?,
+        scan_date: row
+            .get::<_, String>(3)?
+            .parse()
+            .map_err(|_| corrupt("scan date"))?,
+        backfill: row.get(4)?,
+        open_by_severity: SeverityCounts {
+            critical: count(5)?,
+            high: count(6)?,
+            medium: count(7)?,
+            low: count(8)?,
+            info: count(9)?,
+        },
+        new: count(10)?,
+        resolved: count(11)?,
+        reopened: count(12)?,
     })
 }
 
