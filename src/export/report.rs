@@ -51,13 +51,6 @@ const CHANGES: [(Change, &str); 3] = [
     (Change::Reopened, "Reopened"),
     (Change::Resolved, "Resolved"),
 ];
-const SEVERITIES: [Severity; 5] = [
-    Severity::Critical,
-    Severity::High,
-    Severity::Medium,
-    Severity::Low,
-    Severity::Info,
-];
 /// How many of the most serious new findings the report names, per severity.
 const TOP_NEW: u32 = 10;
 
@@ -350,7 +343,7 @@ fn impact(
          <th class=\"num\">Resolved</th></tr></thead><tbody>\n",
     );
     let mut totals = [0; 3];
-    for severity in SEVERITIES {
+    for severity in Severity::MOST_SERIOUS_FIRST {
         let _ = write!(
             page,
             "<tr><td class=\"sev {name}\">{label}</td>",

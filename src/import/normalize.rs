@@ -27,6 +27,14 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const MOST_SERIOUS_FIRST: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
     /// The stored name: `critical`, `high`, `medium`, `low` or `info`.
     pub fn as_str(self) -> &'static str {
         match self {

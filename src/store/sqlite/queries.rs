@@ -202,35 +202,55 @@ fn searched_sql(query: &FindingQuery, filter: &Filter) -> String {
 /// Every finding that passes the query's filters, in its order, from one snapshot: handed to
 /// `each` one at a time, until it answers `false`. Returns how many it was handed.
 ///
-/// The sort orders ids and sort keys only (SQLite spills a large sort to temporary files, so
-/// memory stays bounded), then each finding's columns and definition are read in that order.
+/// Each statement sorts the ids and sort keys alone (the `LIMIT` keeps SQLite from folding the
+/// sort into the outer query, which would sort whole rows), into a temporary table it then reads
+/// in order, looking up each finding and its definition; SQLite spills a large sort to temporary
+/// files, so memory stays bounded. A list in the default order is read one severity at a time,
+/// most serious first: the first findings come after sorting the critical ones, not every
+/// finding.
 pub(super) fn export_findings(
     conn: &mut Connection,
     query: &FindingQuery,
     each: &mut dyn FnMut(FindingView) -> bool,
 ) -> Result<u64, StoreError> {
-    let filter = Filter::new(query);
-    let keys = sort_keys(query.sort);
-    let sql = format!(
-        "SELECT {FINDING_COLUMNS}
-         FROM (SELECT f.id AS id{key_columns} FROM findings f {where_clause}
-               ORDER BY {order}) AS listed
-         JOIN findings f ON f.id = listed.id
-         LEFT JOIN definitions d ON d.hash = f.definition
-         ORDER BY {listed_order}",
-        key_columns = key_columns(keys),
-        where_clause = filter.where_clause(),
-        order = order_by(keys, "", forward(query.descending)),
-        listed_order = order_by(keys, "listed.", forward(query.descending)),
-    );
+    let parts: Vec<FindingQuery> =
+        if query.sort == FindingSort::Severity && query.severity.is_none() {
+            let mut by_rank = Severity::MOST_SERIOUS_FIRST;
+            if !query.descending {
+                by_rank.reverse();
+            }
+            by_rank
+                .into_iter()
+                .map(|severity| FindingQuery {
+                    severity: Some(severity),
+                    ..query.clone()
+                })
+                .collect()
+        } else {
+            vec![query.clone()]
+        };
     in_one_snapshot(conn, |conn| {
-        let mut statement = conn.prepare(&sql)?;
-        let mut rows = statement.query(&*filter.params(&[]))?;
         let mut handed = 0;
-        while let Some(row) = rows.next()? {
-            handed += 1;
-            if !each(finding_view(row)?) {
-                break;
+        for part in &parts {
+            let filter = Filter::new(part);
+            let keys = sort_keys(part.sort);
+            let sql = format!(
+                "SELECT {FINDING_COLUMNS}
+                 FROM (SELECT f.id AS id{key_columns} FROM findings f {where_clause}
+                       ORDER BY {order} LIMIT -1) AS listed
+                 JOIN findings f ON f.id = listed.id
+                 LEFT JOIN definitions d ON d.hash = f.definition",
+                key_columns = key_columns(keys),
+                where_clause = filter.where_clause(),
+                order = order_by(keys, "", forward(part.descending)),
+            );
+            let mut statement = conn.prepare_cached(&sql)?;
+            let mut rows = statement.query(&*filter.params(&[]))?;
+            while let Some(row) = rows.next()? {
+                handed += 1;
+                if !each(finding_view(row)?) {
+                    return Ok(handed);
+                }
             }
         }
         Ok(handed)
