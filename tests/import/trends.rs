@@ -110,9 +110,13 @@ fn an_upgraded_database_starts_with_its_newest_import() {
     db.import_text(&export(&[A, B, C]), "2026-01-05");
     let newest = db.import_text(&export(&[A, D]), "2026-01-12");
     let stats = db.store.finding_stats().unwrap();
-    // The database as version 3 left it: no trends.
+    // The database as version 3 left it: no trends (nor the later retries' column).
     db.conn()
-        .execute_batch("DROP TABLE import_trends; PRAGMA user_version = 3;")
+        .execute_batch(
+            "DROP TABLE import_trends;
+             ALTER TABLE imports DROP COLUMN retry_of;
+             PRAGMA user_version = 3;",
+        )
         .unwrap();
 
     let reopened = store::open(db.path.to_str().unwrap()).unwrap();
