@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use vulnimport::domain::Scope;
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
 use vulnimport::import::{ImportRequest, run_import};
 use vulnimport::progress::{Phase, ProgressReporter};
-use vulnimport::store::{self, Scope, Store};
+use vulnimport::store::{self, Store};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

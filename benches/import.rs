@@ -21,13 +21,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use vulnimport::domain::Scope;
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
 use vulnimport::import::{ImportRequest, run_import};
 use vulnimport::progress::{
     NoProgress, Phase, ProgressEvent, ProgressReporter, ProgressSink, ProgressTracker,
     TrackerSettings,
 };
-use vulnimport::store::{self, Scope};
+use vulnimport::store::{self};
 
 /// The same allocator as the `vulnimport` binary, so in-process runs compare with CLI runs.
 #[global_allocator]

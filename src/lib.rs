@@ -1,6 +1,8 @@
 //! vulnimport: imports vulnerability-scanner exports into a database and reports each import's
 //! progress live.
 //!
+//! - [`domain`] is the vocabulary both share: records, severity, keys, row problems, scope,
+//!   outcome.
 //! - [`import`] reads a scanner export as a stream, recognises its format and turns rows into
 //!   normalised, keyed finding records, then drives an import through its phases.
 //! - [`store`] is the storage interface (staging, deduplication, lifecycle, history) and its
@@ -15,6 +17,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod export;
 pub mod generate;
 pub mod import;

@@ -11,8 +11,9 @@ use vulnimport::cli::accounts::{TokenCommand, UserCommand};
 use vulnimport::cli::export::ExportArgs;
 use vulnimport::cli::{self, ImportOptions};
 use vulnimport::config::{ReadLimits, ServeConfig};
+use vulnimport::domain::{Outcome, Scope};
 use vulnimport::import::{ImportRequest, check_scan_date};
-use vulnimport::store::{DEFAULT_DATABASE_URL, Outcome, Scope};
+use vulnimport::store::DEFAULT_DATABASE_URL;
 
 /// Parsing and loading run on separate threads that hand allocations to each other; mimalloc
 /// keeps that cheap and memory flat where the system allocator contends on its arena locks.

@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::domain::Severity;
 use crate::export::{ExportError, ExportFormat, export_findings};
-use crate::import::normalize::Severity;
 use crate::store::{
     self, Change, DEFAULT_DATABASE_URL, FindingQuery, FindingSort, StateFilter, StoreError,
 };

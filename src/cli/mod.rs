@@ -17,10 +17,11 @@ use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use uuid::Uuid;
 
+use crate::domain::{Outcome, Scope};
 use crate::generate::{GenerateOptions, write_tenable_export};
 use crate::import::{ImportRequest, ImportSummary, run_import};
 use crate::progress::{ProgressEvent, ProgressSink, ProgressTracker, TrackerSettings};
-use crate::store::{self, Outcome, Scope};
+use crate::store::{self};
 
 /// Who the history says started a local command-line import (which has no upload to keep).
 pub const LOCAL_STARTER: &str = "cli";

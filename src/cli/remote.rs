@@ -33,9 +33,10 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{ImportOptions, TerminalBar, display_name};
+use crate::domain::Outcome;
 use crate::import::ImportSummary;
 use crate::progress::{Phase, ProgressEvent, ProgressSink};
-use crate::store::{ImportCounts, Outcome, PhaseTimings, Problems};
+use crate::store::{ImportCounts, PhaseTimings, Problems};
 
 /// How long the server has to answer a request, a handshake or an acknowledgement.
 const ANSWER_TIME: Duration = Duration::from_secs(15);

@@ -285,7 +285,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
-    use crate::import::normalize::Severity;
+    use crate::domain::Severity;
 
     fn finding(title: &str) -> FindingView {
         let day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();

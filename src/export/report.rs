@@ -16,9 +16,10 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::{Column, ExportError, csv_writer, each_finding, io_error};
-use crate::import::normalize::Severity;
-use crate::import::reader::Malformed;
-use crate::store::{Change, FindingQuery, FindingSort, FindingView, ImportRecord, Outcome, Store};
+use crate::domain::Outcome;
+use crate::domain::RowProblem;
+use crate::domain::Severity;
+use crate::store::{Change, FindingQuery, FindingSort, FindingView, ImportRecord, Store};
 
 /// The report's file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -435,7 +436,7 @@ fn finding_row(finding: &FindingView) -> String {
 }
 
 /// Rejected rows or warnings with their lines: the record keeps the first 100 of each.
-fn problems(page: &mut String, heading: &str, id: &str, listed: &[Malformed], count: u64) {
+fn problems(page: &mut String, heading: &str, id: &str, listed: &[RowProblem], count: u64) {
     let _ = writeln!(page, "<section><h2 id=\"{id}\">{heading}</h2>");
     if listed.is_empty() {
         let _ = writeln!(page, "<p>None.</p>");

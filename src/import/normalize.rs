@@ -9,178 +9,43 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use xxhash_rust::xxh3::{Xxh3Default, xxh3_128};
+use xxhash_rust::xxh3::xxh3_128;
 
 use super::format::{ColumnMap, Field, quote_for_message};
+use crate::domain::{Definition, KeyTier, Record, Severity};
 
-/// How serious a finding is, ordered from least to most serious.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const MOST_SERIOUS_FIRST: [Severity; 5] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
+/// Reads a scanner's severity: a word in any case (`Informational` and Nessus `None` are
+/// info) or a Qualys level, 5 (critical) to 1 (info).
+fn scanner_severity(text: &str) -> Option<Severity> {
+    const NAMES: [(&str, Severity); 12] = [
+        ("critical", Severity::Critical),
+        ("high", Severity::High),
+        ("medium", Severity::Medium),
+        ("low", Severity::Low),
+        ("info", Severity::Info),
+        ("informational", Severity::Info),
+        ("none", Severity::Info),
+        ("5", Severity::Critical),
+        ("4", Severity::High),
+        ("3", Severity::Medium),
+        ("2", Severity::Low),
+        ("1", Severity::Info),
     ];
-
-    /// The stored name: `critical`, `high`, `medium`, `low` or `info`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// Reads a stored name, as [`Severity::as_str`] writes it.
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "info" => Some(Severity::Info),
-            "low" => Some(Severity::Low),
-            "medium" => Some(Severity::Medium),
-            "high" => Some(Severity::High),
-            "critical" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
-
-    /// Reads a scanner's severity: a word in any case (`Informational` and Nessus `None` are
-    /// info) or a Qualys level, 5 (critical) to 1 (info).
-    fn from_scanner(text: &str) -> Option<Severity> {
-        const NAMES: [(&str, Severity); 12] = [
-            ("critical", Severity::Critical),
-            ("high", Severity::High),
-            ("medium", Severity::Medium),
-            ("low", Severity::Low),
-            ("info", Severity::Info),
-            ("informational", Severity::Info),
-            ("none", Severity::Info),
-            ("5", Severity::Critical),
-            ("4", Severity::High),
-            ("3", Severity::Medium),
-            ("2", Severity::Low),
-            ("1", Severity::Info),
-        ];
-        NAMES
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(text))
-            .map(|(_, severity)| *severity)
-    }
-
-    /// The severity a CVSS base score stands for; info without a score.
-    fn from_cvss(cvss: Option<f64>) -> Severity {
-        match cvss {
-            Some(score) if score >= 9.0 => Severity::Critical,
-            Some(score) if score >= 7.0 => Severity::High,
-            Some(score) if score >= 4.0 => Severity::Medium,
-            Some(score) if score >= 0.1 => Severity::Low,
-            _ => Severity::Info,
-        }
-    }
+    NAMES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+        .map(|(_, severity)| *severity)
 }
 
-/// Which rule of the key order (`docs/import-semantics.md` §2) identified a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyTier {
-    /// `asset|plugin|cve`
-    AssetPluginCve = 1,
-    /// `host|cve`
-    HostCve = 2,
-    /// `host|plugin`
-    HostPlugin = 3,
-    /// `host|` hash of the normalised title, or of the description without a title
-    HostText = 4,
-}
-
-/// The 16 bytes a finding's key is stored as: xxh3-128 of the key, little-endian.
-pub fn key_hash(key: &str) -> [u8; 16] {
-    xxh3_128(key.as_bytes()).to_le_bytes()
-}
-
-/// The descriptive text of a vulnerability definition, shared by every finding of it. Stored once
-/// per distinct content.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Definition {
-    /// xxh3-128 over all the fields below, each tagged as missing or length-prefixed, as
-    /// little-endian bytes.
-    pub hash: [u8; 16],
-    pub plugin_id: Option<String>,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub solution: Option<String>,
-    pub family: Option<String>,
-    pub published: Option<String>,
-}
-
-impl Definition {
-    fn new(
-        plugin_id: Option<&str>,
-        title: Option<&str>,
-        description: Option<&str>,
-        solution: Option<&str>,
-        family: Option<&str>,
-        published: Option<&str>,
-    ) -> Definition {
-        let mut hasher = Xxh3Default::new();
-        for field in [plugin_id, title, description, solution, family, published] {
-            match field {
-                None => hasher.update(&[0]),
-                Some(text) => {
-                    hasher.update(&[1]);
-                    hasher.update(&(text.len() as u64).to_le_bytes());
-                    hasher.update(text.as_bytes());
-                }
-            }
-        }
-        Definition {
-            hash: hasher.digest128().to_le_bytes(),
-            plugin_id: plugin_id.map(str::to_owned),
-            title: title.map(str::to_owned),
-            description: description.map(str::to_owned),
-            solution: solution.map(str::to_owned),
-            family: family.map(str::to_owned),
-            published: published.map(str::to_owned),
-        }
+/// The severity a CVSS base score stands for; info without a score.
+fn cvss_severity(cvss: Option<f64>) -> Severity {
+    match cvss {
+        Some(score) if score >= 9.0 => Severity::Critical,
+        Some(score) if score >= 7.0 => Severity::High,
+        Some(score) if score >= 4.0 => Severity::Medium,
+        Some(score) if score >= 0.1 => Severity::Low,
+        _ => Severity::Info,
     }
-}
-
-/// One finding as read from one row: one vulnerability on one asset.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub key: String,
-    pub tier: KeyTier,
-    /// The key's host: the asset id if present, else the IP, else the lower-cased hostname.
-    pub host: String,
-    pub asset_id: Option<String>,
-    /// Trimmed and lower-cased; the full name is kept.
-    pub hostname: Option<String>,
-    pub ip: Option<String>,
-    /// One CVE (upper-cased) or `cisco-sa-` id, or none.
-    pub cve: Option<String>,
-    pub plugin_id: Option<String>,
-    pub severity: Severity,
-    pub vpr: Option<f64>,
-    pub cvss: Option<f64>,
-    pub port: Option<u16>,
-    /// Lower-cased.
-    pub protocol: Option<String>,
-    pub os: Option<String>,
-    /// The same for every record of one row.
-    pub definition: Arc<Definition>,
 }
 
 /// Why a row is skipped.
@@ -408,10 +273,10 @@ fn parse_decimal(text: &str) -> Option<f64> {
 /// (with a warning).
 fn severity(text: Option<&str>, cvss: Option<f64>, warnings: &mut Vec<String>) -> Severity {
     let Some(text) = text else {
-        return Severity::from_cvss(cvss);
+        return cvss_severity(cvss);
     };
-    Severity::from_scanner(text).unwrap_or_else(|| {
-        let derived = Severity::from_cvss(cvss);
+    scanner_severity(text).unwrap_or_else(|| {
+        let derived = cvss_severity(cvss);
         warnings.push(match cvss {
             Some(_) => format!(
                 "severity {} is not recognised; derived {:?} from the CVSS score",

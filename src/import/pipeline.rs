@@ -29,13 +29,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::format::{ColumnMap, Format};
-use super::normalize::Record;
-use super::reader::{CsvReader, Item, Malformed};
+use super::reader::{CsvReader, Item};
 use super::source::{self, TextEncoding};
+use crate::domain::{Outcome, Record, RowProblem, Scope};
 use crate::progress::{Eta, Phase, ProgressReporter};
 use crate::store::{
-    Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, Outcome, PhaseTimings,
-    Problems, Scope, Store, StoreError,
+    Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, PhaseTimings,
+    Problems, Store, StoreError,
 };
 
 const BATCH_RECORDS: usize = 1024;
@@ -150,7 +150,7 @@ pub struct ImportSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     #[serde(default)]
-    pub rejected_rows: Vec<Malformed>,
+    pub rejected_rows: Vec<RowProblem>,
 }
 
 impl ImportSummary {
@@ -705,7 +705,7 @@ fn parse_rows<R: std::io::Read>(
                     }
                     None
                 }
-                Err(reason) => Some(Malformed {
+                Err(reason) => Some(RowProblem {
                     line: row.line,
                     reason: reason.to_string(),
                 }),
@@ -744,9 +744,9 @@ impl Batch {
     }
 }
 
-fn keep(list: &mut Vec<Malformed>, line: u64, reason: String) {
+fn keep(list: &mut Vec<RowProblem>, line: u64, reason: String) {
     if list.len() < KEPT_PROBLEMS {
-        list.push(Malformed { line, reason });
+        list.push(RowProblem { line, reason });
     }
 }
 

@@ -20,6 +20,8 @@ use std::io::{self, Read};
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
+use crate::domain::RowProblem;
+
 /// The most fields a row may have.
 pub const MAX_FIELDS: usize = 1 << 16;
 const BUFFER_BYTES: usize = 256 << 10;
@@ -31,17 +33,10 @@ pub struct Row<'a> {
     pub fields: Vec<&'a str>,
 }
 
-/// A row that could not be read, with why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Malformed {
-    pub line: u64,
-    pub reason: String,
-}
-
 #[derive(Debug)]
 pub enum Item<'a> {
     Row(Row<'a>),
-    Malformed(Malformed),
+    Malformed(RowProblem),
 }
 
 pub struct CsvReader<R> {
@@ -153,7 +148,7 @@ impl<R: Read> CsvReader<R> {
             };
             let expected = self.expected_fields.unwrap_or(span.fields);
             let malformed = |reason: String| {
-                Ok(Some(Item::Malformed(Malformed {
+                Ok(Some(Item::Malformed(RowProblem {
                     line: span.line,
                     reason,
                 })))

@@ -49,11 +49,12 @@ use super::realtime::{self, CancelRefused, parse_session_id};
 use super::spool::Spooled;
 use super::{App, accounts, downloads, retry};
 use crate::config::ServeConfig;
-use crate::import::normalize::Severity;
+use crate::domain::Scope;
+use crate::domain::Severity;
 use crate::import::{ImportRequest, check_scan_date};
 use crate::store::Page;
 use crate::store::accounts::Role;
-use crate::store::{Change, FindingQuery, FindingSort, NewImport, Scope, StateFilter, StoreError};
+use crate::store::{Change, FindingQuery, FindingSort, NewImport, StateFilter, StoreError};
 
 /// Multipart framing and the small fields may add this much to the file's own size.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;

@@ -23,7 +23,8 @@ use uuid::Uuid;
 
 use super::http::human_bytes;
 use crate::cli::LOCAL_STARTER;
-use crate::store::{ImportRecord, NewImport, Outcome};
+use crate::domain::Outcome;
+use crate::store::{ImportRecord, NewImport};
 
 const FOLDER: &str = "vulnimport-kept";
 const UPLOAD_EXTENSION: &str = "upload";
@@ -342,7 +343,8 @@ impl UploadGone {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Scope, Store};
+    use crate::domain::Scope;
+    use crate::store::Store;
 
     const DAY: Duration = Duration::from_secs(DAY_SECONDS);
     const RETENTION: Retention = Retention {

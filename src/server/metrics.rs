@@ -118,7 +118,7 @@ impl Metrics {
                 outcome: summary.outcome.as_str().to_owned(),
             })
             .inc();
-        if summary.outcome == crate::store::Outcome::Completed {
+        if summary.outcome == crate::domain::Outcome::Completed {
             self.rows_imported.inc_by(summary.counts.rows);
         }
         self.import_duration

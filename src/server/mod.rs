@@ -46,14 +46,13 @@ use uuid::Uuid;
 use crate::auth::Authenticator;
 use crate::auth::throttle::SignInThrottle;
 use crate::config::{ServeConfig, redacted_url};
+use crate::domain::Outcome;
 use crate::import::ImportSummary;
 use crate::progress::{
     Ending, Phase, ProgressEvent, ProgressTracker, SessionState, TrackerSettings,
 };
 use crate::store::accounts::Identity;
-use crate::store::{
-    self, FindingQuery, FindingView, ImportRecord, Outcome, Page, Store, StoreError,
-};
+use crate::store::{self, FindingQuery, FindingView, ImportRecord, Page, Store, StoreError};
 use accounts::{PendingSetup, SetupLink};
 use kept::{KeptUploads, Retention};
 use metrics::Metrics;

@@ -20,11 +20,12 @@ use super::kept::KeptUploads;
 use super::metrics::Metrics;
 use super::realtime::CancelRefused;
 use super::spool::Spooled;
+use crate::domain::Outcome;
 use crate::import::{Canceller, ImportRequest, run_import};
 use crate::lock;
 use crate::progress::{Phase, ProgressReporter, ProgressTracker, SessionReporter};
 use crate::store::accounts::{Identity, Role};
-use crate::store::{NewImport, Outcome, Store};
+use crate::store::{NewImport, Store};
 
 /// Why an import waiting at a shutdown never ran.
 const SHUT_DOWN_WAITING: &str =

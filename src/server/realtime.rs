@@ -41,8 +41,8 @@ use super::access::{self, Caller, Principal};
 use super::metrics::Metrics;
 use super::{App, ImportStatus};
 use crate::auth::{Credential, Refused};
+use crate::domain::Outcome;
 use crate::progress::{ProgressEvent, ProgressSink, SessionError};
-use crate::store::Outcome;
 use crate::store::accounts::Role;
 use flow::{Flow, Kind};
 

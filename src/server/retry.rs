@@ -15,8 +15,9 @@ use super::http::{ApiError, ApiResult, queue_accepted, spool_error, unknown_sess
 use super::kept::UploadGone;
 use super::realtime::parse_session_id;
 use super::spool::Spooled;
+use crate::domain::Outcome;
+use crate::store::NewImport;
 use crate::store::accounts::Role;
-use crate::store::{NewImport, Outcome};
 
 pub(super) async fn retry_import(
     State(app): State<App>,

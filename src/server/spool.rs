@@ -187,7 +187,7 @@ pub fn orphans(dir: &Path) -> io::Result<Vec<Orphan>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Scope;
+    use crate::domain::Scope;
 
     fn import() -> NewImport {
         NewImport {

@@ -23,82 +23,10 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::import::normalize::{Record, Severity};
-use crate::import::reader::Malformed;
+use crate::domain::RowProblem;
+use crate::domain::{Outcome, Record, Scope, Severity};
 use crate::progress::Rates;
 pub use accounts::Accounts;
-
-/// Which open findings an import may resolve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// A full export of the estate: every open finding it lacks is resolved.
-    #[default]
-    Full,
-    /// A partial export: only findings of the hosts in the file can be resolved.
-    Hosts,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Full => "full",
-            Scope::Hosts => "hosts",
-        }
-    }
-}
-
-impl std::str::FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "full" => Ok(Scope::Full),
-            "hosts" => Ok(Scope::Hosts),
-            other => Err(format!(
-                "unknown scope \"{other}\"; use \"full\" or \"hosts\""
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Accepted by a server, waiting for its turn (never stored: a record is written when the
-    /// import starts or ends).
-    Queued,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-    Interrupted,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Queued => "queued",
-            Outcome::Running => "running",
-            Outcome::Completed => "completed",
-            Outcome::Failed => "failed",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Interrupted => "interrupted",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Outcome> {
-        [
-            Outcome::Queued,
-            Outcome::Running,
-            Outcome::Completed,
-            Outcome::Failed,
-            Outcome::Cancelled,
-            Outcome::Interrupted,
-        ]
-        .into_iter()
-        .find(|outcome| outcome.as_str() == s)
-    }
-}
 
 /// What is known about an import when it starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,8 +79,8 @@ pub struct ImportCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Problems {
-    pub rejected_rows: Vec<Malformed>,
-    pub warnings: Vec<Malformed>,
+    pub rejected_rows: Vec<RowProblem>,
+    pub warnings: Vec<RowProblem>,
 }
 
 /// How an import went, as written to its record when it ends.

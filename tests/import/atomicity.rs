@@ -3,8 +3,9 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use vulnimport::domain::{Outcome, Scope};
 use vulnimport::progress::Phase;
-use vulnimport::store::{self, Outcome, Scope};
+use vulnimport::store::{self};
 
 use crate::helpers::{Recorder, TestDb, large_export, sample};
 

@@ -1,8 +1,8 @@
 //! Bad files fail with an actionable message and change nothing; bad rows are reported.
 
-use vulnimport::store::Outcome;
+use vulnimport::domain::Outcome;
 
-use vulnimport::store::Scope;
+use vulnimport::domain::Scope;
 
 use crate::helpers::{TestDb, gzip, sample, zip_of};
 

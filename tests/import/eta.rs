@@ -1,6 +1,6 @@
 //! The time estimate carried by progress reports (progress-protocol, "The ETA").
 
-use vulnimport::store::Scope;
+use vulnimport::domain::Scope;
 
 use crate::helpers::{Recorder, TestDb, large_export};
 

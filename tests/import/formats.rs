@@ -1,7 +1,7 @@
 //! Each export format, multi-CVE cells, normalisation and encodings, through a real import.
 
+use vulnimport::domain::{Outcome, Scope};
 use vulnimport::progress::Phase;
-use vulnimport::store::{Outcome, Scope};
 
 use crate::helpers::{Recorder, TestDb, gzip, sample, zip_of};
 

@@ -12,11 +12,12 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use vulnimport::domain::Scope;
+use vulnimport::domain::key_hash;
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
-use vulnimport::import::normalize::key_hash;
 use vulnimport::import::{ImportRequest, ImportSummary, run_import};
 use vulnimport::progress::{Phase, ProgressReporter};
-use vulnimport::store::{self, Scope, Store};
+use vulnimport::store::{self, Store};
 
 /// The real sample exports, kept with the tests.
 pub const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hextrackr");

@@ -1,6 +1,6 @@
 //! Deduplication and lifecycle (import-semantics §2, §3, §5).
 
-use vulnimport::store::{Outcome, Scope};
+use vulnimport::domain::{Outcome, Scope};
 
 use crate::helpers::{Recorder, TestDb};
 

@@ -19,12 +19,13 @@ use std::sync::{Arc, OnceLock};
 
 use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
+use vulnimport::domain::Severity;
+use vulnimport::domain::{Outcome, Scope};
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
-use vulnimport::import::normalize::Severity;
 use vulnimport::import::run_import;
 use vulnimport::store::{
-    self, Change, FindingQuery, FindingSort, FindingStats, FindingView, Outcome, Page, Scope,
-    SeverityCounts, StateFilter, Store,
+    self, Change, FindingQuery, FindingSort, FindingStats, FindingView, Page, SeverityCounts,
+    StateFilter, Store,
 };
 
 use crate::helpers::{Recorder, request};

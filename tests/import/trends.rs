@@ -1,8 +1,9 @@
 //! The dashboard's trends: one point per completed import, written in its commit, equal to the
 //! dashboard's counts right after it (import-semantics §7).
 
+use vulnimport::domain::Outcome;
 use vulnimport::import::ImportSummary;
-use vulnimport::store::{self, Outcome, TrendPoint};
+use vulnimport::store::{self, TrendPoint};
 
 use crate::helpers::TestDb;
 

@@ -32,10 +32,9 @@ use uuid::Uuid;
 
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, ImportCounts, ImportRecord, ImportReport,
-    ImportRun, NewImport, Outcome, Page, PhaseTimings, Problems, Scope, Store, StoreError,
-    TrendPoint,
+    ImportRun, NewImport, Page, PhaseTimings, Problems, Store, StoreError, TrendPoint,
 };
-use crate::import::normalize::{Record, key_hash};
+use crate::domain::{Outcome, Record, Scope, key_hash};
 use crate::progress::{PastImport, Rates};
 use pool::{PooledConnection, ReadPool};
 

@@ -23,7 +23,7 @@ use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, Row, ToSql};
 
 use super::{IMPORT_COLUMNS, RawImport};
-use crate::import::normalize::Severity;
+use crate::domain::Severity;
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
     SeverityCounts, StateFilter, StoreError, TrendPoint,
@@ -613,12 +613,13 @@ mod tests {
     use uuid::Uuid;
 
     use super::super::SqliteStore;
-    use crate::import::normalize::Severity;
+    use crate::domain::Severity;
+    use crate::domain::{Outcome, Scope};
     use crate::import::{ImportRequest, ImportSummary, run_import};
     use crate::progress::NoProgress;
     use crate::store::{
-        Change, FindingQuery, FindingSort, FindingStats, FindingView, Outcome, Page, Scope,
-        SeverityCounts, StateFilter, Store, StoreError,
+        Change, FindingQuery, FindingSort, FindingStats, FindingView, Page, SeverityCounts,
+        StateFilter, Store, StoreError,
     };
 
     const HEADER: &str =
