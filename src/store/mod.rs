@@ -290,8 +290,9 @@ pub enum StoreError {
     Cancelled,
     #[error("unsupported database URL \"{0}\"; use sqlite://PATH")]
     UnsupportedUrl(String),
+    /// The database engine's own error, kept whole for the log.
     #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     #[error("database file error: {0}")]
     Io(#[from] std::io::Error),
     /// The disk holding the database (or its temporary files) is full.

@@ -313,10 +313,7 @@ impl Store for SqliteStore {
         conn.progress_handler(READ_CANCEL_STEPS, Some(move || token.is_cancelled()));
         let page = queries::list_findings(&mut conn, query);
         conn.progress_handler(0, None::<fn() -> bool>);
-        page.map_err(|error| match error {
-            StoreError::Database(error) => classify(error, &self.path),
-            other => other,
-        })
+        page.map_err(|error| classified(error, &self.path))
     }
 
     fn export_findings(
@@ -332,10 +329,8 @@ impl Store for SqliteStore {
         let mut conn = connect(&self.path)?;
         let token = cancel.clone();
         conn.progress_handler(READ_CANCEL_STEPS, Some(move || token.is_cancelled()));
-        queries::export_findings(&mut conn, query, each).map_err(|error| match error {
-            StoreError::Database(error) => classify(error, &self.path),
-            other => other,
-        })
+        queries::export_findings(&mut conn, query, each)
+            .map_err(|error| classified(error, &self.path))
     }
 
     fn finding_stats(&self) -> Result<FindingStats, StoreError> {
@@ -920,7 +915,24 @@ fn classify(error: rusqlite::Error, path: &Path) -> StoreError {
             "the database {} (or SQLite's temporary files)",
             path.display()
         )),
-        _ => StoreError::Database(error),
+        _ => StoreError::Database(Box::new(error)),
+    }
+}
+
+/// A store error with SQLite's own errors classified (see [`classify`]).
+fn classified(error: StoreError, path: &Path) -> StoreError {
+    match error {
+        StoreError::Database(cause) => match cause.downcast::<rusqlite::Error>() {
+            Ok(error) => classify(*error, path),
+            Err(other) => StoreError::Database(other),
+        },
+        other => other,
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(Box::new(error))
     }
 }
 
