@@ -53,7 +53,8 @@ const READ_CANCEL_STEPS: i32 = 10_000;
 /// cache speeds up imports of millions of rows (fewer index pages re-read and re-written) but
 /// costs its size in memory; 100k-row imports barely notice.
 const CACHE_KIB: i64 = 8 * 1024;
-/// Page cache for an import's TEMP staging tables, which are only appended to and read in order.
+/// Page cache of TEMP tables that are only appended to and read in order: an import's staging,
+/// an export's sorted ids.
 const STAGING_CACHE_KIB: i64 = 2 * 1024;
 const APPLY_CHUNK: i64 = 20_000;
 /// Findings scanned by the apply's closing steps in the time of one upserted row.
@@ -325,8 +326,11 @@ impl Store for SqliteStore {
         if cancel.is_cancelled() {
             return Err(StoreError::Cancelled);
         }
-        // Its own connection: an export can take a while, and the pool keeps serving pages.
+        // Its own connection: an export can take a while, and the pool keeps serving pages. Its
+        // sorted ids go to a TEMP table, whose cache is kept small: it is written once and read
+        // once, in order.
         let mut conn = connect(&self.path)?;
+        conn.execute_batch(&format!("PRAGMA temp.cache_size = -{STAGING_CACHE_KIB}"))?;
         let token = cancel.clone();
         conn.progress_handler(READ_CANCEL_STEPS, Some(move || token.is_cancelled()));
         queries::export_findings(&mut conn, query, each)
@@ -360,6 +364,8 @@ struct SqliteRun {
     scan_date: NaiveDate,
     scope: Scope,
     staged_definitions: HashSet<[u8; 16]>,
+    /// The ids the apply's additions lie in (every finding in the range is one); none when it
+    /// added none.
     applied_id_range: Option<(i64, i64)>,
 }
 
@@ -571,14 +577,16 @@ impl SqliteRun {
             first = last + 1;
         }
         on_progress(rows, total, "Counting new and updated findings");
-        let new: i64 = conn.query_row(
-            "SELECT count(*) FROM findings WHERE id > ?1",
+        // One import applies at a time, so the findings past the largest id before it are its
+        // additions: the range from there to the largest id after it holds no other, whether the
+        // ids it took are contiguous or not (a database sequence that conflicting inserts also
+        // consume leaves gaps).
+        let (new, max_id_after): (i64, Option<i64>) = conn.query_row(
+            "SELECT count(*), max(id) FROM findings WHERE id > ?1",
             [max_id_before],
-            |row| row.get(0),
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        if new > 0 {
-            self.applied_id_range = Some((max_id_before + 1, max_id_before + new));
-        }
+        self.applied_id_range = max_id_after.map(|last| (max_id_before + 1, last));
         let new = new as u64;
         // Every key staged by a regular import now carries its id; a backfill counts keys.
         let distinct: i64 = if backfill {

@@ -43,7 +43,8 @@ const TEXT_MATCHES: &str = "(f.hostname LIKE :text ESCAPE '\\'
     OR f.asset_id LIKE :text ESCAPE '\\'
     OR f.cve LIKE :text ESCAPE '\\'
     OR f.definition IN (SELECT hash FROM definitions WHERE title LIKE :text ESCAPE '\\'))";
-/// The findings an import added are the id range recorded on it (none when it added nothing).
+/// The findings an import added are the id range recorded on it (none when it added nothing):
+/// one import applies at a time, so no other finding lies in it, gaps or not.
 const ADDED_BY: &str = "f.id BETWEEN (SELECT added_from_id FROM imports WHERE id = :import)
     AND (SELECT added_to_id FROM imports WHERE id = :import)";
 const CHANGED_BY: &str = "f.id IN (SELECT finding_id FROM import_changes
