@@ -201,6 +201,8 @@ function setUpImportForm(user) {
 /** Retries an import from its kept upload, following the new import in the progress modal. */
 async function retryImport(record) {
   const title = `Retrying ${record.fileName}`;
+  tab.askToNotify();
+  followedFile = record.fileName;
   try {
     const { sessionId } = await api.retryImport(record.sessionId);
     await client.joinSession(sessionId);
