@@ -19,6 +19,7 @@ use super::{Column, ExportError, csv_writer, each_finding, io_error};
 use crate::domain::Outcome;
 use crate::domain::RowProblem;
 use crate::domain::Severity;
+use crate::progress::grouped;
 use crate::store::{Change, FindingQuery, FindingSort, FindingView, ImportRecord, Store};
 
 /// The report's file formats.
@@ -495,19 +496,6 @@ fn timestamp(text: &str) -> String {
     )
 }
 
-/// A count with thousands separators: `33,680`.
-fn grouped(count: u64) -> String {
-    let digits = count.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 /// Milliseconds as people read them: `840 ms`, `4.2 s`, `3 min 5 s`.
 fn duration(ms: u64) -> String {
     match ms {
@@ -538,10 +526,6 @@ mod tests {
 
     #[test]
     fn numbers_read_as_people_write_them() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(33_680), "33,680");
-        assert_eq!(grouped(1_234_567), "1,234,567");
         assert_eq!(duration(840), "840 ms");
         assert_eq!(duration(4_240), "4.2 s");
         assert_eq!(duration(185_000), "3 min 5 s");

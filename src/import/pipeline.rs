@@ -32,7 +32,7 @@ use super::format::{ColumnMap, Format};
 use super::reader::{CsvReader, Item};
 use super::source::{self, TextEncoding};
 use crate::domain::{Outcome, Record, RowProblem, Scope};
-use crate::progress::{Eta, Phase, ProgressReporter};
+use crate::progress::{Eta, Phase, ProgressReporter, grouped};
 use crate::store::{
     Applied, ImportCounts, ImportRecord, ImportReport, ImportRun, NewImport, PhaseTimings,
     Problems, Store, StoreError,
@@ -159,7 +159,10 @@ impl ImportSummary {
         let counts = &self.counts;
         format!(
             "Import complete: {} new, {} updated, {} reopened, {} resolved",
-            counts.new, counts.updated, counts.reopened, counts.resolved
+            grouped(counts.new),
+            grouped(counts.updated),
+            grouped(counts.reopened),
+            grouped(counts.resolved)
         )
     }
 }
@@ -477,7 +480,7 @@ impl Import<'_> {
                 Phase::Loading,
                 bytes,
                 file_size.max(1),
-                format!("Loading rows: {rows} read"),
+                format!("Loading rows: {} read", grouped(rows)),
                 Some(json!({
                     "rowsRead": rows,
                     "records": records,

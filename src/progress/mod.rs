@@ -29,6 +29,19 @@ use crate::lock;
 pub use eta::{Eta, PastImport, Rates};
 pub use event::{Phase, ProgressEvent};
 
+/// A count as progress messages write it, with thousands separators: `33,680`.
+pub fn grouped(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// Where delivered events go.
 pub trait ProgressSink: Send + Sync + 'static {
     fn deliver(&self, event: &ProgressEvent);

@@ -162,3 +162,11 @@ async fn events_carry_the_reported_eta_and_end_at_zero() {
     tracker.emit_progress(id, Phase::Complete, 100, String::new(), Some(7), None);
     assert_eq!(tracker.latest(id).unwrap().event.unwrap().eta, Some(0));
 }
+
+#[test]
+fn counts_in_messages_have_thousands_separators() {
+    assert_eq!(super::grouped(0), "0");
+    assert_eq!(super::grouped(999), "999");
+    assert_eq!(super::grouped(33_680), "33,680");
+    assert_eq!(super::grouped(1_234_567), "1,234,567");
+}

@@ -35,7 +35,7 @@ use super::{
     ImportRun, NewImport, Page, PhaseTimings, Problems, Store, StoreError, TrendPoint,
 };
 use crate::domain::{Outcome, Record, Scope, key_hash};
-use crate::progress::{PastImport, Rates};
+use crate::progress::{PastImport, Rates, grouped};
 use pool::{PooledConnection, ReadPool};
 
 const MIGRATIONS: &[&str] = &[
@@ -570,7 +570,11 @@ impl SqliteRun {
             on_progress(
                 first as u64 - 1,
                 total,
-                &format!("Applying findings: {} of {rows}", first - 1),
+                &format!(
+                    "Applying findings: {} of {}",
+                    grouped(first as u64 - 1),
+                    grouped(rows)
+                ),
             );
             let last = first + APPLY_CHUNK - 1;
             upsert.execute(params![scan_date, self.import_id, first, last])?;
@@ -628,7 +632,10 @@ impl SqliteRun {
             on_progress(
                 rows + scanned * 2 / 3,
                 total,
-                &format!("Resolving {resolved} findings absent from the export"),
+                &format!(
+                    "Resolving {} findings absent from the export",
+                    grouped(resolved as u64)
+                ),
             );
             conn.execute(
                 &format!(
