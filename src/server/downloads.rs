@@ -43,9 +43,9 @@ pub(super) async fn export_findings(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let format: ExportFormat = parse_param(&params, "format", "csv or json")?.unwrap_or_default();
-    let permit = download_permit(&app)?;
     let mut query = finding_query(&params)?;
     query.changed_by = changed_by(&app, &params).await?;
+    let permit = download_permit(&app)?;
     let file_name = format!(
         "vulnimport-findings-{}.{}",
         chrono::Local::now().format("%Y-%m-%d"),
@@ -69,11 +69,11 @@ pub(super) async fn import_report(
 ) -> ApiResult<Response> {
     let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
     let format: ReportFormat = parse_param(&params, "format", "html or csv")?.unwrap_or_default();
-    let permit = download_permit(&app)?;
     let record = app
         .blocking(move |store| store.import_by_session(session_id))
         .await?
         .ok_or_else(|| unknown_session(session_id))?;
+    let permit = download_permit(&app)?;
     let file_name = format!(
         "vulnimport-import-{}-{}.{}",
         record.scan_date,

@@ -57,7 +57,7 @@ test('downloads refuse what they cannot answer, and a failed import has a report
 test('a client that leaves in the middle of a download leaves the server serving', async (t) => {
   const server = await startServerFor(t);
   const watcher = await watch(t, server.url);
-  await importAndWait(server, watcher, generateExport(server.dir, 20_000), { scanDate: '2026-01-05' });
+  const { sessionId } = await importAndWait(server, watcher, generateExport(server.dir, 20_000), { scanDate: '2026-01-05' });
   const headers = { authorization: `Bearer ${server.admin.token}` };
   // Read one chunk of each of several exports, then drop them.
   for (let i = 0; i < 6; i += 1) {
@@ -68,15 +68,19 @@ test('a client that leaves in the middle of a download leaves the server serving
     assert.ok(value.length > 0);
     controller.abort();
   }
-  // Four downloads at once, their clients not reading: a fifth is asked to come back later.
+  // Four downloads at once, their clients not reading: a fifth is asked to come back later. (The
+  // dropped ones above give their places back as their reads stop, within moments.)
   const held = [];
   for (let i = 0; i < 4; i += 1) {
     const controller = new AbortController();
-    const response = await fetch(new URL('/api/vulnerabilities/export?format=json', server.url), { headers, signal: controller.signal });
+    const response = await waitFor200(async () => {
+      const answer = await fetch(new URL('/api/vulnerabilities/export?format=json', server.url), { headers, signal: controller.signal });
+      return { status: answer.status, body: answer.status === 200 ? null : await answer.json() };
+    });
     assert.equal(response.status, 200);
     held.push(controller);
   }
-  const refused = await request(server.url, `/api/imports/${crypto.randomUUID()}/report`);
+  const refused = await request(server.url, `/api/imports/${sessionId}/report`);
   assert.equal(refused.status, 429, JSON.stringify(refused.body));
   assert.equal(refused.headers.get('retry-after'), '5');
   assert.match(refused.body.error, /4 downloads are being written; try again in a few seconds/);
