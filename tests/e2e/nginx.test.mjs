@@ -1,0 +1,134 @@
+// Through nginx with the shipped configuration (deploy/nginx.conf) in front of two instances:
+// Socket.IO clients on the long-polling transport alone, from many client addresses, keep their
+// connections (every request reaches the instance that opened it), both instances get clients, a
+// WebSocket upgrade passes, and an upload and its progress stream go through.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import {
+  addUser, ADMIN, createToken, generateExport, metrics, startServerIn, upload, waitUntil, Watcher,
+} from '../support/server.mjs';
+
+const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
+const CONFIG = new URL('../../deploy/nginx.conf', import.meta.url).pathname;
+const CLIENTS = 12;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** nginx in the foreground, with the shipped configuration pointed at `instances`. */
+async function startNginx(dir, instances) {
+  const port = await freePort();
+  const shipped = readFileSync(CONFIG, 'utf8');
+  const servers = shipped.match(/^ {4}server 127\.0\.0\.1:\d+;\n/gm);
+  assert.equal(servers?.length, 2, 'the shipped upstream lists two instances');
+  const config = shipped
+    .replace(servers.join(''), instances.map((url) => `    server ${new URL(url).host};\n`).join(''))
+    .replace(/^ {4}listen 8080;$/m, `    listen 127.0.0.1:${port};`);
+  assert.notEqual(config, shipped);
+  const prefix = join(dir, 'nginx');
+  mkdirSync(join(prefix, 'logs'), { recursive: true });
+  writeFileSync(join(prefix, 'vulnimport.conf'), config);
+  writeFileSync(join(prefix, 'nginx.conf'), `
+daemon off;
+pid ${join(prefix, 'nginx.pid')};
+error_log ${join(prefix, 'logs', 'error.log')} warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${join(prefix, 'body')};
+  proxy_temp_path ${join(prefix, 'proxy')};
+  include ${join(prefix, 'vulnimport.conf')};
+}
+`);
+  const child = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => {
+    try {
+      return (await fetch(`${url}/api/health`)).ok;
+    } catch {
+      return false;
+    }
+  }, 'nginx answering');
+  return {
+    url,
+    async stop() {
+      child.kill('SIGQUIT');
+      await exited;
+    },
+  };
+}
+
+test('through nginx: polling clients stick to their instance, WebSocket upgrades, progress flows', { skip: !existsSync(NGINX) && `no nginx at ${NGINX}` }, async (t) => {
+  // Two instances with the same accounts: one database file, copied before either starts.
+  const dirs = [mkdtempSync(join(tmpdir(), 'vulnimport-nginx-a-')), mkdtempSync(join(tmpdir(), 'vulnimport-nginx-b-'))];
+  t.after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+  addUser(dirs[0], ADMIN.name, 'admin', ADMIN.password);
+  const token = createToken(dirs[0], ADMIN.name, 'through nginx');
+  copyFileSync(join(dirs[0], 'vulnimport.db'), join(dirs[1], 'vulnimport.db'));
+  const instances = [];
+  for (const dir of dirs) {
+    const instance = await startServerIn(dir, { args: ['--trusted-proxies', '127.0.0.1'] });
+    t.after(() => instance.stop());
+    instances.push(instance);
+  }
+  const nginx = await startNginx(dirs[0], instances.map((instance) => instance.url));
+  t.after(() => nginx.stop());
+
+  // Polling only, each client from its own loopback address, each asking a dozen times.
+  const clients = [];
+  for (let i = 0; i < CLIENTS; i += 1) {
+    const localAddress = `127.0.0.${i + 2}`;
+    const client = new Watcher(nginx.url, {
+      transports: ['polling'],
+      auth: { token },
+      agent: new Agent({ localAddress, keepAlive: true }),
+    });
+    t.after(() => client.close());
+    clients.push(client);
+  }
+  await Promise.all(clients.map((client) => client.connected()));
+  for (let round = 0; round < 12; round += 1) {
+    const acks = await Promise.all(clients.map((client) => client.join(crypto.randomUUID())));
+    for (const ack of acks) {
+      assert.equal(typeof ack, 'object', JSON.stringify(ack));
+    }
+  }
+  assert.ok(clients.every((client) => client.socket.connected && client.socket.io.engine.transport.name === 'polling'));
+  assert.deepEqual(clients.flatMap((client) => client.events.filter((event) => event.name === 'disconnect')), []);
+  // Both instances have some of them.
+  const connected = await Promise.all(instances.map(async (instance) => (await metrics(instance.url)).vulnimport_connected_sockets));
+  assert.equal(connected.reduce((sum, count) => sum + count, 0), CLIENTS, JSON.stringify(connected));
+  assert.ok(connected.every((count) => count > 0), `clients spread over both instances: ${connected}`);
+
+  // The default transports: polling, then the upgrade to a WebSocket through the proxy.
+  const upgraded = new Watcher(nginx.url, { transports: ['polling', 'websocket'], auth: { token } });
+  t.after(() => upgraded.close());
+  await upgraded.connected();
+  await waitUntil(() => upgraded.socket.io.engine.transport.name === 'websocket', 'the upgrade to a WebSocket');
+
+  // An upload through nginx, watched through nginx (one client address: one instance).
+  const sessionId = crypto.randomUUID();
+  await upgraded.join(sessionId);
+  const accepted = await upload(nginx.url, generateExport(dirs[0], 5_000), { sessionId, scanDate: '2026-01-05' }, undefined, { token });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const end = await upgraded.waitForEnd(sessionId, { ms: 60_000 });
+  assert.equal(end.payload.type, 'complete', JSON.stringify(end));
+  const phases = new Set(upgraded.events.filter((event) => event.payload?.sessionId === sessionId).map((event) => event.payload.type));
+  assert.ok(phases.has('loading') || phases.has('parsing'), [...phases].join());
+});
