@@ -68,12 +68,8 @@ fn cancel_while_processing_applies_nothing() {
 fn a_database_error_mid_apply_applies_nothing() {
     let db = TestDb::new();
     db.import(&sample("test-dates-small.csv"), "2026-01-05");
-    db.conn()
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON findings WHEN NEW.hostname = 'poison'
-             BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
-        )
-        .unwrap();
+    db.database
+        .refuse("INSERT", "findings", "NEW.hostname = 'poison'");
     let before = db.snapshot();
     let mut text = String::from("hostname,cve\n");
     for i in 0..5_000 {
@@ -138,17 +134,11 @@ fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
     assert_eq!(db.snapshot(), before, "final tables changed");
     let reopened = store::open(&db.url()).unwrap();
     assert_eq!(reopened.recover_interrupted().unwrap(), 1);
-    let outcomes: Vec<String> = {
-        let conn = db.conn();
-        let mut statement = conn
-            .prepare("SELECT outcome FROM imports ORDER BY id")
-            .unwrap();
-        statement
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let outcomes: Vec<String> = (db.database)
+        .query("SELECT outcome FROM imports ORDER BY id")
+        .into_iter()
+        .map(|mut row| row.remove(0).unwrap())
+        .collect();
     assert_eq!(outcomes, ["completed", "interrupted"]);
     let next = db.import(&sample("test-import.csv"), "2026-01-12");
     assert_eq!(next.outcome, Outcome::Completed);

@@ -50,6 +50,8 @@ const MIGRATION_LOCK: i64 = 0x7675_6c6e_6d69_6772; // "vulnmigr"
 const LOCK_POLL: Duration = Duration::from_millis(100);
 /// How often a cancel watcher looks at its token.
 const CANCEL_POLL: Duration = Duration::from_millis(10);
+/// How often a cancel is sent again while the statements go on.
+const CANCEL_REPEAT: Duration = Duration::from_millis(100);
 /// Rows upserted per statement, so the apply reports progress as it goes.
 const APPLY_CHUNK: i64 = 20_000;
 /// Findings scanned by the apply's closing steps in the time of one upserted row.
@@ -312,15 +314,18 @@ impl CancelWatch {
         let stopped = Arc::new(AtomicBool::new(false));
         let cancel_token = conn.cancel_token();
         let (cancel, watching) = (cancel.clone(), stopped.clone());
+        // A cancel that reaches the server between two statements stops neither: it is sent
+        // again until the watch stops.
         let thread = std::thread::spawn(move || {
             while !watching.load(Ordering::Acquire) {
                 if cancel.is_cancelled() {
                     if let Err(error) = cancel_token.cancel_query(NoTls) {
                         tracing::warn!(%error, "could not cancel a running statement");
                     }
-                    return;
+                    std::thread::sleep(CANCEL_REPEAT);
+                } else {
+                    std::thread::sleep(CANCEL_POLL);
                 }
-                std::thread::sleep(CANCEL_POLL);
             }
         });
         CancelWatch {
@@ -562,18 +567,20 @@ impl ImportRun for PostgresRun {
 }
 
 impl PostgresRun {
-    fn check_cancel(&self) -> Result<(), StoreError> {
-        if self.cancel.is_cancelled() {
-            return Err(StoreError::Cancelled);
-        }
-        Ok(())
-    }
-
     /// The apply's steps, in units of an upserted row, as SQLite's backend counts them.
     fn apply_inner(
         &mut self,
         on_progress: &mut dyn FnMut(u64, u64, &str),
     ) -> Result<Applied, StoreError> {
+        // Each step starts with its report, and a cancel that came meanwhile stops it.
+        let cancel = self.cancel.clone();
+        let mut step = |done: u64, total: u64, what: &str| {
+            on_progress(done, total, what);
+            match cancel.is_cancelled() {
+                true => Err(StoreError::Cancelled),
+                false => Ok(()),
+            }
+        };
         let import_id = self.import_id;
         let scan_date = self.scan_date;
         let conn = &mut self.conn;
@@ -590,7 +597,7 @@ impl PostgresRun {
         let rows = self.staged as u64;
         let scanned = (max_id_before as u64 + rows) / SCAN_PER_UPSERT;
         let total = rows + scanned + 1;
-        on_progress(0, total, "Adding finding definitions");
+        step(0, total, "Adding finding definitions")?;
         conn.execute(
             "INSERT INTO definitions SELECT * FROM staging_definitions ON CONFLICT DO NOTHING",
             &[],
@@ -609,10 +616,7 @@ impl PostgresRun {
                  ORDER BY first_seq;
              ANALYZE applying;"
         ))?;
-        if self.cancel.is_cancelled() {
-            return Err(StoreError::Cancelled);
-        }
-        on_progress(0, total, "Matching resolved findings");
+        step(0, total, "Matching resolved findings")?;
         let known_resolved = if backfill {
             conn.query_one(
                 "SELECT count(*) FROM applying s JOIN findings f ON f.key_hash = s.key_hash
@@ -638,16 +642,16 @@ impl PostgresRun {
         })?;
         let mut first = 1;
         while first <= keys {
-            on_progress(
+            step(
                 (first - 1) as u64 * rows / keys as u64,
                 total,
                 &format!("Applying findings: {} of {keys}", first - 1),
-            );
+            )?;
             let last = first + APPLY_CHUNK - 1;
             conn.execute(&upsert, &[&scan_date, &import_id, &first, &last])?;
             first = last + 1;
         }
-        on_progress(rows, total, "Counting new and updated findings");
+        step(rows, total, "Counting new and updated findings")?;
         // One import applies at a time, so the findings past the largest id before it are its
         // additions; the ids conflicting upserts took from the sequence leave gaps in the range.
         let counted = conn.query_one(
@@ -659,9 +663,6 @@ impl PostgresRun {
         let new = new as u64;
         let distinct = keys as u64;
         let updated = distinct - new - known_resolved;
-        if self.cancel.is_cancelled() {
-            return Err(StoreError::Cancelled);
-        }
         let conn = &mut self.conn;
         let resolved = if backfill {
             0
@@ -670,11 +671,11 @@ impl PostgresRun {
                 Scope::Full => "",
                 Scope::Hosts => "AND host IN (SELECT host FROM staging)",
             };
-            on_progress(
+            step(
                 rows + scanned / 3,
                 total,
                 "Resolving open findings absent from the export",
-            );
+            )?;
             conn.execute(
                 &format!(
                     "WITH resolved AS (
@@ -687,9 +688,8 @@ impl PostgresRun {
                 &[&import_id, &scan_date],
             )?
         };
-        self.check_cancel()?;
         let conn = &mut self.conn;
-        on_progress(total, total, "Counting findings by state and severity");
+        step(total, total, "Counting findings by state and severity")?;
         conn.batch_execute(
             "DELETE FROM finding_counts;
              INSERT INTO finding_counts (state, severity, findings)
