@@ -27,6 +27,7 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row};
+use tokio::runtime::RuntimeFlavor;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -301,6 +302,22 @@ impl Store for PostgresStore {
 
     /// The server keeps its own files tidy; nothing is left to fold.
     fn close(&self) {}
+}
+
+/// Runs database work from any thread. The driver blocks on a runtime of its own, which a
+/// runtime's async thread must not do: there the work runs as blocking (or, on a single-threaded
+/// runtime, on a thread of its own).
+fn blocking<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        Ok(_) => std::thread::scope(|scope| {
+            scope
+                .spawn(work)
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }),
+        Err(_) => work(),
+    }
 }
 
 /// Asks the server to cancel whatever a connection runs once a token is cancelled, until stopped.
