@@ -53,8 +53,10 @@ const LOCK_POLL: Duration = Duration::from_millis(100);
 const CANCEL_POLL: Duration = Duration::from_millis(10);
 /// How often a cancel is sent again while the statements go on.
 const CANCEL_REPEAT: Duration = Duration::from_millis(100);
-/// Rows upserted per statement, so the apply reports progress as it goes.
-const APPLY_CHUNK: i64 = 20_000;
+/// Staged records per upsert statement (at most), so the apply reports progress as it goes.
+const APPLY_CHUNK: i64 = 50_000;
+/// Memory an import's connection may use for its TEMP tables, and for each sort.
+const IMPORT_MEMORY: &str = "64MB";
 /// Findings scanned by the apply's closing steps in the time of one upserted row.
 const SCAN_PER_UPSERT: u64 = 10;
 /// How long noting an import's phase times waits for a lock before skipping it.
@@ -131,6 +133,10 @@ impl Store for PostgresStore {
             std::thread::sleep(LOCK_POLL);
         }
         let mut conn = connect(&self.url)?;
+        // Staging and its deduplication stay in memory (set before the first TEMP table).
+        conn.batch_execute(&format!(
+            "SET temp_buffers = '{IMPORT_MEMORY}'; SET work_mem = '{IMPORT_MEMORY}'"
+        ))?;
         mark_interrupted(&mut conn)?;
         let import_id: i64 = conn
             .query_one(
@@ -151,7 +157,7 @@ impl Store for PostgresStore {
             .get(0);
         conn.batch_execute(
             "CREATE TEMP TABLE staging (
-                 seq bigint NOT NULL, key_hash bytea NOT NULL, tier smallint NOT NULL,
+                 seq bigint NOT NULL, first_seq bigint NOT NULL, key_hash bytea NOT NULL, tier smallint NOT NULL,
                  host text COLLATE \"C\" NOT NULL, asset_id text, hostname text, ip text,
                  cve text, plugin_id text, definition bytea NOT NULL, severity text NOT NULL,
                  vpr double precision, cvss double precision, port integer, protocol text,
@@ -428,13 +434,14 @@ impl ImportRun for PostgresRun {
             writer.finish()?;
         }
         let sink = self.conn.copy_in(
-            "COPY staging (seq, key_hash, tier, host, asset_id, hostname, ip, cve, plugin_id,
+            "COPY staging (seq, first_seq, key_hash, tier, host, asset_id, hostname, ip, cve, plugin_id,
                            definition, severity, vpr, cvss, port, protocol, os)
              FROM STDIN BINARY",
         )?;
         let mut writer = BinaryCopyInWriter::new(
             sink,
             &[
+                Type::INT8,
                 Type::INT8,
                 Type::BYTEA,
                 Type::INT2,
@@ -456,7 +463,8 @@ impl ImportRun for PostgresRun {
         for record in records {
             self.staged += 1;
             let key = key_hash(&record.key);
-            let row: [&(dyn ToSql + Sync); 16] = [
+            let row: [&(dyn ToSql + Sync); 17] = [
+                &self.staged,
                 &self.staged,
                 &&key[..],
                 &(record.tier as i16),
@@ -619,24 +627,26 @@ impl PostgresRun {
             "INSERT INTO definitions SELECT * FROM staging_definitions ON CONFLICT DO NOTHING",
             &[],
         )?;
-        // One row per key, numbered in the order of the key's first record (the order SQLite
-        // adds them in, so ids follow the file): a regular import takes the values of the
-        // key's last record, a backfill those of its first.
-        let pick = if backfill { "ASC" } else { "DESC" };
+        // Staging keeps one record per key, with the file position of the key's first record,
+        // in which order the keys are added (the order SQLite adds them in, so ids follow the
+        // file): a regular import keeps the key's last record, a backfill its first.
+        let pick = if backfill { "min" } else { "max" };
         conn.batch_execute(&format!(
-            "DROP TABLE IF EXISTS applying;
-             CREATE TEMP TABLE applying AS
-                 SELECT row_number() OVER (ORDER BY first_seq) AS n, keyed.*
-                 FROM (SELECT DISTINCT ON (key_hash) *,
-                              min(seq) OVER (PARTITION BY key_hash) AS first_seq
-                       FROM staging ORDER BY key_hash, seq {pick}) AS keyed
-                 ORDER BY first_seq;
-             ANALYZE applying;"
+            "CREATE TEMP TABLE repeated AS
+                 SELECT key_hash, min(seq) AS first_seq, {pick}(seq) AS picked
+                 FROM staging GROUP BY key_hash HAVING count(*) > 1;
+             DELETE FROM staging USING repeated
+                 WHERE staging.key_hash = repeated.key_hash AND staging.seq <> repeated.picked;
+             UPDATE staging SET first_seq = repeated.first_seq FROM repeated
+                 WHERE staging.key_hash = repeated.key_hash;
+             DROP TABLE repeated;
+             CREATE INDEX ON staging (first_seq);
+             ANALYZE staging;"
         ))?;
         step(0, total, "Matching resolved findings")?;
         let known_resolved = if backfill {
             conn.query_one(
-                "SELECT count(*) FROM applying s JOIN findings f ON f.key_hash = s.key_hash
+                "SELECT count(*) FROM staging s JOIN findings f ON f.key_hash = s.key_hash
                  WHERE f.state = 'resolved'",
                 &[],
             )?
@@ -644,28 +654,32 @@ impl PostgresRun {
         } else {
             conn.execute(
                 "INSERT INTO import_changes (import_id, change, finding_id)
-                 SELECT $1, 'reopened', f.id FROM applying s
+                 SELECT $1, 'reopened', f.id FROM staging s
                  JOIN findings f ON f.key_hash = s.key_hash
                  WHERE f.state = 'resolved'
                  ON CONFLICT DO NOTHING",
                 &[&import_id],
             )?
         };
-        let keys: i64 = conn.query_one("SELECT count(*) FROM applying", &[])?.get(0);
-        let upsert = conn.prepare(if backfill {
-            UPSERT_BACKFILL
+        let keys: i64 = conn.query_one("SELECT count(*) FROM staging", &[])?.get(0);
+        // Known keys are updated, then new ones inserted: one import applies at a time, so no
+        // other writer adds a key in between.
+        let update = conn.prepare(if backfill {
+            UPDATE_BACKFILL
         } else {
-            UPSERT_REGULAR
+            UPDATE_REGULAR
         })?;
+        let insert = conn.prepare(INSERT_NEW)?;
         let mut first = 1;
-        while first <= keys {
+        while first <= self.staged {
             step(
-                (first - 1) as u64 * rows / keys as u64,
+                first as u64 - 1,
                 total,
-                &format!("Applying findings: {} of {keys}", first - 1),
+                &format!("Applying findings: {} of {rows}", first - 1),
             )?;
             let last = first + APPLY_CHUNK - 1;
-            conn.execute(&upsert, &[&scan_date, &import_id, &first, &last])?;
+            conn.execute(&update, &[&scan_date, &import_id, &first, &last])?;
+            conn.execute(&insert, &[&scan_date, &import_id, &first, &last])?;
             first = last + 1;
         }
         step(rows, total, "Counting new and updated findings")?;
@@ -680,7 +694,6 @@ impl PostgresRun {
         let new = new as u64;
         let distinct = keys as u64;
         let updated = distinct - new - known_resolved;
-        let conn = &mut self.conn;
         let resolved = if backfill {
             0
         } else {
@@ -705,13 +718,11 @@ impl PostgresRun {
                 &[&import_id, &scan_date],
             )?
         };
-        let conn = &mut self.conn;
         step(total, total, "Counting findings by state and severity")?;
         conn.batch_execute(
             "DELETE FROM finding_counts;
              INSERT INTO finding_counts (state, severity, findings)
-                 SELECT state, severity, count(*) FROM findings GROUP BY state, severity;
-             DROP TABLE applying;",
+                 SELECT state, severity, count(*) FROM findings GROUP BY state, severity;",
         )?;
         conn.execute(OPEN_AFTER_IMPORT, &[&import_id])?;
         on_progress(total, total, "Findings applied");
@@ -728,35 +739,38 @@ impl PostgresRun {
 
 /// A regular import updates what it sees again in place. The tier and the CVE are part of the
 /// key (import semantics §2), so a finding seen again keeps them.
-const UPSERT_REGULAR: &str = "
-    INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
-                          severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
-                          resolved_date, last_import_id)
-    SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
-           cvss, port, protocol, os, 'active', $1::date, $1::date, NULL::date, $2::bigint
-    FROM applying WHERE n BETWEEN $3 AND $4 ORDER BY n
-    ON CONFLICT (key_hash) DO UPDATE SET
-        asset_id = excluded.asset_id, hostname = excluded.hostname, ip = excluded.ip,
-        plugin_id = excluded.plugin_id, definition = excluded.definition,
-        severity = excluded.severity, vpr = excluded.vpr, cvss = excluded.cvss,
-        port = excluded.port, protocol = excluded.protocol, os = excluded.os,
-        state = CASE findings.state WHEN 'resolved' THEN 'reopened' ELSE findings.state END,
-        first_seen = least(findings.first_seen, excluded.first_seen),
-        last_seen = greatest(findings.last_seen, excluded.last_seen),
+const UPDATE_REGULAR: &str = "
+    UPDATE findings f SET
+        asset_id = a.asset_id, hostname = a.hostname, ip = a.ip, plugin_id = a.plugin_id,
+        definition = a.definition, severity = a.severity, vpr = a.vpr, cvss = a.cvss,
+        port = a.port, protocol = a.protocol, os = a.os,
+        state = CASE f.state WHEN 'resolved' THEN 'reopened' ELSE f.state END,
+        first_seen = least(f.first_seen, $1::date),
+        last_seen = greatest(f.last_seen, $1::date),
         resolved_date = NULL,
-        last_import_id = excluded.last_import_id";
+        last_import_id = $2::bigint
+    FROM staging a
+    WHERE a.first_seq BETWEEN $3 AND $4 AND f.key_hash = a.key_hash";
 
-/// A backfill inserts what is new and only widens the dates of what is known.
-const UPSERT_BACKFILL: &str = "
+/// A backfill only widens the dates of what is known.
+const UPDATE_BACKFILL: &str = "
+    UPDATE findings f SET
+        first_seen = least(f.first_seen, $1::date),
+        last_seen = greatest(f.last_seen, $1::date)
+    FROM staging a
+    WHERE a.first_seq BETWEEN $3 AND $4 AND f.key_hash = a.key_hash AND $2::bigint IS NOT NULL";
+
+/// What is new is inserted `active`, in the order of the keys' first records.
+const INSERT_NEW: &str = "
     INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
                           severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
                           resolved_date, last_import_id)
     SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
            cvss, port, protocol, os, 'active', $1::date, $1::date, NULL::date, $2::bigint
-    FROM applying WHERE n BETWEEN $3 AND $4 ORDER BY n
-    ON CONFLICT (key_hash) DO UPDATE SET
-        first_seen = least(findings.first_seen, excluded.first_seen),
-        last_seen = greatest(findings.last_seen, excluded.last_seen)";
+    FROM staging a
+    WHERE a.first_seq BETWEEN $3 AND $4
+      AND NOT EXISTS (SELECT FROM findings f WHERE f.key_hash = a.key_hash)
+    ORDER BY a.first_seq";
 
 /// The trend point of an import: the open findings by severity, from the counts it rewrote.
 const OPEN_AFTER_IMPORT: &str = "
