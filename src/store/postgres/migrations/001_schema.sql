@@ -1,6 +1,9 @@
 -- Version 1 of the PostgreSQL schema: what versions 1 to 5 of the SQLite schema hold. Text that
 -- lists sort or compare uses byte order (COLLATE "C"), as SQLite does; times are RFC 3339 text in
--- UTC, so they compare as strings.
+-- UTC, so they compare as strings. The references among findings, definitions, imports and their
+-- changes are named in comments, not enforced (SQLite does not enforce them either): imports
+-- write them set-based, consistent by construction, and a check per row would cost the import
+-- more than its upserts.
 
 -- One row per import, whatever its outcome: the history and the "what changed" record.
 CREATE TABLE imports (
@@ -57,7 +60,7 @@ CREATE TABLE findings (
     ip             text COLLATE "C",
     cve            text COLLATE "C",
     plugin_id      text COLLATE "C",
-    definition     bytea    NOT NULL REFERENCES definitions (hash),
+    definition     bytea    NOT NULL,  -- definitions (hash)
     severity       text COLLATE "C" NOT NULL,
     vpr            double precision,
     cvss           double precision,
@@ -75,9 +78,9 @@ CREATE TABLE findings (
 
 -- State transitions caused by an import (additions are the id range on `imports`).
 CREATE TABLE import_changes (
-    import_id  bigint NOT NULL REFERENCES imports (id),
+    import_id  bigint NOT NULL,  -- imports (id)
     change     text   NOT NULL,  -- resolved | reopened
-    finding_id bigint NOT NULL REFERENCES findings (id),
+    finding_id bigint NOT NULL,  -- findings (id)
     PRIMARY KEY (import_id, change, finding_id)
 );
 
@@ -95,7 +98,7 @@ CREATE TABLE finding_counts (
 
 -- The open findings by severity right after each completed import, written in its transaction.
 CREATE TABLE import_trends (
-    import_id bigint PRIMARY KEY REFERENCES imports (id),
+    import_id bigint PRIMARY KEY,  -- imports (id)
     critical  bigint NOT NULL,
     high      bigint NOT NULL,
     medium    bigint NOT NULL,
