@@ -4,8 +4,9 @@
 //! - One import applies at a time per database: a session-level advisory lock, taken on a
 //!   connection of its own and held until the import ends (or its process dies). Holding it tells
 //!   a starting import that any record still `running` belongs to a dead process.
-//! - Staging lives in TEMP tables of the import's own connection, filled by binary `COPY`; they
-//!   vanish with the connection. Duplicates collapse when applied, in file order.
+//! - Staging lives in TEMP tables of the import's own connection, filled by binary `COPY` a few
+//!   megabytes at a time (`copy`); they vanish with the connection. Duplicates collapse when
+//!   applied, in file order.
 //! - The apply is set-based and runs in one transaction with the import's record, committed
 //!   together. A thread watching the import's cancel asks the server to cancel the running
 //!   statement, which ends it within milliseconds.
@@ -14,6 +15,7 @@
 //! - Text that lists sort or compare is in byte order (`COLLATE "C"`), as in SQLite.
 
 mod accounts;
+mod copy;
 mod queries;
 
 use std::collections::HashSet;
@@ -23,9 +25,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
+use postgres::types::Type;
 use postgres::{Client, NoTls, Row};
 use tokio::runtime::RuntimeFlavor;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +40,7 @@ use super::{
 };
 use crate::domain::{Outcome, Record, Scope, key_hash};
 use crate::progress::{PastImport, Rates};
+use copy::CopyBuffer;
 
 const MIGRATIONS: &[&str] = &[include_str!("migrations/001_schema.sql")];
 /// Connections for reads: pages, counts and the history answered side by side.
@@ -181,6 +183,43 @@ impl Store for PostgresStore {
             scope: import.scope,
             staged: 0,
             staged_definitions: HashSet::new(),
+            definitions_copy: CopyBuffer::new(
+                "COPY staging_definitions (hash, plugin_id, title, description, solution, family,
+                                           published) FROM STDIN BINARY",
+                &[
+                    Type::BYTEA,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                ],
+            ),
+            records_copy: CopyBuffer::new(
+                "COPY staging (seq, first_seq, key_hash, tier, host, asset_id, hostname, ip, cve,
+                               plugin_id, definition, severity, vpr, cvss, port, protocol, os)
+                 FROM STDIN BINARY",
+                &[
+                    Type::INT8,
+                    Type::INT8,
+                    Type::BYTEA,
+                    Type::INT2,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::BYTEA,
+                    Type::TEXT,
+                    Type::FLOAT8,
+                    Type::FLOAT8,
+                    Type::INT4,
+                    Type::TEXT,
+                    Type::TEXT,
+                ],
+            ),
             in_transaction: false,
             applied_id_range: None,
         }))
@@ -391,6 +430,8 @@ struct PostgresRun {
     /// Records staged so far: the file order of the next one.
     staged: i64,
     staged_definitions: HashSet<[u8; 16]>,
+    definitions_copy: CopyBuffer,
+    records_copy: CopyBuffer,
     in_transaction: bool,
     /// The ids the apply's additions lie in; none when it added none.
     applied_id_range: Option<(i64, i64)>,
@@ -398,93 +439,47 @@ struct PostgresRun {
 
 impl ImportRun for PostgresRun {
     fn stage(&mut self, records: &[Record]) -> Result<(), StoreError> {
-        let new_definitions: Vec<_> = records
-            .iter()
-            .map(|record| &record.definition)
-            .filter(|definition| self.staged_definitions.insert(definition.hash))
-            .collect();
-        if !new_definitions.is_empty() {
-            let sink = self.conn.copy_in(
-                "COPY staging_definitions (hash, plugin_id, title, description, solution, family,
-                                           published) FROM STDIN BINARY",
-            )?;
-            let mut writer = BinaryCopyInWriter::new(
-                sink,
-                &[
-                    Type::BYTEA,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TEXT,
-                ],
-            );
-            for definition in new_definitions {
-                writer.write(&[
-                    &&definition.hash[..],
-                    &definition.plugin_id,
-                    &definition.title,
-                    &definition.description,
-                    &definition.solution,
-                    &definition.family,
-                    &definition.published,
-                ])?;
-            }
-            writer.finish()?;
-        }
-        let sink = self.conn.copy_in(
-            "COPY staging (seq, first_seq, key_hash, tier, host, asset_id, hostname, ip, cve, plugin_id,
-                           definition, severity, vpr, cvss, port, protocol, os)
-             FROM STDIN BINARY",
-        )?;
-        let mut writer = BinaryCopyInWriter::new(
-            sink,
-            &[
-                Type::INT8,
-                Type::INT8,
-                Type::BYTEA,
-                Type::INT2,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::TEXT,
-                Type::BYTEA,
-                Type::TEXT,
-                Type::FLOAT8,
-                Type::FLOAT8,
-                Type::INT4,
-                Type::TEXT,
-                Type::TEXT,
-            ],
-        );
         for record in records {
+            let definition = &record.definition;
+            if self.staged_definitions.insert(definition.hash) {
+                self.definitions_copy.push(
+                    &mut self.conn,
+                    &[
+                        &&definition.hash[..],
+                        &definition.plugin_id,
+                        &definition.title,
+                        &definition.description,
+                        &definition.solution,
+                        &definition.family,
+                        &definition.published,
+                    ],
+                )?;
+            }
             self.staged += 1;
             let key = key_hash(&record.key);
-            let row: [&(dyn ToSql + Sync); 17] = [
-                &self.staged,
-                &self.staged,
-                &&key[..],
-                &(record.tier as i16),
-                &record.host,
-                &record.asset_id,
-                &record.hostname,
-                &record.ip,
-                &record.cve,
-                &record.plugin_id,
-                &&record.definition.hash[..],
-                &record.severity.as_str(),
-                &record.vpr,
-                &record.cvss,
-                &record.port.map(i32::from),
-                &record.protocol,
-                &record.os,
-            ];
-            writer.write(&row)?;
+            self.records_copy.push(
+                &mut self.conn,
+                &[
+                    &self.staged,
+                    &self.staged,
+                    &&key[..],
+                    &(record.tier as i16),
+                    &record.host,
+                    &record.asset_id,
+                    &record.hostname,
+                    &record.ip,
+                    &record.cve,
+                    &record.plugin_id,
+                    &&definition.hash[..],
+                    &record.severity.as_str(),
+                    &record.vpr,
+                    &record.cvss,
+                    &record.port.map(i32::from),
+                    &record.protocol,
+                    &record.os,
+                ],
+            )?;
         }
-        writer.finish()?;
         Ok(())
     }
 
@@ -492,6 +487,8 @@ impl ImportRun for PostgresRun {
         &mut self,
         on_progress: &mut dyn FnMut(u64, u64, &str),
     ) -> Result<Applied, StoreError> {
+        self.definitions_copy.send(&mut self.conn)?;
+        self.records_copy.send(&mut self.conn)?;
         self.conn.batch_execute("BEGIN")?;
         self.in_transaction = true;
         self.apply_inner(on_progress)
