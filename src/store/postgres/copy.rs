@@ -13,7 +13,7 @@ use crate::store::StoreError;
 /// The signature, flags and header extension length that open binary `COPY` data.
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// The size at which gathered rows are sent.
-const SEND_AT: usize = 4 << 20;
+const SEND_AT: usize = 1 << 20;
 
 pub(super) struct CopyBuffer {
     /// `COPY … FROM STDIN BINARY`.
