@@ -11,6 +11,11 @@
 //!
 //! Each end-to-end run goes through a small measuring process of its own, so the peak RSS read
 //! from `getrusage(RUSAGE_CHILDREN)` is that one import's.
+//!
+//! With `BENCH_DATABASE_URL=postgres://USER@HOST:PORT/DATABASE` (a database to connect to while
+//! creating and dropping the runs' own), the 100,000-row runs go into fresh PostgreSQL databases
+//! instead, followed by a bare `COPY` of the same file into one unindexed table: the floor an
+//! import into that server is compared with.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,6 +51,10 @@ fn main() {
     let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
     std::fs::create_dir_all(&data).expect("bench data folder");
     let small = export(&data, 100_000);
+    if let Ok(server) = std::env::var("BENCH_DATABASE_URL") {
+        postgres_benches(&server, &small);
+        return;
+    }
 
     println!("## End to end, 100,000 rows ({} MB)", megabytes(&small));
     let first = end_to_end(&small, false);
@@ -158,15 +167,114 @@ fn report(label: &str, figures: &Figures) {
     );
 }
 
+/// The 100,000-row import end to end into PostgreSQL, first and again, and a bare `COPY` of the
+/// file into one unindexed table.
+fn postgres_benches(server: &str, small: &Path) {
+    println!(
+        "## PostgreSQL, end to end, 100,000 rows ({} MB)",
+        megabytes(small)
+    );
+    let fresh = || BenchDatabase::postgres(server);
+    let first = end_to_end_in(small, false, &fresh);
+    let again = end_to_end_in(small, true, &fresh);
+    report("first import", &first);
+    report("re-import", &again);
+    println!(
+        "re-import / first import: {:.2}",
+        again.seconds / first.seconds
+    );
+    let mut copies: Vec<f64> = (0..RUNS).map(|_| bare_copy(server, small)).collect();
+    let copy = median(&mut copies);
+    println!("\n## PostgreSQL, a bare COPY of the same file into one unindexed table");
+    println!("{:>14}: {copy:.2} s", "COPY");
+    println!("first import / COPY: {:.2}", first.seconds / copy);
+    println!("re-import / COPY: {:.2}", again.seconds / copy);
+}
+
+/// Seconds to `COPY` a CSV file, as it is, into a fresh table of text columns without an index.
+fn bare_copy(server: &str, file: &Path) -> f64 {
+    use std::io::{BufRead, Write};
+
+    let database = BenchDatabase::postgres(server);
+    let mut client = postgres::Client::connect(&database.url(), postgres::NoTls).expect("connect");
+    let mut reader = std::io::BufReader::new(std::fs::File::open(file).expect("export"));
+    let mut header = String::new();
+    reader.read_line(&mut header).expect("header");
+    let columns: Vec<String> = (0..header.split(',').count())
+        .map(|i| format!("c{i} text"))
+        .collect();
+    client
+        .batch_execute(&format!("CREATE TABLE copied ({})", columns.join(", ")))
+        .expect("table");
+    let started = Instant::now();
+    let mut sink = client
+        .copy_in("COPY copied FROM STDIN (FORMAT csv)")
+        .expect("copy");
+    std::io::copy(&mut reader, &mut sink).expect("copy rows");
+    sink.flush().expect("flush");
+    sink.finish().expect("finish");
+    started.elapsed().as_secs_f64()
+}
+
+/// A database for one run: a SQLite file, or a PostgreSQL database dropped afterwards.
+enum BenchDatabase {
+    Sqlite(tempfile::TempDir),
+    Postgres { server: String, name: String },
+}
+
+impl BenchDatabase {
+    fn sqlite() -> Self {
+        BenchDatabase::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+
+    fn postgres(server: &str) -> Self {
+        let name = format!("vi_bench_{}", Uuid::new_v4().simple());
+        postgres::Client::connect(server, postgres::NoTls)
+            .and_then(|mut admin| admin.batch_execute(&format!("CREATE DATABASE {name}")))
+            .expect("a PostgreSQL server at BENCH_DATABASE_URL");
+        BenchDatabase::Postgres {
+            server: server.to_owned(),
+            name,
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            BenchDatabase::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("bench.db").display())
+            }
+            BenchDatabase::Postgres { server, name } => {
+                let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
+impl Drop for BenchDatabase {
+    fn drop(&mut self) {
+        if let BenchDatabase::Postgres { server, name } = self
+            && let Ok(mut admin) = postgres::Client::connect(server, postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// Imports `file` into fresh SQLite databases through the CLI (see [`end_to_end_in`]).
+fn end_to_end(file: &Path, again: bool) -> Figures {
+    end_to_end_in(file, again, &BenchDatabase::sqlite)
+}
+
 /// Imports `file` into fresh databases through the CLI; with `again`, each database has the
 /// file imported once before the measured run.
-fn end_to_end(file: &Path, again: bool) -> Figures {
+fn end_to_end_in(file: &Path, again: bool, fresh: &dyn Fn() -> BenchDatabase) -> Figures {
     let mut seconds = Vec::new();
     let mut rss = Vec::new();
     let mut counts = (0, 0);
     for _ in 0..RUNS {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let database = fresh();
+        let url = database.url();
         if again {
             run_cli(file, &url, "2026-01-05");
         }

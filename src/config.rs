@@ -17,7 +17,7 @@ pub struct ServeConfig {
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
     pub host: IpAddr,
-    /// Database URL (sqlite://PATH); the embedded SQLite file by default.
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DATABASE); the embedded SQLite file by default.
     #[arg(long = "database", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
     /// `production` refuses cross-origin requests unless CORS_ORIGINS lists them.

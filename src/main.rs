@@ -42,7 +42,7 @@ enum Command {
         /// `full`: the file is the whole estate; `hosts`: only its hosts' findings can be resolved.
         #[arg(long, default_value = "full")]
         scope: Scope,
-        /// Database URL (sqlite://PATH); the embedded SQLite file by default.
+        /// Database URL (sqlite://PATH or postgres://USER@HOST/DATABASE); the embedded SQLite file by default.
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database: String,
         /// The import fails when more than this share of its rows is rejected.

@@ -1,10 +1,41 @@
 use super::*;
 use crate::store::sqlite::SqliteStore;
 
-fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("accounts.db")).unwrap();
-    (dir, Arc::new(store))
+/// Where a test's accounts live: a SQLite file, or a fresh PostgreSQL database (dropped at the
+/// end) when `TEST_DATABASE_URL` names a PostgreSQL server.
+enum Place {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { server: String, name: String },
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if let Place::Postgres { server, name } = self
+            && let Ok(mut admin) = postgres::Client::connect(server, postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn store() -> (Place, Arc<dyn Store>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if server.starts_with("postgres") => {
+            let name = format!("vi_test_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            let (base, _) = server.rsplit_once('/').unwrap();
+            let store = crate::store::open(&format!("{base}/{name}")).unwrap();
+            (Place::Postgres { server, name }, store)
+        }
+        _ => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("accounts.db")).unwrap();
+            (Place::Sqlite { _dir: dir }, Arc::new(store))
+        }
+    }
 }
 
 const PASSWORD: &str = "correct horse battery";
@@ -25,7 +56,7 @@ fn passwords_are_argon2id_and_verify_only_themselves() {
 
 #[test]
 fn names_are_checked_and_unique_whatever_their_case() {
-    let (_dir, store) = store();
+    let (_place, store) = store();
     add_user(&*store, "alice", Role::Admin, PASSWORD).unwrap();
     for bad in ["", "has space", "semi;colon", &"x".repeat(65)] {
         assert!(matches!(
@@ -41,7 +72,7 @@ fn names_are_checked_and_unique_whatever_their_case() {
 
 #[test]
 fn tokens_identify_their_user_until_revoked_expired_or_disabled() {
-    let (_dir, store) = store();
+    let (_place, store) = store();
     let bob = add_user(&*store, "bob", Role::Analyst, PASSWORD).unwrap();
     let auth = Authenticator::new(Arc::clone(&store), Duration::from_secs(3600));
     let (token, secret) = create_token(&*store, "bob", "ci", None).unwrap();
@@ -111,7 +142,7 @@ fn tokens_identify_their_user_until_revoked_expired_or_disabled() {
 
 #[test]
 fn sessions_end_when_signed_out_idle_or_when_the_password_changes() {
-    let (_dir, store) = store();
+    let (_place, store) = store();
     let carol = add_user(&*store, "carol", Role::Viewer, PASSWORD).unwrap();
     let auth = Authenticator::new(Arc::clone(&store), Duration::from_secs(3600));
     let first = auth.start_session(carol.id).unwrap();
@@ -150,7 +181,7 @@ fn sessions_end_when_signed_out_idle_or_when_the_password_changes() {
 
 #[test]
 fn ids_are_never_reused_and_an_enabled_admin_always_remains() {
-    let (_dir, store) = store();
+    let (_place, store) = store();
     let first = add_user(&*store, "first", Role::Admin, PASSWORD).unwrap();
     let gone = add_user(&*store, "gone", Role::Analyst, PASSWORD).unwrap();
     assert!(store.remove_user(gone.id).unwrap());
@@ -182,4 +213,23 @@ fn ids_are_never_reused_and_an_enabled_admin_always_remains() {
     };
     store.update_user(next.id, &promote).unwrap();
     assert!(store.update_user(first.id, &demote).unwrap().is_some());
+}
+
+#[test]
+fn lookups_answer_inline_on_a_runtimes_async_threads() {
+    let (_place, store) = store();
+    add_user(&*store, "alice", Role::Admin, PASSWORD).unwrap();
+    let runtimes = [
+        tokio::runtime::Builder::new_multi_thread().build().unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+    ];
+    for runtime in runtimes {
+        runtime.block_on(async {
+            assert_eq!(store.count_users().unwrap(), 1);
+            let found = store.credentials("ALICE").unwrap().unwrap();
+            assert_eq!(found.identity.name, "alice");
+        });
+    }
 }

@@ -15,7 +15,7 @@ use crate::store::{self, DEFAULT_DATABASE_URL, Store};
 
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArg {
-    /// Database URL (sqlite://PATH); the embedded SQLite file by default.
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DATABASE); the embedded SQLite file by default.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     database: String,
 }

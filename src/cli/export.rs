@@ -45,7 +45,7 @@ pub struct ExportArgs {
     /// What that import did to them: added, resolved or reopened.
     #[arg(long, value_parser = named::<Change>, requires = "import")]
     pub change: Option<Change>,
-    /// Database URL (sqlite://PATH); the embedded SQLite file by default.
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DATABASE); the embedded SQLite file by default.
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database: String,
     /// Where to write; standard output when not given or `-`.

@@ -13,12 +13,14 @@
 //! trends: the open findings after each completed import ([`Store::import_trends`]).
 
 pub mod accounts;
+mod pool;
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -288,7 +290,7 @@ pub struct SeverityCounts {
 pub enum StoreError {
     #[error("the import was cancelled")]
     Cancelled,
-    #[error("unsupported database URL \"{0}\"; use sqlite://PATH")]
+    #[error("unsupported database URL \"{0}\"; use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     UnsupportedUrl(String),
     /// The database engine's own error, kept whole for the log.
     #[error("database error: {0}")]
@@ -402,8 +404,12 @@ pub trait ImportRun: Send {
 /// The embedded default: a SQLite file under `./data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/vulnimport.db";
 
-/// Opens the store a database URL names (`sqlite://PATH`, `sqlite:PATH` or a plain path).
+/// Opens the store a database URL names (`sqlite://PATH`, `sqlite:PATH` or a plain path, or
+/// `postgres://…` / `postgresql://…`).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PostgresStore::open(url)?));
+    }
     let path = if let Some(path) = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -415,4 +421,33 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         PathBuf::from(url)
     };
     Ok(Arc::new(sqlite::SqliteStore::open(&path)?))
+}
+
+/// How many recent completed imports an import's time estimate learns from.
+const RATE_HISTORY: u32 = 5;
+const INTERRUPTED: &str = "the process stopped before the import finished";
+
+/// How long an ended import ran: from its start to its end, or, when it was interrupted, the sum
+/// of its phase times (a crash is marked at the next start, so its end time counts the time the
+/// process was down; the pipeline notes its phase times as it goes).
+fn duration_ms(
+    outcome: Outcome,
+    timings: &PhaseTimings,
+    started_at: &str,
+    finished_at: Option<&str>,
+) -> Option<u64> {
+    let finished = chrono::DateTime::parse_from_rfc3339(finished_at?).ok()?;
+    if outcome == Outcome::Interrupted {
+        return Some(timings.total());
+    }
+    let started = chrono::DateTime::parse_from_rfc3339(started_at).ok()?;
+    Some((finished - started).num_milliseconds().max(0) as u64)
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
 }

@@ -1,13 +1,16 @@
 //! An import is applied whole or not at all: cancel, a database error, a killed process.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vulnimport::domain::{Outcome, Scope};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use vulnimport::domain::{Definition, KeyTier, Outcome, Record, Scope, Severity};
 use vulnimport::progress::Phase;
-use vulnimport::store::{self};
+use vulnimport::store::{self, ImportReport, NewImport, StoreError};
 
-use crate::helpers::{Recorder, TestDb, large_export, sample};
+use crate::helpers::{Recorder, TestDb, date, large_export, sample};
 
 fn cancel_during(phase: Phase, percent: u8) {
     let db = TestDb::new();
@@ -68,12 +71,8 @@ fn cancel_while_processing_applies_nothing() {
 fn a_database_error_mid_apply_applies_nothing() {
     let db = TestDb::new();
     db.import(&sample("test-dates-small.csv"), "2026-01-05");
-    db.conn()
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON findings WHEN NEW.hostname = 'poison'
-             BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
-        )
-        .unwrap();
+    db.database
+        .refuse("INSERT", "findings", "NEW.hostname = 'poison'");
     let before = db.snapshot();
     let mut text = String::from("hostname,cve\n");
     for i in 0..5_000 {
@@ -138,18 +137,77 @@ fn a_killed_process_leaves_nothing_and_is_marked_interrupted() {
     assert_eq!(db.snapshot(), before, "final tables changed");
     let reopened = store::open(&db.url()).unwrap();
     assert_eq!(reopened.recover_interrupted().unwrap(), 1);
-    let outcomes: Vec<String> = {
-        let conn = db.conn();
-        let mut statement = conn
-            .prepare("SELECT outcome FROM imports ORDER BY id")
-            .unwrap();
-        statement
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let outcomes: Vec<String> = (db.database)
+        .query("SELECT outcome FROM imports ORDER BY id")
+        .into_iter()
+        .map(|mut row| row.remove(0).unwrap())
+        .collect();
     assert_eq!(outcomes, ["completed", "interrupted"]);
     let next = db.import(&sample("test-import.csv"), "2026-01-12");
     assert_eq!(next.outcome, Outcome::Completed);
+}
+
+#[test]
+fn a_cancel_stops_a_long_apply_within_a_second() {
+    let db = TestDb::new();
+    let cancel = CancellationToken::new();
+    let import = NewImport {
+        session_id: Uuid::new_v4(),
+        file_name: "long.csv".into(),
+        file_size: 0,
+        scan_date: date("2026-01-05"),
+        scope: Scope::Full,
+        started_by: "test".into(),
+        retry_of: None,
+    };
+    let mut run = db.store.begin_import(&import, &cancel).unwrap();
+    let definition = Arc::new(Definition::new(
+        Some("1001"),
+        Some("A long apply"),
+        None,
+        None,
+        None,
+        None,
+    ));
+    let records: Vec<Record> = (0..300_000)
+        .map(|i| Record {
+            key: format!("host{i}|CVE-2024-0001"),
+            tier: KeyTier::HostCve,
+            host: format!("host{i}"),
+            asset_id: None,
+            hostname: Some(format!("host{i}")),
+            ip: None,
+            cve: Some("CVE-2024-0001".into()),
+            plugin_id: Some("1001".into()),
+            severity: Severity::High,
+            vpr: Some(7.0),
+            cvss: None,
+            port: Some(443),
+            protocol: Some("tcp".into()),
+            os: None,
+            definition: definition.clone(),
+        })
+        .collect();
+    for chunk in records.chunks(20_000) {
+        run.stage(chunk).unwrap();
+    }
+    // The cancel comes while the apply's statements run, not between them.
+    let canceller = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            cancel.cancel();
+            Instant::now()
+        })
+    };
+    let applied = run.apply(&mut |_, _, _| {});
+    let stopped = Instant::now();
+    let cancelled_at = canceller.join().unwrap();
+    assert!(matches!(applied, Err(StoreError::Cancelled)), "{applied:?}");
+    let took = stopped.saturating_duration_since(cancelled_at);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    run.abandon(Outcome::Cancelled, &ImportReport::default())
+        .unwrap();
+    assert!(db.findings().is_empty());
+    assert_eq!(db.outcome(import.session_id).0, "cancelled");
 }

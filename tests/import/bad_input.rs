@@ -146,10 +146,7 @@ fn too_many_malformed_rows_fail_with_their_lines() {
     );
     assert!(error.contains("line 11: no host"), "{error}");
     assert!(db.findings().is_empty());
-    let problems: String = db
-        .conn()
-        .query_row("SELECT problems FROM imports", [], |row| row.get(0))
-        .unwrap();
+    let problems = db.database.value("SELECT problems FROM imports").unwrap();
     assert!(problems.contains("\"line\":10"), "{problems}");
     assert!(problems.contains("\"line\":11"), "{problems}");
 }

@@ -33,10 +33,7 @@ fn out_of_range_scores_are_missing_and_counted_as_warnings() {
     );
     let finding = db.finding("192.168.1.10|CVE-2023-0001");
     assert_eq!((finding.vpr, finding.severity.as_str()), (None, "critical"));
-    let problems: String = db
-        .conn()
-        .query_row("SELECT problems FROM imports", [], |row| row.get(0))
-        .unwrap();
+    let problems = db.database.value("SELECT problems FROM imports").unwrap();
     assert!(problems.contains("\"line\":2"), "{problems}");
     assert!(problems.contains("95.5"), "{problems}");
 }
@@ -124,10 +121,7 @@ fn windows_1252_with_semicolons_and_cr_line_endings() {
     );
     let finding = db.finding("10.9.9.9|CVE-2024-0001");
     assert_eq!(finding.hostname.as_deref(), Some("café-srv"));
-    let title: String = db
-        .conn()
-        .query_row("SELECT title FROM definitions", [], |row| row.get(0))
-        .unwrap();
+    let title = db.database.value("SELECT title FROM definitions").unwrap();
     assert_eq!(title, "Café “quoted”");
 }
 
@@ -237,13 +231,8 @@ fn a_five_megabyte_field_imports_and_later_rows_keep_their_lines() {
     assert_eq!(summary.outcome, Outcome::Completed, "{summary:?}");
     assert_eq!((summary.counts.rows, summary.counts.new), (12, 11));
     assert_eq!(summary.rejected_rows[0].line, 13 + breaks);
-    let description: String = db
-        .conn()
-        .query_row(
-            "SELECT description FROM definitions WHERE length(description) > 100",
-            [],
-            |row| row.get(0),
-        )
+    let description = (db.database)
+        .value("SELECT description FROM definitions WHERE length(description) > 100")
         .unwrap();
     assert_eq!(description.len(), output.trim_end().len());
 }

@@ -80,22 +80,248 @@ pub fn request(path: &Path, scan_date: &str, scope: Scope) -> ImportRequest {
     }
 }
 
+/// The database a test runs against: a SQLite file, or a fresh PostgreSQL database when
+/// `TEST_DATABASE_URL` names a PostgreSQL server (`postgres://USER@HOST:PORT/DATABASE`, a database
+/// to connect to while creating and dropping the test's own).
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres { server: String, name: String },
+}
+
+impl Database {
+    /// A database of its own for one test: a file in `dir`, or a new PostgreSQL database.
+    pub fn fresh(dir: &Path) -> Database {
+        Database::named(dir, &format!("vi_test_{}", Uuid::new_v4().simple()))
+    }
+
+    /// A database by name: the file `dir/vulnimport.db`, or the PostgreSQL database `name`,
+    /// created anew (an earlier one of that name is dropped).
+    pub fn named(dir: &Path, name: &str) -> Database {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(server) if server.starts_with("postgres") => {
+                let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+                for statement in [
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    admin.batch_execute(&statement).unwrap();
+                }
+                Database::Postgres {
+                    server,
+                    name: name.to_owned(),
+                }
+            }
+            _ => Database::Sqlite(dir.join("vulnimport.db")),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Database::Postgres { server, name } => {
+                let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+                format!("{base}/{name}")
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Database::Postgres { .. })
+    }
+
+    fn postgres(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url(), postgres::NoTls).unwrap()
+    }
+
+    /// Runs statements: `sqlite` on SQLite, `postgres` on PostgreSQL.
+    pub fn execute(&self, sqlite: &str, postgres: &str) {
+        match self {
+            Database::Sqlite(path) => Connection::open(path)
+                .unwrap()
+                .execute_batch(sqlite)
+                .unwrap(),
+            Database::Postgres { .. } => self.postgres().batch_execute(postgres).unwrap(),
+        }
+    }
+
+    /// The rows of a query that reads the same on both engines, every value as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match self {
+            Database::Sqlite(path) => {
+                let conn = Connection::open(path).unwrap();
+                let mut statement = conn.prepare(sql).unwrap();
+                let columns = statement.column_count();
+                let mut rows = statement.query([]).unwrap();
+                let mut all = Vec::new();
+                while let Some(row) = rows.next().unwrap() {
+                    all.push(
+                        (0..columns)
+                            .map(|i| match row.get::<_, rusqlite::types::Value>(i).unwrap() {
+                                rusqlite::types::Value::Null => None,
+                                rusqlite::types::Value::Integer(n) => Some(n.to_string()),
+                                rusqlite::types::Value::Real(x) => Some(x.to_string()),
+                                rusqlite::types::Value::Text(text) => Some(text),
+                                rusqlite::types::Value::Blob(bytes) => Some(format!("{bytes:?}")),
+                            })
+                            .collect(),
+                    );
+                }
+                all
+            }
+            Database::Postgres { .. } => self
+                .postgres()
+                .simple_query(sql)
+                .unwrap()
+                .into_iter()
+                .filter_map(|message| match message {
+                    postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_owned))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The one value a query answers.
+    pub fn value(&self, sql: &str) -> Option<String> {
+        let mut rows = self.query(sql);
+        assert_eq!(rows.len(), 1, "{sql}");
+        rows.remove(0).remove(0)
+    }
+
+    /// Makes the database refuse a write to `table` on `event` (`INSERT`, `UPDATE OF column`)
+    /// when `condition` holds for the new row, as a failing disk would.
+    pub fn refuse(&self, event: &str, table: &str, condition: &str) {
+        self.execute(
+            &format!(
+                "CREATE TRIGGER refuse BEFORE {event} ON {table} WHEN {condition}
+                 BEGIN SELECT RAISE(ABORT, 'disk says no'); END;"
+            ),
+            &format!(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+                     $$ BEGIN RAISE EXCEPTION 'disk says no'; END $$;
+                 CREATE TRIGGER refuse BEFORE {event} ON {table} FOR EACH ROW
+                     WHEN ({condition}) EXECUTE FUNCTION refuse();"
+            ),
+        );
+    }
+
+    /// Every finding, by id.
+    pub fn findings(&self) -> Vec<Finding> {
+        const SQL: &str = "SELECT key_hash, host, cve, severity, state, first_seen, last_seen,
+                                  resolved_date, hostname, ip, vpr, cvss
+                           FROM findings ORDER BY id";
+        match self {
+            Database::Sqlite(path) => {
+                let conn = Connection::open(path).unwrap();
+                let mut statement = conn.prepare(SQL).unwrap();
+                statement
+                    .query_map([], |row| {
+                        Ok(Finding {
+                            key_hash: row.get(0)?,
+                            host: row.get(1)?,
+                            cve: row.get(2)?,
+                            severity: row.get(3)?,
+                            state: row.get(4)?,
+                            first_seen: row.get(5)?,
+                            last_seen: row.get(6)?,
+                            resolved_date: row.get(7)?,
+                            hostname: row.get(8)?,
+                            ip: row.get(9)?,
+                            vpr: row.get(10)?,
+                            cvss: row.get(11)?,
+                        })
+                    })
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            }
+            Database::Postgres { .. } => self
+                .postgres()
+                .query(SQL, &[])
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    let date = |i| row.get::<_, Option<NaiveDate>>(i).map(|d| d.to_string());
+                    Finding {
+                        key_hash: row.get::<_, Vec<u8>>(0).try_into().unwrap(),
+                        host: row.get(1),
+                        cve: row.get(2),
+                        severity: row.get(3),
+                        state: row.get(4),
+                        first_seen: date(5).unwrap(),
+                        last_seen: date(6).unwrap(),
+                        resolved_date: date(7),
+                        hostname: row.get(8),
+                        ip: row.get(9),
+                        vpr: row.get(10),
+                        cvss: row.get(11),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The final tables, every column of every row, in a stable order.
+    pub fn snapshot(&self) -> String {
+        let mut dump = String::new();
+        for (table, order) in [
+            ("findings", "id"),
+            ("definitions", "hash"),
+            ("import_changes", "import_id, change, finding_id"),
+        ] {
+            let sql = match self {
+                Database::Sqlite(_) => format!("SELECT * FROM {table} ORDER BY {order}"),
+                Database::Postgres { .. } => {
+                    format!("SELECT t::text FROM {table} t ORDER BY {order}")
+                }
+            };
+            for row in self.query(&sql) {
+                dump.push_str(table);
+                for value in row {
+                    dump.push_str(&format!("|{value:?}"));
+                }
+                dump.push('\n');
+            }
+        }
+        dump
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres { server, name } = self
+            && let Ok(mut admin) = postgres::Client::connect(server, postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// A fresh database for one test (its store open) and a folder for its files.
 pub struct TestDb {
-    pub dir: TempDir,
-    pub path: PathBuf,
     pub store: Arc<dyn Store>,
+    pub database: Database,
+    pub dir: TempDir,
 }
 
 impl TestDb {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vulnimport.db");
-        let store = store::open(path.to_str().unwrap()).unwrap();
-        TestDb { dir, path, store }
+        let database = Database::fresh(dir.path());
+        let store = store::open(&database.url()).unwrap();
+        TestDb {
+            store,
+            database,
+            dir,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("sqlite://{}", self.path.display())
+        self.database.url()
     }
 
     pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
@@ -124,40 +350,9 @@ impl TestDb {
         run_import(&*self.store, &request, reporter, &reporter.cancel)
     }
 
-    pub fn conn(&self) -> Connection {
-        Connection::open(&self.path).unwrap()
-    }
-
-    /// Every finding, by key.
+    /// Every finding, by id.
     pub fn findings(&self) -> Vec<Finding> {
-        let conn = self.conn();
-        let mut statement = conn
-            .prepare(
-                "SELECT key_hash, host, cve, severity, state, first_seen, last_seen, resolved_date,
-                        hostname, ip, vpr, cvss
-                 FROM findings ORDER BY id",
-            )
-            .unwrap();
-        statement
-            .query_map([], |row| {
-                Ok(Finding {
-                    key_hash: row.get(0)?,
-                    host: row.get(1)?,
-                    cve: row.get(2)?,
-                    severity: row.get(3)?,
-                    state: row.get(4)?,
-                    first_seen: row.get(5)?,
-                    last_seen: row.get(6)?,
-                    resolved_date: row.get(7)?,
-                    hostname: row.get(8)?,
-                    ip: row.get(9)?,
-                    vpr: row.get(10)?,
-                    cvss: row.get(11)?,
-                })
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        self.database.findings()
     }
 
     /// The finding with this deduplication key.
@@ -171,28 +366,7 @@ impl TestDb {
 
     /// The final tables, every column of every row, in a stable order.
     pub fn snapshot(&self) -> String {
-        let conn = self.conn();
-        let mut dump = String::new();
-        for (table, order) in [
-            ("findings", "id"),
-            ("definitions", "hash"),
-            ("import_changes", "import_id, change, finding_id"),
-        ] {
-            let mut statement = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
-                .unwrap();
-            let columns = statement.column_count();
-            let mut rows = statement.query([]).unwrap();
-            while let Some(row) = rows.next().unwrap() {
-                dump.push_str(table);
-                for i in 0..columns {
-                    let value: rusqlite::types::Value = row.get(i).unwrap();
-                    dump.push_str(&format!("|{value:?}"));
-                }
-                dump.push('\n');
-            }
-        }
-        dump
+        self.database.snapshot()
     }
 
     /// Starts `vulnimport import` of the large export into this database in a child process,
@@ -221,36 +395,35 @@ impl TestDb {
     }
 
     pub fn running_imports(&self) -> i64 {
-        self.conn()
-            .query_row(
-                "SELECT count(*) FROM imports WHERE outcome = 'running'",
-                [],
-                |row| row.get(0),
-            )
+        self.database
+            .value("SELECT count(*) FROM imports WHERE outcome = 'running'")
+            .unwrap()
+            .parse()
             .unwrap()
     }
 
     /// The loading time noted in the newest import's record (0 before any).
     pub fn noted_loading_ms(&self) -> i64 {
-        self.conn()
-            .query_row(
-                "SELECT coalesce(json_extract(timings, '$.loading'), 0) FROM imports
-                 ORDER BY id DESC LIMIT 1",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap()
+        let timings = self
+            .database
+            .query("SELECT timings FROM imports ORDER BY id DESC LIMIT 1");
+        timings
+            .first()
+            .and_then(|row| row[0].as_deref())
+            .and_then(|timings| serde_json::from_str::<Value>(timings).ok())
+            .and_then(|timings| timings["loading"].as_i64())
+            .unwrap_or(0)
     }
 
     /// `(outcome, error)` of the import recorded for a session.
     pub fn outcome(&self, session_id: Uuid) -> (String, Option<String>) {
-        self.conn()
-            .query_row(
-                "SELECT outcome, error FROM imports WHERE session_id = ?1",
-                [session_id.to_string()],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .unwrap()
+        let mut rows = self.database.query(&format!(
+            "SELECT outcome, error FROM imports WHERE session_id = '{session_id}'"
+        ));
+        assert_eq!(rows.len(), 1, "one record of {session_id}");
+        let mut row = rows.remove(0);
+        let error = row.pop().unwrap();
+        (row.pop().unwrap().unwrap(), error)
     }
 }
 

@@ -75,27 +75,19 @@ fn absent_findings_resolve_and_return_reopened() {
         "still open"
     );
 
-    let changes: Vec<(i64, String)> = {
-        let conn = db.conn();
-        let mut statement = conn
-            .prepare("SELECT import_id, change FROM import_changes ORDER BY import_id")
-            .unwrap();
-        statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    };
+    let changes: Vec<(i64, String)> = (db.database)
+        .query("SELECT import_id, change FROM import_changes ORDER BY import_id")
+        .into_iter()
+        .map(|row| {
+            (
+                row[0].as_deref().unwrap().parse().unwrap(),
+                row[1].clone().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(changes, [(2, "resolved".into()), (3, "reopened".into())]);
-    let added: (i64, i64) = db
-        .conn()
-        .query_row(
-            "SELECT added_from_id, added_to_id FROM imports WHERE id = 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(added, (1, 3));
+    let added = (db.database).query("SELECT added_from_id, added_to_id FROM imports WHERE id = 1");
+    assert_eq!(added, [[Some("1".to_owned()), Some("3".to_owned())]]);
 }
 
 #[test]

@@ -4,20 +4,20 @@
 //! that drop some hosts and add others, a backfill and a failed import, with hand-written rows
 //! for the edge cases, so findings are active, resolved and reopened. Each list that
 //! [`Store::list_findings`] answers is compared with a reference written as plainly as possible:
-//! one query of the findings joined to their definitions, filtered by simple WHERE conditions,
+//! one query of the findings joined to their definitions, filtered in Rust by the query's filters,
 //! sorted in Rust by the documented order ([`FindingSort`]) and sliced into the page. The page's
 //! ids, in order, and the total must be equal. [`Store::finding_stats`] is checked against plain
 //! counts. Every list is compared on its first and last page, and by turns on other pages.
 //!
 //! A mismatch names the query, the first position that differs and the sort values there. The
-//! database stays in the build's temporary directory (`reads/`) for a closer look.
+//! database stays for a closer look: in the build's temporary directory (`reads/`), or as the
+//! PostgreSQL database `vi_test_reads` when the tests run against PostgreSQL.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 use vulnimport::domain::Severity;
 use vulnimport::domain::{Outcome, Scope};
@@ -28,7 +28,7 @@ use vulnimport::store::{
     StateFilter, Store,
 };
 
-use crate::helpers::{Recorder, request};
+use crate::helpers::{Database, Recorder, request};
 
 /// Odd, so that pages split runs of equal values.
 const PER_PAGE: u32 = 7;
@@ -220,7 +220,7 @@ const IMPORTS: [Export; 5] = [
 
 /// The seeded database, its imports and its findings.
 struct Seeded {
-    path: PathBuf,
+    database: Database,
     store: Arc<dyn Store>,
     imports: Vec<Import>,
     /// Every finding as the reference reads it, by id (to describe a mismatch).
@@ -255,11 +255,11 @@ impl Seeded {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reads");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("vulnimport.db");
-        let store = store::open(path.to_str().unwrap()).unwrap();
+        let database = Database::named(&dir, "vi_test_reads");
+        let store = store::open(&database.url()).unwrap();
 
         let mut imports = Vec::new();
-        let mut before = states(&path);
+        let mut before = states(&database);
         for (number, export) in IMPORTS.iter().enumerate() {
             let mut csv = HEADER.as_bytes().to_vec();
             for &(rows, seed) in export.generated {
@@ -272,7 +272,7 @@ impl Seeded {
             std::fs::write(&file, csv).unwrap();
 
             let id = import(&*store, &file, export.scan_date, export.outcome);
-            let after = states(&path);
+            let after = states(&database);
             let mut import = Import {
                 id,
                 added: HashSet::new(),
@@ -292,12 +292,12 @@ impl Seeded {
             before = after;
         }
 
-        let all = reference_rows(&path, "", None)
+        let all = reference_rows(&database)
             .into_iter()
             .map(|row| (row.id, row))
             .collect();
         let seeded = Seeded {
-            path,
+            database,
             store,
             imports,
             all,
@@ -382,13 +382,19 @@ fn import(store: &dyn Store, file: &Path, scan_date: &str, outcome: Outcome) -> 
 }
 
 /// Every finding's state, by id.
-fn states(path: &Path) -> HashMap<i64, String> {
-    let conn = Connection::open(path).unwrap();
-    let mut statement = conn.prepare("SELECT id, state FROM findings").unwrap();
-    statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+fn states(database: &Database) -> HashMap<i64, String> {
+    database
+        .query("SELECT id, state FROM findings")
+        .into_iter()
+        .map(|row| {
+            let [id, state] = &row[..] else {
+                panic!("two columns")
+            };
+            (
+                id.as_deref().unwrap().parse().unwrap(),
+                state.clone().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -489,84 +495,84 @@ fn reference_order(a: &Row, b: &Row, sort: FindingSort, descending: bool) -> Ord
     }
 }
 
-/// The findings that pass `where_clause` (with `?1` bound to `text`), joined to their definitions.
-fn reference_rows(path: &Path, where_clause: &str, text: Option<&str>) -> Vec<Row> {
-    let conn = Connection::open(path).unwrap();
-    let sql = format!(
+/// Every finding, joined to its definition.
+fn reference_rows(database: &Database) -> Vec<Row> {
+    let rows = database.query(
         "SELECT f.id, f.severity, f.vpr, f.cvss, f.hostname, f.ip, f.asset_id, f.cve, d.title,
                 f.first_seen, f.last_seen, f.state
-         FROM findings f LEFT JOIN definitions d ON d.hash = f.definition
-         {where_clause}"
+         FROM findings f LEFT JOIN definitions d ON d.hash = f.definition",
     );
-    let mut statement = conn.prepare(&sql).unwrap();
-    let params: Vec<&str> = text.into_iter().collect();
-    statement
-        .query_map(rusqlite::params_from_iter(params), |row| {
-            Ok(Row {
-                id: row.get(0)?,
-                severity: row.get(1)?,
-                vpr: row.get(2)?,
-                cvss: row.get(3)?,
-                hostname: row.get(4)?,
-                ip: row.get(5)?,
-                asset_id: row.get(6)?,
-                cve: row.get(7)?,
-                title: row.get(8)?,
-                first_seen: row.get(9)?,
-                last_seen: row.get(10)?,
-                state: row.get(11)?,
-            })
+    rows.into_iter()
+        .map(|mut row| {
+            let mut text = || row.remove(0);
+            let score = |value: Option<String>| value.map(|score| score.parse().unwrap());
+            Row {
+                id: text().unwrap().parse().unwrap(),
+                severity: text().unwrap(),
+                vpr: score(text()),
+                cvss: score(text()),
+                hostname: text(),
+                ip: text(),
+                asset_id: text(),
+                cve: text(),
+                title: text(),
+                first_seen: text().unwrap(),
+                last_seen: text().unwrap(),
+                state: text().unwrap(),
+            }
         })
-        .unwrap()
-        .map(Result::unwrap)
         .collect()
 }
 
 impl Seeded {
     /// The findings that pass the query's filters, in no order.
-    fn reference_matches(&self, query: &FindingQuery) -> Vec<Row> {
-        let mut conditions = Vec::new();
-        match query.state {
-            None => {}
-            Some(StateFilter::Open) => conditions.push("f.state IN ('active', 'reopened')".into()),
-            Some(StateFilter::Active) => conditions.push("f.state = 'active'".into()),
-            Some(StateFilter::Resolved) => conditions.push("f.state = 'resolved'".into()),
-            Some(StateFilter::Reopened) => conditions.push("f.state = 'reopened'".into()),
-        }
-        if let Some(severity) = query.severity {
-            conditions.push(format!("f.severity = '{}'", severity.as_str()));
-        }
-        // SQLite's lower() folds ASCII letters only, as the search does.
-        let text = query
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
-        let needle = text.map(str::to_ascii_lowercase);
-        if needle.is_some() {
-            conditions.push(
-                "(instr(lower(f.hostname), ?1) > 0 OR instr(lower(f.ip), ?1) > 0
-                  OR instr(lower(f.asset_id), ?1) > 0 OR instr(lower(f.cve), ?1) > 0
-                  OR instr(lower(d.title), ?1) > 0)"
-                    .into(),
-            );
-        }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
+    fn reference_matches(&self, query: &FindingQuery) -> Vec<&Row> {
+        let state_matches = |row: &Row| match query.state {
+            None => true,
+            Some(StateFilter::Open) => row.state == "active" || row.state == "reopened",
+            Some(StateFilter::Active) => row.state == "active",
+            Some(StateFilter::Resolved) => row.state == "resolved",
+            Some(StateFilter::Reopened) => row.state == "reopened",
         };
-        let mut rows = reference_rows(&self.path, &where_clause, needle.as_deref());
+        let severity_matches = |row: &Row| {
+            query
+                .severity
+                .is_none_or(|severity| row.severity == severity.as_str())
+        };
+        // The search folds ASCII letters only.
+        let needle = (query.text.as_deref())
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_ascii_lowercase);
+        let text_matches = |row: &Row| {
+            let Some(needle) = &needle else {
+                return true;
+            };
+            [&row.hostname, &row.ip, &row.asset_id, &row.cve, &row.title]
+                .into_iter()
+                .flatten()
+                .any(|value| value.to_ascii_lowercase().contains(needle.as_str()))
+        };
         // What an import changed, as the states before and after it showed.
-        if let Some((import_id, change)) = query.changed_by {
-            let changed = self
-                .imports
+        let changed = query.changed_by.map(|(import_id, change)| {
+            self.imports
                 .iter()
                 .find(|import| import.id == import_id)
-                .map(|import| import.changed(change));
-            rows.retain(|row| changed.is_some_and(|ids| ids.contains(&row.id)));
-        }
-        rows
+                .map(|import| import.changed(change))
+        });
+        let change_matches = |row: &Row| match changed {
+            None => true,
+            Some(changed) => changed.is_some_and(|ids| ids.contains(&row.id)),
+        };
+        self.all
+            .values()
+            .filter(|row| {
+                state_matches(row)
+                    && severity_matches(row)
+                    && text_matches(row)
+                    && change_matches(row)
+            })
+            .collect()
     }
 
     /// Compares pages of the list of `filters` (a query whose filters are set), in each sort
@@ -579,7 +585,7 @@ impl Seeded {
         let mut mismatches = Vec::new();
         for (sort_number, &sort) in sorts.iter().enumerate() {
             for descending in [false, true] {
-                let mut expected: Vec<&Row> = matches.iter().collect();
+                let mut expected: Vec<&Row> = matches.clone();
                 expected.sort_by(|a, b| reference_order(a, b, sort, descending));
                 for page in pages(last_page, turn + sort_number + usize::from(descending)) {
                     let query = FindingQuery {
@@ -644,9 +650,9 @@ fn assert_none(mismatches: Vec<String>) {
     if !mismatches.is_empty() {
         let shown: Vec<&str> = mismatches.iter().take(10).map(String::as_str).collect();
         panic!(
-            "{} pages differ from the reference (database kept in {}):\n{}",
+            "{} pages differ from the reference (database kept at {}):\n{}",
             mismatches.len(),
-            seeded().path.display(),
+            seeded().database.url(),
             shown.join("\n")
         );
     }
@@ -839,7 +845,7 @@ fn exports_match_the_reference_in_full() {
                     per_page: 5,
                     ..filters.clone()
                 };
-                let mut expected: Vec<&Row> = matches.iter().collect();
+                let mut expected: Vec<&Row> = matches.clone();
                 expected.sort_by(|a, b| reference_order(a, b, sort, descending));
                 let mut exported = Vec::new();
                 let handed = seeded

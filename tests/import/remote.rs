@@ -6,31 +6,33 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{large_export, sample};
+use crate::helpers::{Database, large_export, sample};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vulnimport");
 
-/// A server on a free port with a fresh database, an analyst `tester` and a token of theirs.
+/// A server on a free port with a fresh database (see [`Database`]), an analyst `tester` and a token of theirs.
 struct Server {
     process: Child,
     /// Kept open: the server may write to its standard output.
     _stdout: BufReader<ChildStdout>,
     url: String,
     token: String,
-    dir: TempDir,
+    database: Database,
+    /// Holds the uploads (and the SQLite database) while the server runs.
+    _dir: TempDir,
 }
 
 impl Server {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let database = format!("sqlite://{}", dir.path().join("v.db").display());
+        let database = Database::fresh(dir.path());
+        let url = database.url();
         let mut add = Command::new(BIN)
             .args(["user", "add", "tester", "--role", "analyst"])
-            .args(["--password-stdin", "--database", &database])
+            .args(["--password-stdin", "--database", &url])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -39,7 +41,7 @@ impl Server {
         assert!(add.wait().unwrap().success());
         let created = Command::new(BIN)
             .args(["token", "create", "--user", "tester", "--name", "ci"])
-            .args(["--database", &database])
+            .args(["--database", &url])
             .output()
             .unwrap();
         assert!(created.status.success(), "{created:?}");
@@ -47,7 +49,7 @@ impl Server {
         let token = token.lines().last().unwrap().trim().to_owned();
         let mut process = Command::new(BIN)
             .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-            .args(["--database", &database, "--upload-dir"])
+            .args(["--database", &url, "--upload-dir"])
             .arg(dir.path().join("uploads"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -66,7 +68,8 @@ impl Server {
             _stdout: stdout,
             url,
             token,
-            dir,
+            database,
+            _dir: dir,
         }
     }
 
@@ -103,13 +106,10 @@ impl Server {
 
     /// Imports with the outcome `running` in the server's database.
     fn running_imports(&self) -> i64 {
-        Connection::open(self.dir.path().join("v.db"))
+        self.database
+            .value("SELECT count(*) FROM imports WHERE outcome = 'running'")
             .unwrap()
-            .query_row(
-                "SELECT count(*) FROM imports WHERE outcome = 'running'",
-                [],
-                |row| row.get(0),
-            )
+            .parse()
             .unwrap()
     }
 }

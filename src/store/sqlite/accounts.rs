@@ -8,11 +8,12 @@ use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params,
 };
 
-use super::{SqliteStore, now};
+use super::SqliteStore;
 use crate::store::StoreError;
 use crate::store::accounts::{
     Accounts, ApiToken, Credentials, Found, Identity, Role, User, UserChange,
 };
+use crate::store::now;
 
 impl Accounts for SqliteStore {
     fn count_users(&self) -> Result<u64, StoreError> {

@@ -16,7 +16,6 @@
 //!   own (`accounts`).
 
 mod accounts;
-mod pool;
 mod queries;
 
 use std::collections::HashSet;
@@ -25,18 +24,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::pool::{PooledConnection, ReadPool};
 use super::{
-    Applied, FindingQuery, FindingStats, FindingView, ImportCounts, ImportRecord, ImportReport,
-    ImportRun, NewImport, Page, PhaseTimings, Problems, Store, StoreError, TrendPoint,
+    Applied, FindingQuery, FindingStats, FindingView, INTERRUPTED, ImportCounts, ImportRecord,
+    ImportReport, ImportRun, NewImport, Page, PhaseTimings, Problems, RATE_HISTORY, Store,
+    StoreError, TrendPoint, duration_ms, json, now,
 };
 use crate::domain::{Outcome, Record, Scope, key_hash};
 use crate::progress::{PastImport, Rates, grouped};
-use pool::{PooledConnection, ReadPool};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_findings.sql"),
@@ -70,14 +70,11 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 const LOG_SIZE_LIMIT: i64 = 64 << 20;
 /// How long folding the write-ahead log waits for readers of an older snapshot.
 const LOG_FOLD_WAIT: Duration = Duration::from_secs(2);
-/// How many recent completed imports an import's time estimate learns from.
-const RATE_HISTORY: u32 = 5;
-const INTERRUPTED: &str = "the process stopped before the import finished";
 
 pub struct SqliteStore {
     path: PathBuf,
     lock_path: PathBuf,
-    readers: ReadPool,
+    readers: ReadPool<Connection>,
     accounts: Mutex<Connection>,
     account_changes: Mutex<Connection>,
     stamps: Mutex<Connection>,
@@ -116,7 +113,7 @@ impl SqliteStore {
         &self.path
     }
 
-    fn reader(&self) -> PooledConnection<'_> {
+    fn reader(&self) -> PooledConnection<'_, Connection> {
         self.readers.get()
     }
 
@@ -864,23 +861,6 @@ impl RawImport {
     }
 }
 
-/// How long an ended import ran: from its start to its end, or, when it was interrupted, the sum
-/// of its phase times (a crash is marked at the next start, so its end time counts the time the
-/// process was down; the pipeline notes its phase times as it goes).
-fn duration_ms(
-    outcome: Outcome,
-    timings: &PhaseTimings,
-    started_at: &str,
-    finished_at: Option<&str>,
-) -> Option<u64> {
-    let finished = chrono::DateTime::parse_from_rfc3339(finished_at?).ok()?;
-    if outcome == Outcome::Interrupted {
-        return Some(timings.total());
-    }
-    let started = chrono::DateTime::parse_from_rfc3339(started_at).ok()?;
-    Some((finished - started).num_milliseconds().max(0) as u64)
-}
-
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_WAIT)?;
@@ -968,12 +948,4 @@ fn fold_log(conn: &Connection) {
         Ok(_) => tracing::debug!("the write-ahead log is in use; it is folded later"),
         Err(error) => tracing::warn!(%error, "could not fold the write-ahead log"),
     }
-}
-
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
 }

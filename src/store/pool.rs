@@ -1,18 +1,17 @@
 //! A few connections for reads: a slow read (a search over every finding) holds one of them,
-//! and the others keep answering pages, counts and the history meanwhile.
+//! and the others keep answering pages, counts and the history meanwhile. Every backend keeps
+//! its readers in one.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Condvar, Mutex};
 
-use rusqlite::Connection;
-
-pub(super) struct ReadPool {
-    idle: Mutex<Vec<Connection>>,
+pub(super) struct ReadPool<C> {
+    idle: Mutex<Vec<C>>,
     returned: Condvar,
 }
 
-impl ReadPool {
-    pub(super) fn new(connections: Vec<Connection>) -> Self {
+impl<C> ReadPool<C> {
+    pub(super) fn new(connections: Vec<C>) -> Self {
         assert!(!connections.is_empty(), "a read pool needs a connection");
         ReadPool {
             idle: Mutex::new(connections),
@@ -21,7 +20,7 @@ impl ReadPool {
     }
 
     /// An idle connection, waiting for one to come back when all are in use.
-    pub(super) fn get(&self) -> PooledConnection<'_> {
+    pub(super) fn get(&self) -> PooledConnection<'_, C> {
         let mut idle = crate::lock(&self.idle);
         loop {
             if let Some(conn) = idle.pop() {
@@ -39,26 +38,26 @@ impl ReadPool {
 }
 
 /// A connection taken from a [`ReadPool`]; it goes back when dropped.
-pub(super) struct PooledConnection<'a> {
-    pool: &'a ReadPool,
-    conn: Option<Connection>,
+pub(super) struct PooledConnection<'a, C> {
+    pool: &'a ReadPool<C>,
+    conn: Option<C>,
 }
 
-impl Deref for PooledConnection<'_> {
-    type Target = Connection;
+impl<C> Deref for PooledConnection<'_, C> {
+    type Target = C;
 
-    fn deref(&self) -> &Connection {
+    fn deref(&self) -> &C {
         self.conn.as_ref().expect("held until dropped")
     }
 }
 
-impl DerefMut for PooledConnection<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
+impl<C> DerefMut for PooledConnection<'_, C> {
+    fn deref_mut(&mut self) -> &mut C {
         self.conn.as_mut().expect("held until dropped")
     }
 }
 
-impl Drop for PooledConnection<'_> {
+impl<C> Drop for PooledConnection<'_, C> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             crate::lock(&self.pool.idle).push(conn);
