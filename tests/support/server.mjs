@@ -1,5 +1,7 @@
 // Starts the real `vulnimport serve` on a random port with a fresh database, for the Node test
-// drivers. The binary comes from VULNIMPORT_BIN (set by `cargo test`, see tests/node.rs).
+// drivers. The binary comes from VULNIMPORT_BIN (set by `cargo test`, see tests/node.rs). The
+// database is a SQLite file in the server's folder, or, when TEST_DATABASE_URL names a PostgreSQL
+// server, a fresh database there (created with `psql`, dropped when the server stops).
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -22,9 +24,32 @@ export const ADMIN = { name: 'admin', password: 'admin password for tests' };
 // otherwise (`token: null` sends no credential), as a script or CI job would.
 const tokens = new Map();
 
-/** The database URL of a test server's folder. */
+const POSTGRES = process.env.TEST_DATABASE_URL;
+// The PostgreSQL database of each test server's folder.
+const databases = new Map();
+
+/** The database URL of a test server's folder (the database is created on first use). */
 export function databaseOf(dir) {
-  return `sqlite://${join(dir, 'vulnimport.db')}`;
+  if (!POSTGRES) {
+    return `sqlite://${join(dir, 'vulnimport.db')}`;
+  }
+  if (!databases.has(dir)) {
+    const name = `vi_e2e_${randomUUID().replaceAll('-', '')}`;
+    execFileSync('psql', [POSTGRES, '-qc', `CREATE DATABASE ${name}`]);
+    const url = new URL(POSTGRES);
+    url.pathname = `/${name}`;
+    databases.set(dir, { name, url: url.href });
+  }
+  return databases.get(dir).url;
+}
+
+/** Drops the PostgreSQL database of a folder whose server has stopped, if it has one. */
+function dropDatabaseOf(dir) {
+  const database = databases.get(dir);
+  if (database) {
+    databases.delete(dir);
+    execFileSync('psql', [POSTGRES, '-qc', `DROP DATABASE IF EXISTS ${database.name} WITH (FORCE)`]);
+  }
 }
 
 /** Runs the binary with `args` (and `input` on standard input); returns its standard output. */
@@ -54,7 +79,10 @@ export function createToken(dir, user, name = 'tests', extra = []) {
  */
 export async function startServer({ env = {}, args = [], accounts = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vulnimport-test-'));
-  return launch(dir, { env, args, accounts }, () => rmSync(dir, { recursive: true, force: true }));
+  return launch(dir, { env, args, accounts }, () => {
+    dropDatabaseOf(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 /**
