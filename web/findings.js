@@ -11,7 +11,7 @@ import { Pager, pageCount } from './pager.js';
 const CHANGE_NAMES = { added: 'New', resolved: 'Resolved', reopened: 'Reopened' };
 
 /** A search starts this long after the last keystroke: soon enough to follow the typing. */
-const SEARCH_DELAY_MS = 120;
+export const SEARCH_DELAY_MS = 120;
 /** Columns whose natural first order is ascending (text); the others start with the largest. */
 const ASCENDING_FIRST = new Set(['host', 'cve', 'title', 'state']);
 const COLUMNS = 9;

@@ -6,7 +6,7 @@
 
 import { changesUrl, reportUrl } from './api.js';
 import { el, fill, messageRow, outcomeBadge, severityBadge } from './dom.js';
-import { cveCell, hostCell } from './findings.js';
+import { cveCell, hostCell, SEARCH_DELAY_MS } from './findings.js';
 import { formatBytes, formatCount, formatDateTime, formatDay, formatDuration, formatName, phaseTimes } from './format.js';
 import { Pager } from './pager.js';
 
@@ -18,7 +18,6 @@ const COUNTS = [
   ['resolved', 'Resolved'], ['rejected', 'Rejected'], ['duplicates', 'Duplicates'], ['warnings', 'Warnings'],
 ];
 const FINDINGS_PER_PAGE = 50;
-const SEARCH_DELAY_MS = 120;
 /** The counts that have a list of findings, and the change that lists them. */
 const LISTED = { new: 'added', reopened: 'reopened', resolved: 'resolved' };
 

@@ -47,12 +47,8 @@ impl ReportFormat {
     }
 }
 
-/// The changes in the order the report lists them, with their headings.
-const CHANGES: [(Change, &str); 3] = [
-    (Change::Added, "New"),
-    (Change::Reopened, "Reopened"),
-    (Change::Resolved, "Resolved"),
-];
+/// The changes in the order the report lists them (headings: [`change_heading`]).
+const CHANGES: [Change; 3] = [Change::Added, Change::Reopened, Change::Resolved];
 /// How many of the most serious new findings the report names, per severity.
 const TOP_NEW: u32 = 10;
 
@@ -87,7 +83,7 @@ fn each_change(
     cancel: &CancellationToken,
     mut each: impl FnMut(Change, &FindingView) -> io::Result<()>,
 ) -> Result<(), ExportError> {
-    for (change, _) in CHANGES {
+    for change in CHANGES {
         each_finding(store, &changed(record, change), cancel, |finding| {
             each(change, finding)
         })?;
@@ -352,7 +348,7 @@ fn impact(
             name = severity.as_str(),
             label = capitalised(severity.as_str())
         );
-        for (index, (change, _)) in CHANGES.into_iter().enumerate() {
+        for (index, change) in CHANGES.into_iter().enumerate() {
             let query = FindingQuery {
                 severity: Some(severity),
                 per_page: 1,

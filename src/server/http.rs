@@ -872,12 +872,9 @@ async fn import_findings(
     let session_id = parse_session_id(&session_id).map_err(ApiError::BadRequest)?;
     let change: Change =
         parse_param(&params, "change", "added, resolved or reopened")?.unwrap_or(Change::Added);
-    let record = app
-        .blocking(move |store| store.import_by_session(session_id))
-        .await?
-        .ok_or_else(|| unknown_session(session_id))?;
+    let import_id = import_id(&app, session_id).await?;
     let mut query = finding_query(&params)?;
-    query.changed_by = Some((record.id, change));
+    query.changed_by = Some((import_id, change));
     let page = app.findings(query).await?;
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
@@ -946,11 +943,16 @@ pub(super) async fn changed_by(
         }
     };
     let session_id = parse_session_id(import).map_err(ApiError::BadRequest)?;
+    Ok(Some((import_id(app, session_id).await?, change)))
+}
+
+/// The record id of the import of a session; `404` when there is none.
+async fn import_id(app: &App, session_id: Uuid) -> ApiResult<i64> {
     let record = app
         .blocking(move |store| store.import_by_session(session_id))
         .await?
         .ok_or_else(|| unknown_session(session_id))?;
-    Ok(Some((record.id, change)))
+    Ok(record.id)
 }
 
 async fn stats(State(app): State<App>) -> ApiResult<Json<Value>> {

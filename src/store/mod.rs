@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::domain::RowProblem;
 use crate::domain::{Outcome, Record, Scope, Severity};
-use crate::progress::Rates;
+use crate::progress::{PastImport, Rates};
 pub use accounts::Accounts;
 
 /// What is known about an import when it starts.
@@ -442,6 +442,22 @@ fn duration_ms(
     }
     let started = chrono::DateTime::parse_from_rfc3339(started_at).ok()?;
     Some((finished - started).num_milliseconds().max(0) as u64)
+}
+
+/// A completed import as its time estimate learns from it: its size, records and stored phase
+/// times (`None` when those cannot be read).
+fn past_import(file_size: i64, records: i64, timings: &str) -> Option<PastImport> {
+    let timings: PhaseTimings = serde_json::from_str(timings).ok()?;
+    Some(PastImport {
+        file_size: file_size as u64,
+        records: records as u64,
+        elapsed_ms: [
+            timings.parsing,
+            timings.loading,
+            timings.processing,
+            timings.finalizing,
+        ],
+    })
 }
 
 fn now() -> String {

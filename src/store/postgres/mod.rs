@@ -36,7 +36,7 @@ use super::pool::{PooledConnection, ReadPool};
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, INTERRUPTED, ImportCounts, ImportRecord,
     ImportReport, ImportRun, NewImport, Page, PhaseTimings, Problems, RATE_HISTORY, Store,
-    StoreError, TrendPoint, duration_ms, json, now,
+    StoreError, TrendPoint, duration_ms, json, now, past_import,
 };
 use crate::domain::{Outcome, Record, Scope, key_hash};
 use crate::progress::{PastImport, Rates, grouped};
@@ -276,19 +276,7 @@ impl Store for PostgresStore {
         )?;
         let past: Vec<PastImport> = rows
             .iter()
-            .filter_map(|row| {
-                let timings: PhaseTimings = serde_json::from_str(row.get(2)).ok()?;
-                Some(PastImport {
-                    file_size: row.get::<_, i64>(0) as u64,
-                    records: row.get::<_, i64>(1) as u64,
-                    elapsed_ms: [
-                        timings.parsing,
-                        timings.loading,
-                        timings.processing,
-                        timings.finalizing,
-                    ],
-                })
-            })
+            .filter_map(|row| past_import(row.get(0), row.get(1), row.get(2)))
             .collect();
         Ok(Rates::learned(&past))
     }

@@ -33,7 +33,7 @@ use super::pool::{PooledConnection, ReadPool};
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, INTERRUPTED, ImportCounts, ImportRecord,
     ImportReport, ImportRun, NewImport, Page, PhaseTimings, Problems, RATE_HISTORY, Store,
-    StoreError, TrendPoint, duration_ms, json, now,
+    StoreError, TrendPoint, duration_ms, json, now, past_import,
 };
 use crate::domain::{Outcome, Record, Scope, key_hash};
 use crate::progress::{PastImport, Rates, grouped};
@@ -270,19 +270,7 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let past: Vec<PastImport> = past
             .into_iter()
-            .filter_map(|(file_size, records, timings)| {
-                let timings: PhaseTimings = serde_json::from_str(&timings).ok()?;
-                Some(PastImport {
-                    file_size: file_size as u64,
-                    records: records as u64,
-                    elapsed_ms: [
-                        timings.parsing,
-                        timings.loading,
-                        timings.processing,
-                        timings.finalizing,
-                    ],
-                })
-            })
+            .filter_map(|(file_size, records, timings)| past_import(file_size, records, &timings))
             .collect();
         Ok(Rates::learned(&past))
     }
