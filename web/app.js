@@ -205,8 +205,10 @@ async function retryImport(record) {
   followedFile = record.fileName;
   try {
     const { sessionId } = await api.retryImport(record.sessionId);
+    // Followed before joining: the event joining sends at once may already be the last one.
+    progress.follow(title, sessionId);
     await client.joinSession(sessionId);
-    progress.attach(title, await api.importStatus(sessionId));
+    progress.updateProgress(await api.importStatus(sessionId));
   } catch (error) {
     progress.show(title, null);
     progress.showError(`The import could not be retried: ${error.message}`);

@@ -158,11 +158,16 @@ export class ProgressModal {
 
   /** Follows an import already under way (found after a reload), from its `status`. */
   attach(title, status) {
-    this.show(title, status.sessionId);
+    this.follow(title, status.sessionId);
+    this.updateProgress(status);
+  }
+
+  /** Follows an import the server has, from its next event on (a retry, say). */
+  follow(title, sessionId) {
+    this.show(title, sessionId);
     this.parts.upload.hidden = true;
     this.parts.message.textContent = '';
     this.setState('running');
-    this.updateProgress(status);
   }
 
   /** The upload under way (from `uploadImport`), so that cancelling can stop it. */
