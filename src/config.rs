@@ -65,6 +65,17 @@ pub struct ServeConfig {
     /// Serve `/metrics` without a credential (for a scraper on a trusted network).
     #[arg(long, env = "METRICS_PUBLIC", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics_public: bool,
+    /// Redis (redis://HOST:PORT), for several instances on one PostgreSQL database: they share
+    /// their queue, progress and cancel requests (see docs/operations.md, "Several instances").
+    #[arg(long = "redis-url", env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// What this deployment's Redis keys and channels begin with, when others share the Redis.
+    #[arg(long, env = "REDIS_PREFIX", default_value = "vulnimport")]
+    pub redis_prefix: String,
+    /// How long an instance may go without renewing its lease before another takes up its
+    /// imports (as interrupted).
+    #[arg(long, env = "INSTANCE_LEASE", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub instance_lease: Duration,
 }
 
 /// How much of a file an import holds in memory at once.
@@ -183,6 +194,9 @@ impl std::fmt::Debug for ServeConfig {
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_public", &self.metrics_public)
+            .field("redis_url", &self.redis_url.as_deref().map(redacted_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("instance_lease", &self.instance_lease)
             .finish()
     }
 }

@@ -210,6 +210,11 @@ impl Outcome {
         }
     }
 
+    /// Whether the import has ended (queued and running ones have not).
+    pub fn has_ended(self) -> bool {
+        !matches!(self, Outcome::Queued | Outcome::Running)
+    }
+
     pub fn parse(s: &str) -> Option<Outcome> {
         [
             Outcome::Queued,

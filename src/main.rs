@@ -74,7 +74,7 @@ enum Command {
     /// Write the findings (filtered and ordered as the web UI's list) as CSV or JSON.
     Export(ExportArgs),
     /// Serve the web UI, the HTTP API and the Socket.IO progress channel.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Write a synthetic Tenable.io export (for demos, tests and benchmarks).
     Generate {
         /// Where to write it.
@@ -155,7 +155,7 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
-        Command::Serve(config) => serve(config).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(config) => serve(*config).await.map(|()| ExitCode::SUCCESS),
         Command::Generate { output, rows, seed } => {
             cli::generate(rows, seed, &output).map(|()| ExitCode::SUCCESS)
         }

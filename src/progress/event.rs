@@ -1,12 +1,12 @@
 //! The progress event, exactly as the design's schema, and the weighted phases.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
 /// An import's phase; also the event's `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Parsing,
@@ -58,8 +58,9 @@ impl Phase {
     }
 }
 
-/// `{ sessionId, type, progress, message, timestamp, eta?, data? }`.
-#[derive(Debug, Clone, Serialize)]
+/// `{ sessionId, type, progress, message, timestamp, eta?, data? }`. Read back where instances
+/// share an import's newest event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressEvent {
     pub session_id: Uuid,

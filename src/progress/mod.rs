@@ -379,6 +379,11 @@ impl ProgressTracker {
         }
     }
 
+    /// How long a finished session stays queryable.
+    pub fn retention(&self) -> Duration {
+        self.inner.settings.retention
+    }
+
     fn session(&self, id: Uuid) -> Option<Arc<Mutex<Session>>> {
         lock(&self.inner.sessions).get(&id).cloned()
     }

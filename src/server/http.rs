@@ -38,6 +38,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
 use tokio::io::AsyncWriteExt;
 use tower_http::trace::TraceLayer;
@@ -211,7 +212,7 @@ pub fn routes(config: &ServeConfig) -> Vec<Route> {
     ]
 }
 
-pub fn router(app: App, socket_layer: SocketIoLayer) -> Router {
+pub fn router<A: Adapter>(app: App, socket_layer: SocketIoLayer<A>) -> Router {
     let mut router = Router::new();
     for Route {
         path,
@@ -451,14 +452,31 @@ pub(super) async fn queue_accepted(
     let session_id = accepted.session_id;
     let upload_dir = app.config.upload_dir();
     let description = accepted.clone();
+    let accepted_import = accepted.clone();
     spooled = tokio::task::spawn_blocking(move || spooled.accept(&description).map(|()| spooled))
         .await
         .map_err(|error| ApiError::Internal(format!("upload spool task: {error}")))?
         .map_err(|error| spool_error(error, &upload_dir))?;
-    let cancel = app
-        .tracker
-        .create_session(session_id)
-        .map_err(|_| session_taken(session_id))?;
+    if let Some(cluster) = &app.cluster {
+        match cluster.ledger.enqueue(&accepted_import, owner).await {
+            Ok(true) => {}
+            Ok(false) => return Err(session_taken(session_id)),
+            // Refused before anyone watches it; the upload is deleted with the request.
+            Err(error) => {
+                tracing::error!(session = %session_id, %error, "could not add an import to the shared queue");
+                return Err(ApiError::Unavailable(
+                    "the shared import queue cannot be reached now; send the file again shortly"
+                        .into(),
+                ));
+            }
+        }
+    }
+    let Ok(cancel) = app.tracker.create_session(session_id) else {
+        if let Some(cluster) = &app.cluster {
+            cluster.ledger.remove(session_id).await.ok();
+        }
+        return Err(session_taken(session_id));
+    };
     let request = ImportRequest {
         path: spooled.path().to_path_buf(),
         file_name: accepted.file_name,
@@ -844,6 +862,9 @@ async fn cancel_import(
         Err(refused @ CancelRefused::Finished) => Err(ApiError::Conflict(refused.to_string())),
         Err(refused @ CancelRefused::Unknown) => Err(ApiError::NotFound(refused.to_string())),
         Err(refused @ CancelRefused::NotYours) => Err(ApiError::Forbidden(refused.to_string())),
+        Err(refused @ CancelRefused::Unreachable) => {
+            Err(ApiError::Unavailable(refused.to_string()))
+        }
     }
 }
 
@@ -967,9 +988,18 @@ async fn trends(State(app): State<App>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "points": points })))
 }
 
-/// Public, for probes: says the server answers, and nothing about its data.
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// Public, for probes: says the server answers, and nothing about its data. With other
+/// instances, `degraded` and why while this one cannot work with them (Redis away, its lease not
+/// renewed); it still serves, so it stays in the balancer's rotation.
+async fn health(State(app): State<App>) -> Json<Value> {
+    match app
+        .cluster
+        .as_ref()
+        .and_then(|cluster| cluster.unavailable())
+    {
+        Some(reason) => Json(json!({ "status": "degraded", "reason": reason })),
+        None => Json(json!({ "status": "ok" })),
+    }
 }
 
 async fn metrics(State(app): State<App>) -> impl IntoResponse {

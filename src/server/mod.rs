@@ -7,6 +7,8 @@
 //! - [`accounts`]: sign-in, the first-start setup link, users and tokens over HTTP;
 //! - [`realtime`]: the Socket.IO namespace and the sink that carries progress to rooms;
 //! - [`queue`]: one import applies at a time, the others wait in order;
+//! - [`cluster`]: several instances on one PostgreSQL database, sharing the queue, progress and
+//!   cancel requests through it and Redis;
 //! - [`spool`] and [`kept`]: uploads waiting for their turn, and those of imports that did not
 //!   complete, kept for a retry ([`retry`]) within a retention;
 //! - [`metrics`]: the Prometheus counters;
@@ -18,6 +20,7 @@
 
 pub mod access;
 mod accounts;
+mod cluster;
 mod downloads;
 pub mod http;
 mod kept;
@@ -36,8 +39,11 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Serialize;
 use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Sid;
+use socketioxide_redis::{FredAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +60,7 @@ use crate::progress::{
 use crate::store::accounts::Identity;
 use crate::store::{self, FindingQuery, FindingView, ImportRecord, Page, Store, StoreError};
 use accounts::{PendingSetup, SetupLink};
+use cluster::{CancelRequest, Cluster, ClusterConfig};
 use kept::{KeptUploads, Retention};
 use metrics::Metrics;
 use queue::ImportQueue;
@@ -87,6 +94,8 @@ pub struct App {
     recheck_sockets: Arc<Notify>,
     /// Fires when shutdown begins: uploads are refused and those in flight cut.
     stopping: CancellationToken,
+    /// The other instances sharing the database, with `REDIS_URL`.
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// An import's status as the API reports it: its newest progress event (the same JSON the
@@ -113,7 +122,8 @@ impl ImportStatus {
         let outcome = match state.ended {
             None => Outcome::Running,
             Some(Ending::Completed) => Outcome::Completed,
-            Some(Ending::Failed) => Outcome::Failed,
+            // An import that never ran, or that another instance took up, says how it ended.
+            Some(Ending::Failed) => outcome_in(&event).unwrap_or(Outcome::Failed),
             Some(Ending::Cancelled) => Outcome::Cancelled,
         };
         ImportStatus { event, outcome }
@@ -173,11 +183,41 @@ impl ImportStatus {
     }
 }
 
+/// The outcome an ending event names in its data, if it names one.
+fn outcome_in(event: &ProgressEvent) -> Option<Outcome> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        outcome: Outcome,
+    }
+    let data = event.data.as_ref()?;
+    serde_json::from_str::<Named>(data.get())
+        .ok()
+        .map(|named| named.outcome)
+}
+
 impl App {
-    /// The status of a session: from memory while it is there, else from its import record.
+    /// The status of a session: from memory while it is there, else as another instance shared
+    /// it, else from its import record.
     pub async fn status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {
-        if let Some(state) = self.tracker.latest(session_id) {
-            return Ok(Some(self.session_status(session_id, state)));
+        if let Some(status) = self.tracker_status(session_id) {
+            return Ok(Some(status));
+        }
+        self.stored_status(session_id).await
+    }
+
+    /// The status of a session this instance tracks.
+    fn tracker_status(&self, session_id: Uuid) -> Option<ImportStatus> {
+        let state = self.tracker.latest(session_id)?;
+        Some(self.session_status(session_id, state))
+    }
+
+    /// The status of a session this instance does not track: as the instance holding it shares
+    /// it, else from its import record.
+    async fn stored_status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {
+        if let Some(cluster) = &self.cluster
+            && let Some(status) = cluster.status_elsewhere(session_id).await
+        {
+            return Ok(Some(status));
         }
         self.recorded_status(session_id).await
     }
@@ -215,6 +255,9 @@ impl App {
     ) -> Result<(), CancelRefused> {
         match self.queue.authorize_cancel(session_id, by) {
             Ok(()) => {}
+            Err(CancelRefused::Unknown) if self.cluster.is_some() => {
+                return self.request_cancel_elsewhere(session_id, by).await;
+            }
             Err(CancelRefused::Unknown) => {
                 return match self.tracker.latest(session_id) {
                     Some(state) if state.ended.is_some() => Err(CancelRefused::Finished),
@@ -237,6 +280,47 @@ impl App {
                 }
             }
             Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Relays a cancel to the instance holding the import, if `by` may cancel it.
+    async fn request_cancel_elsewhere(
+        &self,
+        session_id: Uuid,
+        by: &Identity,
+    ) -> Result<(), CancelRefused> {
+        let Some(cluster) = &self.cluster else {
+            return Err(CancelRefused::Unknown);
+        };
+        let entry = match cluster.ledger.entry(session_id).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
+                return match self.stored_status(session_id).await {
+                    Ok(Some(status)) if status.outcome.has_ended() => Err(CancelRefused::Finished),
+                    _ => Err(CancelRefused::Unknown),
+                };
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the shared queue");
+                return Err(CancelRefused::Unreachable);
+            }
+        };
+        if !queue::may_cancel(by, entry.owner) {
+            return Err(CancelRefused::NotYours);
+        }
+        let request = CancelRequest {
+            session_id,
+            by: by.name.clone(),
+        };
+        match cluster.shared.request_cancel(&request).await {
+            Ok(_) => {
+                tracing::info!(session = %session_id, by = %by.name, instance = %entry.instance, "cancel relayed");
+                Ok(())
+            }
+            Err(error) => {
+                cluster.note_redis(Some(error));
+                Err(CancelRefused::Unreachable)
+            }
         }
     }
 
@@ -307,6 +391,21 @@ pub async fn serve(
     recover_uploads(&store, &kept, upload_dir).await;
     tokio::spawn(apply_retention(Arc::clone(&kept)));
 
+    let address = listener.local_addr()?;
+    let (cluster, adapter) = match &config.redis_url {
+        Some(redis_url) => {
+            let (cluster, adapter) = Cluster::join(ClusterConfig {
+                redis_url,
+                prefix: &config.redis_prefix,
+                lease: config.instance_lease,
+                database_url: &config.database_url,
+                address: address.to_string(),
+            })
+            .await?;
+            (Some(cluster), Some(adapter))
+        }
+        None => (None, None),
+    };
     let metrics = Arc::new(Metrics::new());
     let (sink, outbound) = realtime::channel();
     let sink = Arc::new(sink);
@@ -316,8 +415,8 @@ pub async fn serve(
         tracker.clone(),
         Arc::clone(&metrics),
         Arc::clone(&kept),
+        cluster.clone(),
     );
-    let address = listener.local_addr()?;
     let setup = if users == 0 {
         let (link, secret) = SetupLink::new();
         print_setup_link(&config, address, &secret);
@@ -325,13 +424,14 @@ pub async fn serve(
     } else {
         None
     };
+    let redis_prefix = config.redis_prefix.clone();
     let app = App {
         auth: Authenticator::new(Arc::clone(&store), config.session_idle_timeout),
         store,
-        tracker: tracker.clone(),
-        queue: queue.clone(),
+        tracker,
+        queue,
         kept,
-        metrics: Arc::clone(&metrics),
+        metrics,
         outbound: sink,
         config: Arc::new(config),
         throttle: Arc::default(),
@@ -342,22 +442,71 @@ pub async fn serve(
         setup: Arc::new(std::sync::Mutex::new(setup)),
         recheck_sockets: Arc::default(),
         stopping: CancellationToken::new(),
+        cluster,
     };
-    let stopping = app.stopping.clone();
-    let store = Arc::clone(&app.store);
-    let (socket_layer, io) = SocketIo::builder()
+    let sockets = SocketIo::builder()
         .max_buffer_size(realtime::BUFFER)
-        .with_state(app.clone())
-        .build_layer();
-    io.ns(
-        "/",
-        realtime::on_connect
-            .with(realtime::register_handlers)
-            .with(realtime::authenticate),
+        .with_state(app.clone());
+    match adapter {
+        None => {
+            let (layer, io) = sockets.build_layer();
+            io.ns(
+                "/",
+                realtime::on_connect::<LocalAdapter>
+                    .with(realtime::register_handlers::<LocalAdapter>)
+                    .with(realtime::authenticate::<LocalAdapter>),
+            );
+            serve_with(listener, app, layer, io, outbound, shutdown).await
+        }
+        Some(client) => {
+            let config = RedisAdapterConfig::new().with_prefix(format!("{redis_prefix}:socket.io"));
+            let adapter = RedisAdapterCtr::new_with_fred_config(client.clone(), config)
+                .await
+                .context("cannot start the Socket.IO Redis adapter")?;
+            let (layer, io) = sockets
+                .with_adapter::<FredAdapter<_>>(adapter)
+                .build_layer();
+            io.ns(
+                "/",
+                realtime::on_connect::<FredAdapter<_>>
+                    .with(realtime::register_handlers::<FredAdapter<_>>)
+                    .with(realtime::authenticate::<FredAdapter<_>>),
+            )
+            .await
+            .context("cannot start the Socket.IO Redis adapter")?;
+            cluster::resubscribe_on_reconnect(&client);
+            serve_with(listener, app, layer, io, outbound, shutdown).await
+        }
+    }
+}
+
+/// Serves with the Socket.IO adapter `A`: the local one, or Redis's with other instances.
+async fn serve_with<A: Adapter>(
+    listener: TcpListener,
+    app: App,
+    socket_layer: SocketIoLayer<A>,
+    io: SocketIo<A>,
+    outbound: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let stopping = app.stopping.clone();
+    let (store, queue, tracker) = (
+        Arc::clone(&app.store),
+        app.queue.clone(),
+        app.tracker.clone(),
     );
-    tokio::spawn(realtime::forward(outbound, io.clone(), metrics));
+    tokio::spawn(realtime::forward(outbound, io.clone(), app.clone()));
     tokio::spawn(realtime::revalidate(app.clone(), io.clone()));
     tokio::spawn(purge_idle_sessions(app.auth.clone()));
+    if let Some(cluster) = &app.cluster {
+        tokio::spawn(cluster::keep_lease(app.clone(), Arc::clone(cluster)));
+        tokio::spawn(cluster::serve_cancel_requests(
+            app.clone(),
+            Arc::clone(cluster),
+        ));
+    }
+    let cluster = app.cluster.clone();
     let stop = CancellationToken::new();
     let worker = tokio::spawn(queue.clone().run(stop.clone()));
 
@@ -387,6 +536,11 @@ pub async fn serve(
         }
         // Let the last events leave before the sockets close.
         tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(cluster) = cluster
+            && let Err(error) = cluster.ledger.leave().await
+        {
+            tracing::warn!(%error, "could not give up this instance's lease; it runs out by itself");
+        }
         io.close().await;
     })
     .await?;

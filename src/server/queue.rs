@@ -5,10 +5,15 @@
 //! (see `spool`), so a crash does not lose it; at shutdown the queue closes and the imports
 //! still waiting are recorded as interrupted. The upload of an import that did not complete is
 //! kept for a retry (see `kept`) before its watchers hear the end, so they can retry it at once.
+//!
+//! With other instances (see `cluster`), the order is the shared queue's: this instance's next
+//! import starts once nothing is ahead of it there, and places count the imports of every
+//! instance.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::Notify;
@@ -16,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::cluster::{Cluster, Place};
 use super::kept::KeptUploads;
 use super::metrics::Metrics;
 use super::realtime::CancelRefused;
@@ -26,6 +32,9 @@ use crate::lock;
 use crate::progress::{Phase, ProgressReporter, ProgressTracker, SessionReporter};
 use crate::store::accounts::{Identity, Role};
 use crate::store::{NewImport, Store};
+
+/// How often an import waiting for its turn in the shared queue looks at it.
+const TURN_POLL: Duration = Duration::from_millis(200);
 
 /// Why an import waiting at a shutdown never ran.
 const SHUT_DOWN_WAITING: &str =
@@ -83,6 +92,11 @@ struct Inner {
     tracker: ProgressTracker,
     metrics: Arc<Metrics>,
     kept: Arc<KeptUploads>,
+    /// The other instances, when there are.
+    cluster: Option<Arc<Cluster>>,
+    /// The places last told to this instance's waiting imports, when they come from the shared
+    /// queue.
+    told: Mutex<HashMap<Uuid, Place>>,
 }
 
 impl ImportQueue {
@@ -91,6 +105,7 @@ impl ImportQueue {
         tracker: ProgressTracker,
         metrics: Arc<Metrics>,
         kept: Arc<KeptUploads>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Self {
         ImportQueue {
             inner: Arc::new(Inner {
@@ -103,6 +118,8 @@ impl ImportQueue {
                 tracker,
                 metrics,
                 kept,
+                cluster,
+                told: Mutex::default(),
             }),
         }
     }
@@ -117,6 +134,48 @@ impl ImportQueue {
         lock(&self.inner.waiting)
             .iter()
             .any(|job| job.request.session_id == session_id)
+    }
+
+    /// The imports this instance holds: waiting or running.
+    pub fn held(&self) -> Vec<Uuid> {
+        let waiting = lock(&self.inner.waiting);
+        let running = lock(&self.inner.running);
+        waiting
+            .iter()
+            .map(|job| job.request.session_id)
+            .chain(running.iter().map(|running| running.session_id))
+            .collect()
+    }
+
+    /// Notes who cancels an import this instance holds (the rights were checked where the
+    /// request came in); false when it does not hold it.
+    pub fn note_canceller(&self, session_id: Uuid, by: &str) -> bool {
+        match self.owner_and_canceller(session_id) {
+            Some((_, canceller)) => {
+                canceller.set(by);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Who started an import this instance holds, and where to note who cancels it.
+    fn owner_and_canceller(&self, session_id: Uuid) -> Option<(i64, Canceller)> {
+        let waiting = lock(&self.inner.waiting);
+        if let Some(job) = waiting
+            .iter()
+            .find(|job| job.request.session_id == session_id)
+        {
+            return Some((job.owner, job.request.canceller.clone()));
+        }
+        // Still holding `waiting`: a job moves to `running` under that lock, so it is seen in
+        // one place or the other.
+        match &*lock(&self.inner.running) {
+            Some(running) if running.session_id == session_id => {
+                Some((running.owner, running.canceller.clone()))
+            }
+            _ => None,
+        }
     }
 
     /// Adds an import at the end of the queue. Returns false (and drops the job, deleting its
@@ -148,30 +207,14 @@ impl ImportQueue {
     /// notes their name for its record; the caller then signals the cancel. An import that is
     /// neither waiting nor running is [`CancelRefused::Unknown`] here.
     pub fn authorize_cancel(&self, session_id: Uuid, by: &Identity) -> Result<(), CancelRefused> {
-        let allowed = |owner: i64| by.role == Role::Admin || owner == by.user_id;
-        let waiting = lock(&self.inner.waiting);
-        if let Some(job) = waiting
-            .iter()
-            .find(|job| job.request.session_id == session_id)
-        {
-            if !allowed(job.owner) {
-                return Err(CancelRefused::NotYours);
-            }
-            job.request.canceller.set(&by.name);
-            return Ok(());
+        let (owner, canceller) = self
+            .owner_and_canceller(session_id)
+            .ok_or(CancelRefused::Unknown)?;
+        if !may_cancel(by, owner) {
+            return Err(CancelRefused::NotYours);
         }
-        // Still holding `waiting`: a job moves to `running` under that lock, so it is seen in
-        // one place or the other.
-        match &*lock(&self.inner.running) {
-            Some(running) if running.session_id == session_id => {
-                if !allowed(running.owner) {
-                    return Err(CancelRefused::NotYours);
-                }
-                running.canceller.set(&by.name);
-                Ok(())
-            }
-            _ => Err(CancelRefused::Unknown),
-        }
+        canceller.set(&by.name);
+        Ok(())
     }
 
     /// Runs queued imports one after another until `stop` fires and the running one has ended.
@@ -179,6 +222,9 @@ impl ImportQueue {
     /// recorded) rather than run.
     pub async fn run(self, stop: CancellationToken) {
         loop {
+            if let Some(cluster) = &self.inner.cluster {
+                self.wait_for_turn(cluster, &stop).await;
+            }
             let next = {
                 let mut waiting = lock(&self.inner.waiting);
                 let next = if stop.is_cancelled() {
@@ -212,6 +258,11 @@ impl ImportQueue {
             let session_id = job.request.session_id;
             self.announce_positions();
             tracing::info!(session = %session_id, file = %job.request.file_name, "import started");
+            if let Some(cluster) = &self.inner.cluster
+                && let Err(error) = cluster.ledger.started(session_id).await
+            {
+                tracing::warn!(session = %session_id, %error, "could not note in the shared queue that an import started");
+            }
             let store = Arc::clone(&self.inner.store);
             let reporter = UploadAtEnd {
                 reporter: self.inner.tracker.reporter(session_id),
@@ -242,7 +293,45 @@ impl ImportQueue {
                     self.inner.tracker.complete_session(session_id, false);
                 }
             }
+            self.leave_shared_queue(session_id).await;
             self.announce_positions();
+        }
+    }
+
+    /// With other instances: waits until nothing is ahead of this instance's next import in the
+    /// shared queue (or there is none, or `stop` fires), telling the waiting ones their places.
+    async fn wait_for_turn(&self, cluster: &Cluster, stop: &CancellationToken) {
+        loop {
+            let Some(front) = lock(&self.inner.waiting)
+                .front()
+                .map(|job| job.request.session_id)
+            else {
+                return;
+            };
+            match cluster.ledger.places().await {
+                // One missing from the shared queue (it could not be written back after an
+                // outage) runs in this instance's order; the import lock still keeps applies apart.
+                Ok(places) if places.get(&front).is_none_or(|place| place.ahead == 0) => return,
+                Ok(places) => self.tell_places(&places),
+                Err(error) => {
+                    tracing::warn!(%error, "could not read the shared queue; trying again");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(TURN_POLL) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+
+    /// Takes an import that ended (or never ran) out of the shared queue, if there is one; one
+    /// that cannot be taken out now is, later, by the lease task.
+    async fn leave_shared_queue(&self, session_id: Uuid) {
+        lock(&self.inner.told).remove(&session_id);
+        if let Some(cluster) = &self.inner.cluster
+            && let Err(error) = cluster.ledger.remove(session_id).await
+        {
+            tracing::warn!(session = %session_id, %error, "could not take an import out of the shared queue");
         }
     }
 
@@ -288,6 +377,8 @@ impl ImportQueue {
     fn record_unstarted(&self, job: Job, outcome: Outcome, reason: &'static str) {
         let session_id = job.request.session_id;
         tracing::info!(session = %session_id, outcome = outcome.as_str(), "queued import ended");
+        let queue = self.clone();
+        tokio::spawn(async move { queue.leave_shared_queue(session_id).await });
         self.announce_positions();
         let inner = Arc::clone(&self.inner);
         self.inner.recording.spawn_blocking(move || {
@@ -328,28 +419,67 @@ impl ImportQueue {
     /// about to start: told it waits, its watchers would see "Queued" until the throttle let its
     /// first phase through, half a second later.
     fn announce_positions(&self) {
+        if let Some(cluster) = &self.inner.cluster {
+            let (queue, cluster) = (self.clone(), Arc::clone(cluster));
+            tokio::spawn(async move {
+                match cluster.ledger.places().await {
+                    Ok(places) => queue.tell_places(&places),
+                    Err(error) => tracing::warn!(%error, "could not read the shared queue"),
+                }
+            });
+            return;
+        }
         let running = usize::from(lock(&self.inner.running).is_some());
         let waiting: Vec<Uuid> = lock(&self.inner.waiting)
             .iter()
             .map(|job| job.request.session_id)
             .collect();
         for (index, session_id) in waiting.into_iter().enumerate() {
-            let ahead = index + running;
-            let message = match ahead {
-                0 => continue,
-                1 => "Waiting in the queue: 1 import ahead".to_owned(),
-                n => format!("Waiting in the queue: {n} imports ahead"),
+            let place = Place {
+                ahead: (index + running) as u64,
+                position: index as u64 + 1,
             };
-            self.inner.tracker.emit_progress(
-                session_id,
-                Phase::Parsing,
-                0,
-                message,
-                None,
-                Some(json!({ "queuePosition": index + 1, "importsAhead": ahead })),
-            );
+            self.tell_place(session_id, place);
         }
     }
+
+    /// Tells this instance's waiting imports their places in the shared queue, where they changed.
+    fn tell_places(&self, places: &HashMap<Uuid, Place>) {
+        let waiting: Vec<Uuid> = lock(&self.inner.waiting)
+            .iter()
+            .map(|job| job.request.session_id)
+            .collect();
+        for session_id in waiting {
+            let Some(&place) = places.get(&session_id) else {
+                continue;
+            };
+            if lock(&self.inner.told).insert(session_id, place) != Some(place) {
+                self.tell_place(session_id, place);
+            }
+        }
+    }
+
+    /// Tells a waiting import its place and how many imports are ahead of it.
+    fn tell_place(&self, session_id: Uuid, Place { ahead, position }: Place) {
+        let message = match ahead {
+            0 => return,
+            1 => "Waiting in the queue: 1 import ahead".to_owned(),
+            n => format!("Waiting in the queue: {n} imports ahead"),
+        };
+        self.inner.tracker.emit_progress(
+            session_id,
+            Phase::Parsing,
+            0,
+            message,
+            None,
+            Some(json!({ "queuePosition": position, "importsAhead": ahead })),
+        );
+    }
+}
+
+/// Whether `by` may cancel an import started by the account `owner`: its starter, or an admin.
+pub fn may_cancel(by: &Identity, owner: i64) -> bool {
+    by.role == Role::Admin || owner == by.user_id
 }
 
 /// The running import's reporter: when the import ends, its upload is kept (it did not

@@ -32,13 +32,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use socketioxide::ParserError;
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use uuid::Uuid;
 
 use super::access::{self, Caller, Principal};
-use super::metrics::Metrics;
 use super::{App, ImportStatus};
 use crate::auth::{Credential, Refused};
 use crate::domain::Outcome;
@@ -57,6 +57,9 @@ pub enum Outbound {
     Progress(ProgressEvent),
     /// `importCancelled`, to the session's room.
     Cancelled(Uuid),
+    /// The ending of an import this instance did not run (another instance died running it),
+    /// to the session's room.
+    Ended(ImportStatus),
     /// A session's newest state, to one socket that just joined.
     CatchUp { socket: Sid, status: ImportStatus },
 }
@@ -89,32 +92,86 @@ impl ProgressSink for SocketSink {
     }
 }
 
-/// Sends queued deliveries to sockets, in order, until the queue closes.
-pub async fn forward(
+/// Sends queued deliveries to sockets, in order, until the queue closes. With other instances
+/// (see `cluster`), each event also goes through the adapter to their sockets, and the session's
+/// newest state is shared.
+pub async fn forward<A: Adapter>(
     mut outbound: UnboundedReceiver<Outbound>,
-    io: SocketIo,
-    metrics: Arc<Metrics>,
+    io: SocketIo<A>,
+    app: App,
 ) {
     while let Some(message) = outbound.recv().await {
-        // The namespace is gone once shutdown has closed the sockets.
-        let Some(namespace) = io.of("/") else {
-            return;
-        };
         match message {
             Outbound::Progress(event) => {
-                metrics.progress_events.inc();
-                // One socket at a time, so that one whose buffer is full is known (see `flow`).
-                for socket in namespace.to(event.session_id.to_string()).sockets() {
-                    flow::emit(&socket, Kind::Progress, "progress", &event);
+                app.metrics.progress_events.inc();
+                let status = app.tracker_status(event.session_id);
+                if !to_room(
+                    &io,
+                    &app,
+                    event.session_id,
+                    Kind::Progress,
+                    "progress",
+                    &event,
+                    status,
+                )
+                .await
+                {
+                    return;
                 }
             }
             Outbound::Cancelled(session_id) => {
                 let notice = json!({ "sessionId": session_id });
-                for socket in namespace.to(session_id.to_string()).sockets() {
-                    flow::emit(&socket, Kind::Cancelled, "importCancelled", &notice);
+                let status = app.tracker_status(session_id);
+                if !to_room(
+                    &io,
+                    &app,
+                    session_id,
+                    Kind::Cancelled,
+                    "importCancelled",
+                    &notice,
+                    status,
+                )
+                .await
+                {
+                    return;
+                }
+            }
+            Outbound::Ended(status) => {
+                let session_id = status.event.session_id;
+                let delivered = if status.outcome == Outcome::Cancelled {
+                    let notice = json!({ "sessionId": session_id });
+                    to_room(
+                        &io,
+                        &app,
+                        session_id,
+                        Kind::Cancelled,
+                        "importCancelled",
+                        &notice,
+                        Some(status),
+                    )
+                    .await
+                } else {
+                    let event = status.event.clone();
+                    to_room(
+                        &io,
+                        &app,
+                        session_id,
+                        Kind::Progress,
+                        "progress",
+                        &event,
+                        Some(status),
+                    )
+                    .await
+                };
+                if !delivered {
+                    return;
                 }
             }
             Outbound::CatchUp { socket, status } => {
+                // The namespace is gone once shutdown has closed the sockets.
+                let Some(namespace) = io.of("/") else {
+                    return;
+                };
                 if let Some(socket) = namespace.get_socket(socket) {
                     send_state(&socket, &status);
                 }
@@ -123,11 +180,47 @@ pub async fn forward(
     }
 }
 
+/// Sends an event to a session's room: to this instance's sockets one at a time, so that one
+/// whose buffer is full is known (see `flow`), and with other instances, through the adapter to
+/// theirs, then shares the session's newest state (both while Redis answers). False once the
+/// namespace is gone (shutdown has closed the sockets).
+async fn to_room<A: Adapter, T: serde::Serialize + ?Sized>(
+    io: &SocketIo<A>,
+    app: &App,
+    session_id: Uuid,
+    kind: Kind,
+    event: &str,
+    payload: &T,
+    status: Option<ImportStatus>,
+) -> bool {
+    let Some(namespace) = io.of("/") else {
+        return false;
+    };
+    let room = session_id.to_string();
+    for socket in namespace.clone().to(room.clone()).sockets() {
+        flow::emit(&socket, kind, event, payload);
+    }
+    // While Redis is away nothing waits for it: the other instances answer from the database.
+    let Some(cluster) = app.cluster.as_ref().filter(|cluster| cluster.redis_up()) else {
+        return true;
+    };
+    let sent = namespace
+        .to(room)
+        .except(cluster.own_room())
+        .emit(event, payload)
+        .await;
+    cluster.note_redis(sent.err());
+    if let Some(status) = status {
+        cluster.share(&status, app.tracker.retention()).await;
+    }
+    true
+}
+
 /// The handshake's credential: `auth: { token }` from the client, else what the HTTP request
 /// carried (the session cookie, or a bearer header). A refusal reaches the client as
 /// `connect_error` with the reason as its message.
-pub async fn authenticate(
-    socket: SocketRef,
+pub async fn authenticate<A: Adapter>(
+    socket: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(app): State<App>,
 ) -> Result<(), Refused> {
@@ -160,7 +253,7 @@ pub async fn authenticate(
 
 /// Checks connected sockets' credentials every [`RECHECK_EVERY`] (and when woken), keeps their
 /// identities current (a changed role counts at once) and disconnects the ones refused now.
-pub async fn revalidate(app: App, io: SocketIo) {
+pub async fn revalidate<A: Adapter>(app: App, io: SocketIo<A>) {
     let mut every = tokio::time::interval(RECHECK_EVERY);
     loop {
         tokio::select! {
@@ -172,7 +265,7 @@ pub async fn revalidate(app: App, io: SocketIo) {
         let Some(namespace) = io.of("/") else {
             return;
         };
-        let mut by_credential: HashMap<Credential, Vec<SocketRef>> = HashMap::new();
+        let mut by_credential: HashMap<Credential, Vec<SocketRef<A>>> = HashMap::new();
         for socket in namespace.sockets() {
             if let Some(user) = socket.extensions.get::<Principal>() {
                 by_credential
@@ -225,7 +318,7 @@ pub async fn revalidate(app: App, io: SocketIo) {
 }
 
 /// A new socket: counted and logged.
-pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
+pub async fn on_connect<A: Adapter>(socket: SocketRef<A>, State(app): State<App>) {
     app.metrics.connected_sockets.inc();
     tracing::info!(
         socket = %socket.id,
@@ -238,16 +331,19 @@ pub async fn on_connect(socket: SocketRef, State(app): State<App>) {
 /// because socketioxide awaits middlewares before telling the client it is connected, while it
 /// runs the connect handler on a task of its own afterwards: an event the client sends at once
 /// could beat a handler registered there.
-pub async fn register_handlers(
-    socket: SocketRef,
+pub async fn register_handlers<A: Adapter>(
+    socket: SocketRef<A>,
     State(app): State<App>,
 ) -> Result<(), Infallible> {
     Flow::attach(&socket, Arc::clone(&app.metrics));
-    socket.on("joinSession", join_session);
-    socket.on("leaveSession", leave_session);
-    socket.on("cancelImport", cancel_import);
-    socket.on_fallback(unknown_event);
-    socket.on_disconnect(async |socket: SocketRef, State(app): State<App>| {
+    if let Some(cluster) = &app.cluster {
+        socket.join(cluster.own_room());
+    }
+    socket.on("joinSession", join_session::<A>);
+    socket.on("leaveSession", leave_session::<A>);
+    socket.on("cancelImport", cancel_import::<A>);
+    socket.on_fallback(unknown_event::<A>);
+    socket.on_disconnect(async |socket: SocketRef<A>, State(app): State<App>| {
         app.metrics.connected_sockets.dec();
         tracing::info!(
             socket = %socket.id,
@@ -261,10 +357,10 @@ pub async fn register_handlers(
 /// An event's argument: `Err` when it is missing.
 type Argument = Result<Value, ParserError>;
 
-async fn join_session(
-    socket: SocketRef,
+async fn join_session<A: Adapter>(
+    socket: SocketRef<A>,
     TryData(argument): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     State(app): State<App>,
 ) {
     if !flow::admit(&socket) {
@@ -283,7 +379,7 @@ async fn join_session(
     });
     let state = match queued {
         Some(status) => Some(status),
-        None => match app.recorded_status(session_id).await {
+        None => match app.stored_status(session_id).await {
             Ok(Some(status)) => {
                 send_state(&socket, &status);
                 Some(status)
@@ -302,7 +398,11 @@ async fn join_session(
     flow::ack(&socket, ack, &json!({ "ok": true, "state": state }));
 }
 
-async fn leave_session(socket: SocketRef, TryData(argument): TryData<Value>, ack: AckSender) {
+async fn leave_session<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(argument): TryData<Value>,
+    ack: AckSender<A>,
+) {
     if !flow::admit(&socket) {
         return;
     }
@@ -315,10 +415,10 @@ async fn leave_session(socket: SocketRef, TryData(argument): TryData<Value>, ack
     }
 }
 
-async fn cancel_import(
-    socket: SocketRef,
+async fn cancel_import<A: Adapter>(
+    socket: SocketRef<A>,
     TryData(argument): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     State(app): State<App>,
 ) {
     if !flow::admit(&socket) {
@@ -350,7 +450,7 @@ async fn cancel_import(
 }
 
 /// Any other event: its ack, if it asked for one, says so.
-async fn unknown_event(socket: SocketRef, Event(event): Event, ack: AckSender) {
+async fn unknown_event<A: Adapter>(socket: SocketRef<A>, Event(event): Event, ack: AckSender<A>) {
     if !flow::admit(&socket) {
         return;
     }
@@ -362,7 +462,7 @@ async fn unknown_event(socket: SocketRef, Event(event): Event, ack: AckSender) {
 }
 
 /// A session's state to one socket: its newest progress event, or `importCancelled`.
-fn send_state(socket: &SocketRef, status: &ImportStatus) {
+fn send_state<A: Adapter>(socket: &SocketRef<A>, status: &ImportStatus) {
     if status.outcome == Outcome::Cancelled {
         let notice = json!({ "sessionId": status.event.session_id });
         flow::emit(socket, Kind::CatchUp, "importCancelled", &notice);
@@ -412,6 +512,9 @@ impl std::fmt::Display for CancelRefused {
             CancelRefused::NotYours => {
                 "only the account that started this import, or an admin, can cancel it"
             }
+            CancelRefused::Unreachable => {
+                "the instance running this import cannot be reached now (Redis is unavailable); try again shortly"
+            }
         })
     }
 }
@@ -422,6 +525,8 @@ pub enum CancelRefused {
     Unknown,
     Finished,
     NotYours,
+    /// Another instance holds the import, and cannot be told now.
+    Unreachable,
 }
 
 impl From<SessionError> for CancelRefused {

@@ -407,7 +407,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/vulnimport.db";
 /// Opens the store a database URL names (`sqlite://PATH`, `sqlite:PATH` or a plain path, or
 /// `postgres://…` / `postgresql://…`).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         return Ok(Arc::new(postgres::PostgresStore::open(url)?));
     }
     let path = if let Some(path) = url
@@ -421,6 +421,11 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         PathBuf::from(url)
     };
     Ok(Arc::new(sqlite::SqliteStore::open(&path)?))
+}
+
+/// Whether a database URL names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 /// How many recent completed imports an import's time estimate learns from.

@@ -28,8 +28,19 @@ const POSTGRES = process.env.TEST_DATABASE_URL;
 // The PostgreSQL database of each test server's folder.
 const databases = new Map();
 
+/**
+ * Makes the servers of folder `dir` use the database `url` (several instances sharing one); the
+ * caller drops it.
+ */
+export function useDatabase(dir, url) {
+  databases.set(dir, { url });
+}
+
 /** The database URL of a test server's folder (the database is created on first use). */
 export function databaseOf(dir) {
+  if (databases.has(dir)) {
+    return databases.get(dir).url;
+  }
   if (!POSTGRES) {
     return `sqlite://${join(dir, 'vulnimport.db')}`;
   }
@@ -46,7 +57,7 @@ export function databaseOf(dir) {
 /** Drops the PostgreSQL database of a folder whose server has stopped, if it has one. */
 function dropDatabaseOf(dir) {
   const database = databases.get(dir);
-  if (database) {
+  if (database?.name) {
     databases.delete(dir);
     execFileSync('psql', [POSTGRES, '-qc', `DROP DATABASE IF EXISTS ${database.name} WITH (FORCE)`]);
   }

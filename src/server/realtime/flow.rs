@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::{SendError, SocketError};
 
@@ -112,7 +113,7 @@ struct FlowState {
 
 impl Flow {
     /// Gives a new socket its flow state.
-    pub fn attach(socket: &SocketRef, metrics: Arc<Metrics>) {
+    pub fn attach<A: Adapter>(socket: &SocketRef<A>, metrics: Arc<Metrics>) {
         socket.extensions.insert(Flow(Arc::new(FlowState {
             metrics,
             bucket: Mutex::new(Bucket::full(Instant::now())),
@@ -122,12 +123,12 @@ impl Flow {
 
     /// The socket's flow state: every connected socket has one, given before it was connected
     /// (see `register_handlers`).
-    fn of(socket: &SocketRef) -> Option<Flow> {
+    fn of<A: Adapter>(socket: &SocketRef<A>) -> Option<Flow> {
         socket.extensions.get::<Flow>()
     }
 
     /// Counts a drop of `kind` to `socket`.
-    fn dropped(&self, socket: &SocketRef, kind: Kind, detail: &dyn fmt::Display) {
+    fn dropped<A: Adapter>(&self, socket: &SocketRef<A>, kind: Kind, detail: &dyn fmt::Display) {
         self.0.metrics.message_dropped(kind.as_str());
         if self.0.leaving.load(Ordering::Relaxed) {
             tracing::debug!(socket = %socket.id, kind = kind.as_str(), %detail, "socket message dropped");
@@ -148,7 +149,7 @@ impl Flow {
 
 /// Whether an incoming event may be handled. An event refused is counted; the first one
 /// refused for the rate disconnects the socket (see [`overloaded`]).
-pub fn admit(socket: &SocketRef) -> bool {
+pub fn admit<A: Adapter>(socket: &SocketRef<A>) -> bool {
     let Some(flow) = Flow::of(socket) else {
         return true;
     };
@@ -170,7 +171,12 @@ pub fn admit(socket: &SocketRef) -> bool {
 }
 
 /// Sends `event` to one socket; see the module's overview for what happens when it cannot.
-pub fn emit<T: Serialize + ?Sized>(socket: &SocketRef, kind: Kind, event: &str, data: &T) {
+pub fn emit<A: Adapter, T: Serialize + ?Sized>(
+    socket: &SocketRef<A>,
+    kind: Kind,
+    event: &str,
+    data: &T,
+) {
     let Some(flow) = Flow::of(socket) else {
         return;
     };
@@ -182,7 +188,7 @@ pub fn emit<T: Serialize + ?Sized>(socket: &SocketRef, kind: Kind, event: &str, 
 }
 
 /// Answers an event's acknowledgement, if the client asked for one.
-pub fn ack(socket: &SocketRef, ack: AckSender, answer: &Value) {
+pub fn ack<A: Adapter>(socket: &SocketRef<A>, ack: AckSender<A>, answer: &Value) {
     let Some(flow) = Flow::of(socket) else {
         return;
     };
@@ -193,7 +199,7 @@ pub fn ack(socket: &SocketRef, ack: AckSender, answer: &Value) {
     sent(socket, &flow, Kind::Ack, ack.send(answer));
 }
 
-fn sent(socket: &SocketRef, flow: &Flow, kind: Kind, result: Result<(), SendError>) {
+fn sent<A: Adapter>(socket: &SocketRef<A>, flow: &Flow, kind: Kind, result: Result<(), SendError>) {
     match result {
         Ok(()) => {}
         // The socket has gone: there is no one left to tell.
@@ -209,7 +215,7 @@ fn sent(socket: &SocketRef, flow: &Flow, kind: Kind, result: Result<(), SendErro
 }
 
 /// Disconnects an overloaded socket after an `overloaded` event saying why (once per socket).
-fn overloaded(socket: &SocketRef, flow: &Flow, reason: Overload) {
+fn overloaded<A: Adapter>(socket: &SocketRef<A>, flow: &Flow, reason: Overload) {
     if !flow.leave() {
         return;
     }
@@ -225,7 +231,7 @@ fn overloaded(socket: &SocketRef, flow: &Flow, reason: Overload) {
 /// Sends `event` with `notice`, then disconnects the socket after [`DISMISS_GRACE`]; while its
 /// buffer is full, tries again every [`DISMISS_RETRY`] for up to [`DISMISS_WITHIN`]. Meanwhile
 /// its events are refused and nothing else is sent to it.
-pub async fn dismiss(socket: SocketRef, event: &'static str, notice: Value) {
+pub async fn dismiss<A: Adapter>(socket: SocketRef<A>, event: &'static str, notice: Value) {
     if let Some(flow) = Flow::of(&socket) {
         flow.leave();
     }

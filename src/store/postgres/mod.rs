@@ -42,7 +42,10 @@ use crate::domain::{Outcome, Record, Scope, key_hash};
 use crate::progress::{PastImport, Rates, grouped};
 use copy::CopyBuffer;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_schema.sql"),
+    include_str!("migrations/002_instances.sql"),
+];
 /// Connections for reads: pages, counts and the history answered side by side.
 const READERS: usize = 4;
 /// The advisory lock that serialises imports within one database.
@@ -66,10 +69,26 @@ const NOTE_WAIT: &str = "100ms";
 
 pub struct PostgresStore {
     url: String,
+    /// Always there until the store is dropped (see its `Drop`).
+    connections: Option<Connections>,
+}
+
+/// The store's own connections.
+struct Connections {
     readers: ReadPool<Client>,
     accounts: Mutex<Client>,
     account_changes: Mutex<Client>,
     stamps: Mutex<Client>,
+}
+
+impl Drop for PostgresStore {
+    /// The driver closes a connection by blocking on a runtime of its own, which a runtime's
+    /// async thread must not do, and a server's last handle on its store may go on one.
+    fn drop(&mut self) {
+        if let Some(connections) = self.connections.take() {
+            blocking(move || drop(connections));
+        }
+    }
 }
 
 impl PostgresStore {
@@ -82,36 +101,44 @@ impl PostgresStore {
         stamps.batch_execute("SET lock_timeout = '50ms'")?;
         Ok(PostgresStore {
             url: url.to_owned(),
-            readers: ReadPool::new(
-                std::iter::once(Ok(conn))
-                    .chain((1..READERS).map(|_| connect(url)))
-                    .collect::<Result<_, _>>()?,
-            ),
-            accounts: Mutex::new(connect(url)?),
-            account_changes: Mutex::new(connect(url)?),
-            stamps: Mutex::new(stamps),
+            connections: Some(Connections {
+                readers: ReadPool::new(
+                    std::iter::once(Ok(conn))
+                        .chain((1..READERS).map(|_| connect(url)))
+                        .collect::<Result<_, _>>()?,
+                ),
+                accounts: Mutex::new(connect(url)?),
+                account_changes: Mutex::new(connect(url)?),
+                stamps: Mutex::new(stamps),
+            }),
         })
     }
 
     /// A reader, connected again when the server closed its connection.
     fn reader(&self) -> Result<PooledConnection<'_, Client>, StoreError> {
-        let mut conn = self.readers.get();
+        let mut conn = self.connections().readers.get();
         if conn.is_closed() {
             *conn = connect(&self.url)?;
         }
         Ok(conn)
     }
 
+    fn connections(&self) -> &Connections {
+        self.connections
+            .as_ref()
+            .expect("a store's connections are there until it is dropped")
+    }
+
     fn accounts(&self) -> MutexGuard<'_, Client> {
-        crate::lock(&self.accounts)
+        crate::lock(&self.connections().accounts)
     }
 
     fn account_changes(&self) -> MutexGuard<'_, Client> {
-        crate::lock(&self.account_changes)
+        crate::lock(&self.connections().account_changes)
     }
 
     fn stamps(&self) -> MutexGuard<'_, Client> {
-        crate::lock(&self.stamps)
+        crate::lock(&self.connections().stamps)
     }
 }
 
@@ -121,7 +148,7 @@ impl Store for PostgresStore {
         import: &NewImport,
         cancel: &CancellationToken,
     ) -> Result<Box<dyn ImportRun>, StoreError> {
-        let mut lock = connect(&self.url)?;
+        let mut lock = import_connection(&self.url, import.session_id)?;
         loop {
             let locked: bool = lock
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&IMPORT_LOCK])?
@@ -134,7 +161,7 @@ impl Store for PostgresStore {
             }
             std::thread::sleep(LOCK_POLL);
         }
-        let mut conn = connect(&self.url)?;
+        let mut conn = import_connection(&self.url, import.session_id)?;
         // Staging and its deduplication stay in memory (set before the first TEMP table).
         conn.batch_execute(&format!(
             "SET temp_buffers = '{IMPORT_MEMORY}'; SET work_mem = '{IMPORT_MEMORY}'"
@@ -168,7 +195,7 @@ impl Store for PostgresStore {
                  hash bytea NOT NULL, plugin_id text, title text, description text,
                  solution text, family text, published text);",
         )?;
-        let mut notes = connect(&self.url)?;
+        let mut notes = import_connection(&self.url, import.session_id)?;
         notes.batch_execute(&format!("SET lock_timeout = '{NOTE_WAIT}'"))?;
         let watch = CancelWatch::new(&conn, cancel);
         Ok(Box::new(PostgresRun {
@@ -878,6 +905,20 @@ fn import_record(row: &Row) -> Result<ImportRecord, StoreError> {
 
 fn connect(url: &str) -> Result<Client, StoreError> {
     Ok(Client::connect(url, NoTls)?)
+}
+
+/// A connection of a running import, named after it: when the instance running it stops
+/// answering, another one ends these connections by that name before it records the import as
+/// interrupted, so that nothing of it can still commit.
+fn import_connection(url: &str, session_id: Uuid) -> Result<Client, StoreError> {
+    let mut config: postgres::Config = url.parse()?;
+    config.application_name(&import_application_name(session_id));
+    Ok(config.connect(NoTls)?)
+}
+
+/// The `application_name` of a running import's connections.
+pub fn import_application_name(session_id: Uuid) -> String {
+    format!("vulnimport import {session_id}")
 }
 
 fn migrate(conn: &mut Client) -> Result<(), StoreError> {
