@@ -615,6 +615,10 @@ impl Import<'_> {
                         tracing::error!(%error, session = %self.request.session_id, "import failed in the database");
                         let message = match error {
                             StoreError::DiskFull(_) => format!("{error}; nothing was changed"),
+                            StoreError::ConnectionLost(_) => {
+                                "the connection to the database was lost while applying the import (the database server stopped or restarted); nothing was changed"
+                                    .to_owned()
+                            }
                             _ => {
                                 "the database failed while applying the import; nothing was changed"
                                     .to_owned()

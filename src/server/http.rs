@@ -358,6 +358,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::DiskFull(_) => ApiError::InsufficientStorage(error.to_string()),
+            StoreError::ConnectionLost(_) => ApiError::Unavailable(format!("{error}; try again")),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -211,6 +211,13 @@ impl App {
         Some(self.session_status(session_id, state))
     }
 
+    /// The status of a session this instance tracks, to share with other instances (none
+    /// without them).
+    fn shared_status(&self, session_id: Uuid) -> Option<ImportStatus> {
+        self.cluster.as_ref()?;
+        self.tracker_status(session_id)
+    }
+
     /// The status of a session this instance does not track: as the instance holding it shares
     /// it, else from its import record.
     async fn stored_status(&self, session_id: Uuid) -> Result<Option<ImportStatus>, StoreError> {

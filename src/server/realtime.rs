@@ -104,7 +104,7 @@ pub async fn forward<A: Adapter>(
         match message {
             Outbound::Progress(event) => {
                 app.metrics.progress_events.inc();
-                let status = app.tracker_status(event.session_id);
+                let status = app.shared_status(event.session_id);
                 if !to_room(
                     &io,
                     &app,
@@ -121,7 +121,7 @@ pub async fn forward<A: Adapter>(
             }
             Outbound::Cancelled(session_id) => {
                 let notice = json!({ "sessionId": session_id });
-                let status = app.tracker_status(session_id);
+                let status = app.shared_status(session_id);
                 if !to_room(
                     &io,
                     &app,

@@ -297,6 +297,9 @@ pub enum StoreError {
     Database(Box<dyn std::error::Error + Send + Sync>),
     #[error("database file error: {0}")]
     Io(#[from] std::io::Error),
+    /// The connection to the database server was lost: it stopped, restarted or went away.
+    #[error("the connection to the database server was lost: {0}")]
+    ConnectionLost(String),
     /// The disk holding the database (or its temporary files) is full.
     #[error("no space left on the disk holding {0}")]
     DiskFull(String),

@@ -3,7 +3,7 @@
 // catch-up on join, the same status on both); a cancel on B stops an import on A; one queue in
 // arrival order across instances, with places right on both; an instance killed mid-import is
 // taken up by the other; Redis stopped and started again; watchers through nginx on long-polling
-// alone; and REDIS_URL refused with SQLite. PostgreSQL and Redis: see tests/support/cluster.mjs.
+// alone; PostgreSQL restarted under an import; and REDIS_URL refused with SQLite. PostgreSQL and Redis: see tests/support/cluster.mjs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { missing, REDIS_URL, redisServer, startCluster } from '../support/cluster.mjs';
+import { missing, postgresServer, REDIS_URL, redisServer, startCluster } from '../support/cluster.mjs';
 import { NGINX, startNginx } from '../support/nginx.mjs';
 import {
-  ADMIN, addUser, BIN, createToken, generateExport, importAndWait, metrics, request, upload,
-  waitUntil, Watcher,
+  ADMIN, addUser, BIN, createToken, generateExport, importAndWait, metrics, request, startServerIn,
+  upload, useDatabase, waitUntil, Watcher,
 } from '../support/server.mjs';
 
 const skip = await missing();
@@ -248,6 +248,43 @@ test('through nginx on long-polling alone: watchers on both instances follow an 
   }
   const ends = clients.map((client) => JSON.stringify(stream(client, sessionId).at(-1)));
   assert.equal(new Set(ends).size, 1);
+});
+
+test('PostgreSQL restarted mid-import: the import fails saying so, nothing applied, every channel agrees; the server serves again', { skip }, async (t) => {
+  const postgres = await postgresServer(t);
+  if (!postgres) {
+    t.skip('no PostgreSQL server of its own can run here');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vulnimport-pg-restart-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  useDatabase(dir, postgres.url);
+  const server = await startServerIn(dir);
+  t.after(() => server.stop());
+  const watcher = await watch(t, server.url, []);
+  const seeded = await importAndWait(server, watcher, generateExport(dir, 500, 9), { scanDate: '2026-01-01' });
+  assert.equal(seeded.end.payload.type, 'complete');
+  const before = (await request(server.url, '/api/stats')).body;
+
+  const sessionId = randomUUID();
+  assert.equal((await watcher.join(sessionId)).ok, true);
+  await accepted(server.url, generateExport(dir, 150_000, 5), { sessionId, scanDate: '2026-01-05' });
+  await watcher.waitForProgress(sessionId, (event) => event.type === 'loading' && event.progress >= 10, 'loading', { ms: 60_000 });
+  postgres.restart();
+  const end = await watcher.waitForEnd(sessionId, { ms: 90_000 });
+  assert.equal(end.payload.type, 'error', JSON.stringify(end.payload));
+  assert.match(end.payload.message, /connection to the database was lost/);
+
+  // Once PostgreSQL is back: the record says the same, nothing was applied, imports run again.
+  const record = await waitUntil(async () => {
+    const answer = await request(server.url, `/api/imports/${sessionId}/record`);
+    return answer.status === 200 && answer.body;
+  }, 'the record, once PostgreSQL is back');
+  assert.equal(record.outcome, 'failed');
+  assert.equal(record.error, end.payload.message);
+  assert.deepEqual((await request(server.url, '/api/stats')).body, before);
+  const after = await importAndWait(server, watcher, generateExport(dir, 500, 10), { scanDate: '2026-01-07' });
+  assert.equal(after.end.payload.type, 'complete');
 });
 
 test('REDIS_URL with a SQLite database is refused at start, saying why', () => {

@@ -107,3 +107,41 @@ export async function redisServer(t) {
   t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   return server;
 }
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/**
+ * A private PostgreSQL server (initdb in a temporary folder, run as the `postgres` system user,
+ * trust authentication) on a free port, with a database `vulnimport`; `restart()` stops it
+ * (fast: sessions are ended) and starts it again. Null when this machine cannot run one.
+ * Stopped and removed after the test `t`.
+ */
+export async function postgresServer(t) {
+  if (!existsSync(`${PG_BIN}/initdb`) || process.getuid?.() !== 0) {
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vulnimport-pg-'));
+  const data = join(dir, 'data');
+  execFileSync('chown', ['postgres', dir]);
+  const asPostgres = (command, args) => execFileSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/${command}`, ...args], { stdio: 'ignore' });
+  asPostgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres']);
+  const port = await freePort();
+  const start = () => asPostgres('pg_ctl', ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
+  start();
+  t.after(() => {
+    try {
+      asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  const admin = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  execFileSync('psql', [admin, '-qc', 'CREATE DATABASE vulnimport']);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/vulnimport`,
+    restart() {
+      asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      start();
+    },
+  };
+}

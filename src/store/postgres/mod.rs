@@ -64,6 +64,11 @@ const APPLY_CHUNK: i64 = 50_000;
 const IMPORT_MEMORY: &str = "64MB";
 /// Findings scanned by the apply's closing steps in the time of one upserted row.
 const SCAN_PER_UPSERT: u64 = 10;
+/// How long an import's end waits for a lost database server to be back, to record it.
+const RECORD_WAIT: Duration = Duration::from_secs(60);
+const RECORD_RETRY: Duration = Duration::from_millis(500);
+/// Use stamps never wait behind a lock: they are skipped, and the next use stamps again.
+const STAMPS_SETUP: &str = "SET lock_timeout = '50ms'";
 /// How long noting an import's phase times waits for a lock before skipping it.
 const NOTE_WAIT: &str = "100ms";
 
@@ -97,8 +102,7 @@ impl PostgresStore {
         let mut conn = connect(url)?;
         migrate(&mut conn)?;
         let mut stamps = connect(url)?;
-        // Use stamps never wait behind a lock: they are skipped, and the next use stamps again.
-        stamps.batch_execute("SET lock_timeout = '50ms'")?;
+        stamps.batch_execute(STAMPS_SETUP)?;
         Ok(PostgresStore {
             url: url.to_owned(),
             connections: Some(Connections {
@@ -130,15 +134,29 @@ impl PostgresStore {
     }
 
     fn accounts(&self) -> MutexGuard<'_, Client> {
-        crate::lock(&self.connections().accounts)
+        self.reopened(&self.connections().accounts, "")
     }
 
     fn account_changes(&self) -> MutexGuard<'_, Client> {
-        crate::lock(&self.connections().account_changes)
+        self.reopened(&self.connections().account_changes, "")
     }
 
     fn stamps(&self) -> MutexGuard<'_, Client> {
-        crate::lock(&self.connections().stamps)
+        self.reopened(&self.connections().stamps, STAMPS_SETUP)
+    }
+
+    /// One of the store's connections, made again (and set up with `setup`) when the server
+    /// closed it, as at a restart: the call that found it broken failed, the next one gets a new
+    /// connection. While the server is away the broken one stays, and calls fail saying so.
+    fn reopened<'a>(&self, connection: &'a Mutex<Client>, setup: &str) -> MutexGuard<'a, Client> {
+        let mut client = crate::lock(connection);
+        if client.is_closed()
+            && let Ok(mut reconnected) = connect(&self.url)
+            && reconnected.batch_execute(setup).is_ok()
+        {
+            *client = reconnected;
+        }
+        client
     }
 }
 
@@ -589,16 +607,24 @@ impl ImportRun for PostgresRun {
         );
         match recorded {
             Ok(()) => Ok(()),
-            // A cancel that reached the server late, or a connection gone: once more, afresh.
-            Err(_) => write_record(
-                &mut connect(&self.url)?,
-                self.import_id,
-                outcome,
-                report,
-                None,
-                None,
-                None,
-            ),
+            // A cancel that reached the server late, or a connection gone (a server restarting):
+            // again on a new connection, until the server is back.
+            Err(_) => {
+                let deadline = std::time::Instant::now() + RECORD_WAIT;
+                loop {
+                    let written = connect(&self.url).and_then(|mut conn| {
+                        write_record(&mut conn, self.import_id, outcome, report, None, None, None)
+                    });
+                    match written {
+                        Err(StoreError::ConnectionLost(_))
+                            if std::time::Instant::now() < deadline =>
+                        {
+                            std::thread::sleep(RECORD_RETRY);
+                        }
+                        written => return written,
+                    }
+                }
+            }
         }
     }
 }
@@ -968,6 +994,20 @@ impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
         match error.code() {
             Some(code) if *code == SqlState::QUERY_CANCELED => StoreError::Cancelled,
+            // Class 08 (connection exceptions) and 57P (the server shutting down or starting).
+            Some(code) if code.code().starts_with("08") || code.code().starts_with("57P") => {
+                StoreError::ConnectionLost(error.as_db_error().map_or_else(
+                    || error.to_string(),
+                    |db_error| db_error.message().to_owned(),
+                ))
+            }
+            // A connection closed, or one that could not be made.
+            None if error.is_closed()
+                || std::error::Error::source(&error)
+                    .is_some_and(|source| source.is::<std::io::Error>()) =>
+            {
+                StoreError::ConnectionLost(error.to_string())
+            }
             Some(code) if *code == SqlState::DISK_FULL => {
                 StoreError::DiskFull("the PostgreSQL server's data directory".into())
             }
