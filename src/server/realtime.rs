@@ -101,71 +101,17 @@ pub async fn forward<A: Adapter>(
     app: App,
 ) {
     while let Some(message) = outbound.recv().await {
-        match message {
+        // What goes to the room: a progress event, else `importCancelled`.
+        let (session_id, progress, status) = match message {
             Outbound::Progress(event) => {
                 app.metrics.progress_events.inc();
                 let status = app.shared_status(event.session_id);
-                if !to_room(
-                    &io,
-                    &app,
-                    event.session_id,
-                    Kind::Progress,
-                    "progress",
-                    &event,
-                    status,
-                )
-                .await
-                {
-                    return;
-                }
+                (event.session_id, Some(event), status)
             }
-            Outbound::Cancelled(session_id) => {
-                let notice = json!({ "sessionId": session_id });
-                let status = app.shared_status(session_id);
-                if !to_room(
-                    &io,
-                    &app,
-                    session_id,
-                    Kind::Cancelled,
-                    "importCancelled",
-                    &notice,
-                    status,
-                )
-                .await
-                {
-                    return;
-                }
-            }
+            Outbound::Cancelled(session_id) => (session_id, None, app.shared_status(session_id)),
             Outbound::Ended(status) => {
-                let session_id = status.event.session_id;
-                let delivered = if status.outcome == Outcome::Cancelled {
-                    let notice = json!({ "sessionId": session_id });
-                    to_room(
-                        &io,
-                        &app,
-                        session_id,
-                        Kind::Cancelled,
-                        "importCancelled",
-                        &notice,
-                        Some(status),
-                    )
-                    .await
-                } else {
-                    let event = status.event.clone();
-                    to_room(
-                        &io,
-                        &app,
-                        session_id,
-                        Kind::Progress,
-                        "progress",
-                        &event,
-                        Some(status),
-                    )
-                    .await
-                };
-                if !delivered {
-                    return;
-                }
+                let progress = (status.outcome != Outcome::Cancelled).then(|| status.event.clone());
+                (status.event.session_id, progress, Some(status))
             }
             Outbound::CatchUp { socket, status } => {
                 // The namespace is gone once shutdown has closed the sockets.
@@ -175,7 +121,42 @@ pub async fn forward<A: Adapter>(
                 if let Some(socket) = namespace.get_socket(socket) {
                     send_state(&socket, &status);
                 }
+                continue;
             }
+        };
+        let event = match progress {
+            Some(event) => RoomEvent::Progress(event),
+            None => RoomEvent::Cancelled { session_id },
+        };
+        if !to_room(&io, &app, session_id, &event, status).await {
+            return;
+        }
+    }
+}
+
+/// What a session's room is sent: a progress event, or `importCancelled` (`{ sessionId }`).
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum RoomEvent {
+    Progress(ProgressEvent),
+    #[serde(rename_all = "camelCase")]
+    Cancelled {
+        session_id: Uuid,
+    },
+}
+
+impl RoomEvent {
+    fn name(&self) -> &'static str {
+        match self {
+            RoomEvent::Progress(_) => "progress",
+            RoomEvent::Cancelled { .. } => "importCancelled",
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            RoomEvent::Progress(_) => Kind::Progress,
+            RoomEvent::Cancelled { .. } => Kind::Cancelled,
         }
     }
 }
@@ -184,13 +165,11 @@ pub async fn forward<A: Adapter>(
 /// whose buffer is full is known (see `flow`), and with other instances, through the adapter to
 /// theirs, then shares the session's newest state (both while Redis answers). False once the
 /// namespace is gone (shutdown has closed the sockets).
-async fn to_room<A: Adapter, T: serde::Serialize + ?Sized>(
+async fn to_room<A: Adapter>(
     io: &SocketIo<A>,
     app: &App,
     session_id: Uuid,
-    kind: Kind,
-    event: &str,
-    payload: &T,
+    event: &RoomEvent,
     status: Option<ImportStatus>,
 ) -> bool {
     let Some(namespace) = io.of("/") else {
@@ -198,7 +177,7 @@ async fn to_room<A: Adapter, T: serde::Serialize + ?Sized>(
     };
     let room = session_id.to_string();
     for socket in namespace.clone().to(room.clone()).sockets() {
-        flow::emit(&socket, kind, event, payload);
+        flow::emit(&socket, event.kind(), event.name(), event);
     }
     // While Redis is away nothing waits for it: the other instances answer from the database.
     let Some(cluster) = app.cluster.as_ref().filter(|cluster| cluster.redis_up()) else {
@@ -207,7 +186,7 @@ async fn to_room<A: Adapter, T: serde::Serialize + ?Sized>(
     let sent = namespace
         .to(room)
         .except(cluster.own_room())
-        .emit(event, payload)
+        .emit(event.name(), event)
         .await;
     cluster.note_redis(sent.err());
     if let Some(status) = status {
