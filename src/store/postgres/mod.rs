@@ -6,7 +6,7 @@
 //!   a starting import that any record still `running` belongs to a dead process.
 //! - Staging lives in TEMP tables of the import's own connection, filled by binary `COPY` a few
 //!   megabytes at a time (`copy`); they vanish with the connection. Duplicates collapse when
-//!   applied, in file order.
+//!   applied, in file order; staging notes the keys that can repeat, so only those are looked at.
 //! - The apply is set-based and runs in one transaction with the import's record, committed
 //!   together. A thread watching the import's cancel asks the server to cancel the running
 //!   statement, which ends it within milliseconds.
@@ -42,7 +42,10 @@ use crate::domain::{Outcome, Record, Scope, key_hash};
 use crate::progress::{PastImport, Rates, grouped};
 use copy::CopyBuffer;
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_schema.sql"),
+    include_str!("migrations/002_findings_fillfactor.sql"),
+];
 /// Connections for reads: pages, counts and the history answered side by side.
 const READERS: usize = 4;
 /// The advisory lock that serialises imports within one database.
@@ -135,9 +138,12 @@ impl Store for PostgresStore {
             std::thread::sleep(LOCK_POLL);
         }
         let mut conn = connect(&self.url)?;
-        // Staging and its deduplication stay in memory (set before the first TEMP table).
+        // Staging and its deduplication stay in memory (set before the first TEMP table). The
+        // apply's statements are planned at each run: the findings they probe grow under them,
+        // and a plan made while the table was small would scan it whole for every chunk.
         conn.batch_execute(&format!(
-            "SET temp_buffers = '{IMPORT_MEMORY}'; SET work_mem = '{IMPORT_MEMORY}'"
+            "SET temp_buffers = '{IMPORT_MEMORY}'; SET work_mem = '{IMPORT_MEMORY}';
+             SET plan_cache_mode = force_custom_plan"
         ))?;
         mark_interrupted(&mut conn)?;
         let import_id: i64 = conn
@@ -183,6 +189,8 @@ impl Store for PostgresStore {
             scope: import.scope,
             staged: 0,
             staged_definitions: HashSet::new(),
+            key_prefixes: HashSet::new(),
+            maybe_repeated: HashSet::new(),
             definitions_copy: CopyBuffer::new(
                 "COPY staging_definitions (hash, plugin_id, title, description, solution, family,
                                            published) FROM STDIN BINARY",
@@ -418,6 +426,11 @@ struct PostgresRun {
     /// Records staged so far: the file order of the next one.
     staged: i64,
     staged_definitions: HashSet<[u8; 16]>,
+    /// The first bytes of every staged key: a short prefix keeps this small however large the
+    /// file, at the cost of a few keys that share one without repeating.
+    key_prefixes: HashSet<u32>,
+    /// The staged keys whose prefix came before: the only keys that can repeat.
+    maybe_repeated: HashSet<[u8; 16]>,
     definitions_copy: CopyBuffer,
     records_copy: CopyBuffer,
     in_transaction: bool,
@@ -445,6 +458,9 @@ impl ImportRun for PostgresRun {
             }
             self.staged += 1;
             let key = key_hash(&record.key);
+            if !self.key_prefixes.insert(key_prefix(&key)) {
+                self.maybe_repeated.insert(key);
+            }
             self.records_copy.push(
                 &mut self.conn,
                 &[
@@ -616,18 +632,8 @@ impl PostgresRun {
         // in which order the keys are added (the order SQLite adds them in, so ids follow the
         // file): a regular import keeps the key's last record, a backfill its first.
         let pick = if backfill { "min" } else { "max" };
-        conn.batch_execute(&format!(
-            "CREATE TEMP TABLE repeated AS
-                 SELECT key_hash, min(seq) AS first_seq, {pick}(seq) AS picked
-                 FROM staging GROUP BY key_hash HAVING count(*) > 1;
-             DELETE FROM staging USING repeated
-                 WHERE staging.key_hash = repeated.key_hash AND staging.seq <> repeated.picked;
-             UPDATE staging SET first_seq = repeated.first_seq FROM repeated
-                 WHERE staging.key_hash = repeated.key_hash;
-             DROP TABLE repeated;
-             CREATE INDEX ON staging (first_seq);
-             ANALYZE staging;"
-        ))?;
+        let keys = self.staged - collapse_repeats(conn, &self.maybe_repeated, pick)?;
+        conn.batch_execute("CREATE INDEX ON staging (first_seq)")?;
         step(0, total, "Matching resolved findings")?;
         let known_resolved = if backfill {
             conn.query_one(
@@ -646,9 +652,8 @@ impl PostgresRun {
                 &[&import_id],
             )?
         };
-        let keys: i64 = conn.query_one("SELECT count(*) FROM staging", &[])?.get(0);
-        // Known keys are updated, then new ones inserted: one import applies at a time, so no
-        // other writer adds a key in between.
+        // Known keys are updated (none are before the first import), then new ones inserted:
+        // one import applies at a time, so no other writer adds a key in between.
         let update = conn.prepare(if backfill {
             UPDATE_BACKFILL
         } else {
@@ -667,7 +672,9 @@ impl PostgresRun {
                 ),
             )?;
             let last = first + APPLY_CHUNK - 1;
-            conn.execute(&update, &[&scan_date, &import_id, &first, &last])?;
+            if max_id_before > 0 {
+                conn.execute(&update, &[&scan_date, &import_id, &first, &last])?;
+            }
             conn.execute(&insert, &[&scan_date, &import_id, &first, &last])?;
             first = last + 1;
         }
@@ -724,6 +731,41 @@ impl PostgresRun {
             backfill,
         })
     }
+}
+
+/// The first four bytes of a key's hash.
+fn key_prefix(key: &[u8; 16]) -> u32 {
+    u32::from_le_bytes([key[0], key[1], key[2], key[3]])
+}
+
+/// Collapses the staged records of each key among `candidates` that repeats into the record
+/// `pick` (`min` or `max`) chooses by file position, placed at the key's first position. Only
+/// the candidates are looked at: no other key can repeat. Returns the records removed.
+fn collapse_repeats(
+    conn: &mut Client,
+    candidates: &HashSet<[u8; 16]>,
+    pick: &str,
+) -> Result<i64, StoreError> {
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<&[u8]> = candidates.iter().map(|key| &key[..]).collect();
+    let removed = conn.query_one(
+        &format!(
+            "WITH repeated AS (
+                 SELECT key_hash, min(seq) AS first_seq, {pick}(seq) AS picked FROM staging
+                 WHERE key_hash = ANY($1) GROUP BY key_hash HAVING count(*) > 1),
+             superseded AS (
+                 DELETE FROM staging s USING repeated r
+                 WHERE s.key_hash = r.key_hash AND s.seq <> r.picked RETURNING 1),
+             placed AS (
+                 UPDATE staging s SET first_seq = r.first_seq FROM repeated r
+                 WHERE s.seq = r.picked)
+             SELECT count(*) FROM superseded"
+        ),
+        &[&keys],
+    )?;
+    Ok(removed.get(0))
 }
 
 /// A regular import updates what it sees again in place. The tier and the CVE are part of the
