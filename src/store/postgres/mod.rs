@@ -652,14 +652,15 @@ impl PostgresRun {
                 &[&import_id],
             )?
         };
-        // Known keys are updated (none are before the first import), then new ones inserted:
-        // one import applies at a time, so no other writer adds a key in between.
+        // Known keys are updated (there are none while no finding exists), then new ones
+        // inserted: one import applies at a time, so no other writer adds a key in between.
         let update = conn.prepare(if backfill {
             UPDATE_BACKFILL
         } else {
             UPDATE_REGULAR
         })?;
-        let insert = conn.prepare(INSERT_NEW)?;
+        let known = max_id_before > 0;
+        let insert = conn.prepare(&insert_new(known))?;
         let mut first = 1;
         while first <= self.staged {
             step(
@@ -672,7 +673,7 @@ impl PostgresRun {
                 ),
             )?;
             let last = first + APPLY_CHUNK - 1;
-            if max_id_before > 0 {
+            if known {
                 conn.execute(&update, &[&scan_date, &import_id, &first, &last])?;
             }
             conn.execute(&insert, &[&scan_date, &import_id, &first, &last])?;
@@ -791,17 +792,24 @@ const UPDATE_BACKFILL: &str = "
     FROM staging a
     WHERE a.first_seq BETWEEN $3 AND $4 AND f.key_hash = a.key_hash AND $2::bigint IS NOT NULL";
 
-/// What is new is inserted `active`, in the order of the keys' first records.
-const INSERT_NEW: &str = "
-    INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
-                          severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
-                          resolved_date, last_import_id)
-    SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
-           cvss, port, protocol, os, 'active', $1::date, $1::date, NULL::date, $2::bigint
-    FROM staging a
-    WHERE a.first_seq BETWEEN $3 AND $4
-      AND NOT EXISTS (SELECT FROM findings f WHERE f.key_hash = a.key_hash)
-    ORDER BY a.first_seq";
+/// What is new is inserted `active`, in the order of the keys' first records. While no finding
+/// exists every staged key is new (staging holds each key once), so none is looked up.
+fn insert_new(known: bool) -> String {
+    let unknown = match known {
+        true => "AND NOT EXISTS (SELECT FROM findings f WHERE f.key_hash = a.key_hash)",
+        false => "",
+    };
+    format!(
+        "INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
+                               severity, vpr, cvss, port, protocol, os, state, first_seen,
+                               last_seen, resolved_date, last_import_id)
+         SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
+                cvss, port, protocol, os, 'active', $1::date, $1::date, NULL::date, $2::bigint
+         FROM staging a
+         WHERE a.first_seq BETWEEN $3 AND $4 {unknown}
+         ORDER BY a.first_seq"
+    )
+}
 
 /// The trend point of an import: the open findings by severity, from the counts it rewrote.
 const OPEN_AFTER_IMPORT: &str = "
