@@ -661,7 +661,7 @@ impl PostgresRun {
         })?;
         let known = max_id_before > 0;
         let insert = conn.prepare(&insert_new(known))?;
-        let mut first = 1;
+        let (mut first, mut new) = (1, 0);
         while first <= self.staged {
             step(
                 first as u64 - 1,
@@ -676,19 +676,19 @@ impl PostgresRun {
             if known {
                 conn.execute(&update, &[&scan_date, &import_id, &first, &last])?;
             }
-            conn.execute(&insert, &[&scan_date, &import_id, &first, &last])?;
+            new += conn.execute(&insert, &[&scan_date, &import_id, &first, &last])?;
             first = last + 1;
         }
         step(rows, total, "Counting new and updated findings")?;
-        // One import applies at a time, so the findings past the largest id before it are its
-        // additions; the ids conflicting upserts took from the sequence leave gaps in the range.
-        let counted = conn.query_one(
-            "SELECT count(*), max(id) FROM findings WHERE id > $1",
-            &[&max_id_before],
-        )?;
-        let (new, max_id_after): (i64, Option<i64>) = (counted.get(0), counted.get(1));
-        self.applied_id_range = max_id_after.map(|last| (max_id_before + 1, last));
-        let new = new as u64;
+        // One import applies at a time, so its additions are the findings past the largest id
+        // before it, up to the largest id now.
+        self.applied_id_range = match new {
+            0 => None,
+            _ => {
+                let last: i64 = conn.query_one("SELECT max(id) FROM findings", &[])?.get(0);
+                Some((max_id_before + 1, last))
+            }
+        };
         let distinct = keys as u64;
         let updated = distinct - new - known_resolved;
         let resolved = if backfill {
