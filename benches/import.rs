@@ -15,7 +15,7 @@
 //! With `BENCH_DATABASE_URL=postgres://USER@HOST:PORT/DATABASE` (a database to connect to while
 //! creating and dropping the runs' own), the 100,000-row runs go into fresh PostgreSQL databases
 //! instead, followed by a bare `COPY` of the same file into one unindexed table: the floor an
-//! import into that server is compared with.
+//! import into that server is compared with. `BENCH_ROWS` sets the rows of those runs' file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,11 +50,15 @@ fn main() {
     }
     let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
     std::fs::create_dir_all(&data).expect("bench data folder");
-    let small = export(&data, 100_000);
     if let Ok(server) = std::env::var("BENCH_DATABASE_URL") {
-        postgres_benches(&server, &small);
+        let rows = std::env::var("BENCH_ROWS")
+            .ok()
+            .and_then(|rows| rows.parse().ok())
+            .unwrap_or(100_000);
+        postgres_benches(&server, rows, &export(&data, rows));
         return;
     }
+    let small = export(&data, 100_000);
 
     println!("## End to end, 100,000 rows ({} MB)", megabytes(&small));
     let first = end_to_end(&small, false);
@@ -167,23 +171,23 @@ fn report(label: &str, figures: &Figures) {
     );
 }
 
-/// The 100,000-row import end to end into PostgreSQL, first and again, and a bare `COPY` of the
-/// file into one unindexed table.
-fn postgres_benches(server: &str, small: &Path) {
+/// An import end to end into PostgreSQL, first and again, and a bare `COPY` of the file into one
+/// unindexed table.
+fn postgres_benches(server: &str, rows: u64, file: &Path) {
     println!(
-        "## PostgreSQL, end to end, 100,000 rows ({} MB)",
-        megabytes(small)
+        "## PostgreSQL, end to end, {rows} rows ({} MB)",
+        megabytes(file)
     );
     let fresh = || BenchDatabase::postgres(server);
-    let first = end_to_end_in(small, false, &fresh);
-    let again = end_to_end_in(small, true, &fresh);
+    let first = end_to_end_in(file, false, &fresh);
+    let again = end_to_end_in(file, true, &fresh);
     report("first import", &first);
     report("re-import", &again);
     println!(
         "re-import / first import: {:.2}",
         again.seconds / first.seconds
     );
-    let mut copies: Vec<f64> = (0..RUNS).map(|_| bare_copy(server, small)).collect();
+    let mut copies: Vec<f64> = (0..RUNS).map(|_| bare_copy(server, file)).collect();
     let copy = median(&mut copies);
     println!("\n## PostgreSQL, a bare COPY of the same file into one unindexed table");
     println!("{:>14}: {copy:.2} s", "COPY");

@@ -6,7 +6,7 @@
 //!   a starting import that any record still `running` belongs to a dead process.
 //! - Staging lives in TEMP tables of the import's own connection, filled by binary `COPY` a few
 //!   megabytes at a time (`copy`); they vanish with the connection. Duplicates collapse when
-//!   applied, in file order.
+//!   applied, in file order; staging notes the keys that can repeat, so only those are looked at.
 //! - The apply is set-based and runs in one transaction with the import's record, committed
 //!   together. A thread watching the import's cancel asks the server to cancel the running
 //!   statement, which ends it within milliseconds.
@@ -45,6 +45,7 @@ use copy::CopyBuffer;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_schema.sql"),
     include_str!("migrations/002_instances.sql"),
+    include_str!("migrations/003_findings_fillfactor.sql"),
 ];
 /// Connections for reads: pages, counts and the history answered side by side.
 const READERS: usize = 4;
@@ -180,9 +181,12 @@ impl Store for PostgresStore {
             std::thread::sleep(LOCK_POLL);
         }
         let mut conn = import_connection(&self.url, import.session_id)?;
-        // Staging and its deduplication stay in memory (set before the first TEMP table).
+        // Staging and its deduplication stay in memory (set before the first TEMP table). The
+        // apply's statements are planned at each run: the findings they probe grow under them,
+        // and a plan made while the table was small would scan it whole for every chunk.
         conn.batch_execute(&format!(
-            "SET temp_buffers = '{IMPORT_MEMORY}'; SET work_mem = '{IMPORT_MEMORY}'"
+            "SET temp_buffers = '{IMPORT_MEMORY}'; SET work_mem = '{IMPORT_MEMORY}';
+             SET plan_cache_mode = force_custom_plan"
         ))?;
         mark_interrupted(&mut conn)?;
         let import_id: i64 = conn
@@ -228,6 +232,8 @@ impl Store for PostgresStore {
             scope: import.scope,
             staged: 0,
             staged_definitions: HashSet::new(),
+            key_prefixes: HashSet::new(),
+            maybe_repeated: HashSet::new(),
             definitions_copy: CopyBuffer::new(
                 "COPY staging_definitions (hash, plugin_id, title, description, solution, family,
                                            published) FROM STDIN BINARY",
@@ -463,6 +469,11 @@ struct PostgresRun {
     /// Records staged so far: the file order of the next one.
     staged: i64,
     staged_definitions: HashSet<[u8; 16]>,
+    /// The first bytes of every staged key: a short prefix keeps this small however large the
+    /// file, at the cost of a few keys that share one without repeating.
+    key_prefixes: HashSet<u32>,
+    /// The staged keys whose prefix came before: the only keys that can repeat.
+    maybe_repeated: HashSet<[u8; 16]>,
     definitions_copy: CopyBuffer,
     records_copy: CopyBuffer,
     in_transaction: bool,
@@ -490,6 +501,9 @@ impl ImportRun for PostgresRun {
             }
             self.staged += 1;
             let key = key_hash(&record.key);
+            if !self.key_prefixes.insert(key_prefix(&key)) {
+                self.maybe_repeated.insert(key);
+            }
             self.records_copy.push(
                 &mut self.conn,
                 &[
@@ -669,18 +683,8 @@ impl PostgresRun {
         // in which order the keys are added (the order SQLite adds them in, so ids follow the
         // file): a regular import keeps the key's last record, a backfill its first.
         let pick = if backfill { "min" } else { "max" };
-        conn.batch_execute(&format!(
-            "CREATE TEMP TABLE repeated AS
-                 SELECT key_hash, min(seq) AS first_seq, {pick}(seq) AS picked
-                 FROM staging GROUP BY key_hash HAVING count(*) > 1;
-             DELETE FROM staging USING repeated
-                 WHERE staging.key_hash = repeated.key_hash AND staging.seq <> repeated.picked;
-             UPDATE staging SET first_seq = repeated.first_seq FROM repeated
-                 WHERE staging.key_hash = repeated.key_hash;
-             DROP TABLE repeated;
-             CREATE INDEX ON staging (first_seq);
-             ANALYZE staging;"
-        ))?;
+        let keys = self.staged - collapse_repeats(conn, &self.maybe_repeated, pick)?;
+        conn.batch_execute("CREATE INDEX ON staging (first_seq)")?;
         step(0, total, "Matching resolved findings")?;
         let known_resolved = if backfill {
             conn.query_one(
@@ -699,16 +703,16 @@ impl PostgresRun {
                 &[&import_id],
             )?
         };
-        let keys: i64 = conn.query_one("SELECT count(*) FROM staging", &[])?.get(0);
-        // Known keys are updated, then new ones inserted: one import applies at a time, so no
-        // other writer adds a key in between.
+        // Known keys are updated (there are none while no finding exists), then new ones
+        // inserted: one import applies at a time, so no other writer adds a key in between.
         let update = conn.prepare(if backfill {
             UPDATE_BACKFILL
         } else {
             UPDATE_REGULAR
         })?;
-        let insert = conn.prepare(INSERT_NEW)?;
-        let mut first = 1;
+        let known = max_id_before > 0;
+        let insert = conn.prepare(&insert_new(known))?;
+        let (mut first, mut new) = (1, 0);
         while first <= self.staged {
             step(
                 first as u64 - 1,
@@ -720,20 +724,22 @@ impl PostgresRun {
                 ),
             )?;
             let last = first + APPLY_CHUNK - 1;
-            conn.execute(&update, &[&scan_date, &import_id, &first, &last])?;
-            conn.execute(&insert, &[&scan_date, &import_id, &first, &last])?;
+            if known {
+                conn.execute(&update, &[&scan_date, &import_id, &first, &last])?;
+            }
+            new += conn.execute(&insert, &[&scan_date, &import_id, &first, &last])?;
             first = last + 1;
         }
         step(rows, total, "Counting new and updated findings")?;
-        // One import applies at a time, so the findings past the largest id before it are its
-        // additions; the ids conflicting upserts took from the sequence leave gaps in the range.
-        let counted = conn.query_one(
-            "SELECT count(*), max(id) FROM findings WHERE id > $1",
-            &[&max_id_before],
-        )?;
-        let (new, max_id_after): (i64, Option<i64>) = (counted.get(0), counted.get(1));
-        self.applied_id_range = max_id_after.map(|last| (max_id_before + 1, last));
-        let new = new as u64;
+        // One import applies at a time, so its additions are the findings past the largest id
+        // before it, up to the largest id now.
+        self.applied_id_range = match new {
+            0 => None,
+            _ => {
+                let last: i64 = conn.query_one("SELECT max(id) FROM findings", &[])?.get(0);
+                Some((max_id_before + 1, last))
+            }
+        };
         let distinct = keys as u64;
         let updated = distinct - new - known_resolved;
         let resolved = if backfill {
@@ -779,6 +785,41 @@ impl PostgresRun {
     }
 }
 
+/// The first four bytes of a key's hash.
+fn key_prefix(key: &[u8; 16]) -> u32 {
+    u32::from_le_bytes([key[0], key[1], key[2], key[3]])
+}
+
+/// Collapses the staged records of each key among `candidates` that repeats into the record
+/// `pick` (`min` or `max`) chooses by file position, placed at the key's first position. Only
+/// the candidates are looked at: no other key can repeat. Returns the records removed.
+fn collapse_repeats(
+    conn: &mut Client,
+    candidates: &HashSet<[u8; 16]>,
+    pick: &str,
+) -> Result<i64, StoreError> {
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<&[u8]> = candidates.iter().map(|key| &key[..]).collect();
+    let removed = conn.query_one(
+        &format!(
+            "WITH repeated AS (
+                 SELECT key_hash, min(seq) AS first_seq, {pick}(seq) AS picked FROM staging
+                 WHERE key_hash = ANY($1) GROUP BY key_hash HAVING count(*) > 1),
+             superseded AS (
+                 DELETE FROM staging s USING repeated r
+                 WHERE s.key_hash = r.key_hash AND s.seq <> r.picked RETURNING 1),
+             placed AS (
+                 UPDATE staging s SET first_seq = r.first_seq FROM repeated r
+                 WHERE s.seq = r.picked)
+             SELECT count(*) FROM superseded"
+        ),
+        &[&keys],
+    )?;
+    Ok(removed.get(0))
+}
+
 /// A regular import updates what it sees again in place. The tier and the CVE are part of the
 /// key (import semantics §2), so a finding seen again keeps them.
 const UPDATE_REGULAR: &str = "
@@ -802,17 +843,24 @@ const UPDATE_BACKFILL: &str = "
     FROM staging a
     WHERE a.first_seq BETWEEN $3 AND $4 AND f.key_hash = a.key_hash AND $2::bigint IS NOT NULL";
 
-/// What is new is inserted `active`, in the order of the keys' first records.
-const INSERT_NEW: &str = "
-    INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
-                          severity, vpr, cvss, port, protocol, os, state, first_seen, last_seen,
-                          resolved_date, last_import_id)
-    SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
-           cvss, port, protocol, os, 'active', $1::date, $1::date, NULL::date, $2::bigint
-    FROM staging a
-    WHERE a.first_seq BETWEEN $3 AND $4
-      AND NOT EXISTS (SELECT FROM findings f WHERE f.key_hash = a.key_hash)
-    ORDER BY a.first_seq";
+/// What is new is inserted `active`, in the order of the keys' first records. While no finding
+/// exists every staged key is new (staging holds each key once), so none is looked up.
+fn insert_new(known: bool) -> String {
+    let unknown = match known {
+        true => "AND NOT EXISTS (SELECT FROM findings f WHERE f.key_hash = a.key_hash)",
+        false => "",
+    };
+    format!(
+        "INSERT INTO findings (key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition,
+                               severity, vpr, cvss, port, protocol, os, state, first_seen,
+                               last_seen, resolved_date, last_import_id)
+         SELECT key_hash, tier, asset_id, hostname, ip, cve, plugin_id, definition, severity, vpr,
+                cvss, port, protocol, os, 'active', $1::date, $1::date, NULL::date, $2::bigint
+         FROM staging a
+         WHERE a.first_seq BETWEEN $3 AND $4 {unknown}
+         ORDER BY a.first_seq"
+    )
+}
 
 /// The trend point of an import: the open findings by severity, from the counts it rewrote.
 const OPEN_AFTER_IMPORT: &str = "
