@@ -24,7 +24,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import { readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { io } from 'socket.io-client';
@@ -40,6 +40,11 @@ const file = isMainThread ? generateExport(work, 100_000) : null;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 const rssKb = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
+/** CPU time (user and system) a process has used, in ms (clock ticks of 10 ms). */
+const cpuMs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
 
 function connect(url, auth = { token: tokenFor(url) }) {
   const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
@@ -311,8 +316,14 @@ async function watchersAtScale(count) {
     `(${threads} threads); server RSS ${(before / 1024).toFixed(1)} → ${(after / 1024).toFixed(1)} MiB: ` +
     `${((after - before) / count).toFixed(1)} KiB per watcher`);
 
+  // CPU time during the import, of the server and of this process (the watchers' threads), to
+  // tell whether a delay comes from either being short of a core.
+  const cpu = () => ({ server: cpuMs(server.process.pid), here: process.cpuUsage() });
   const watcher = await connect(server.url);
+  const cpuBefore = cpu();
   const { serverMs } = await importThrough(server.url, watcher, sessionId);
+  const cpuAfter = cpu();
+  const watchersCpu = (cpuAfter.here.user + cpuAfter.here.system - cpuBefore.here.user - cpuBefore.here.system) / 1000;
   const results = await Promise.all(workers.map((worker) => {
     const result = answer(worker);
     worker.postMessage('finish');
@@ -324,7 +335,9 @@ async function watchersAtScale(count) {
   console.log(`emit → receipt with ${count.toLocaleString('en')} watchers: p50 ${percentile(delays, 0.5)} ms, ` +
     `p99 ${percentile(delays, 0.99)} ms, max ${delays.at(-1)} ms over ${delays.length} deliveries ` +
     `(${delays.length / count} events each; import ${serverMs} ms); ${ended} saw the end, ${disconnected} disconnected; ` +
-    `server RSS ${(rssKb(server.process.pid) / 1024).toFixed(1)} MiB`);
+    `server RSS ${(rssKb(server.process.pid) / 1024).toFixed(1)} MiB; CPU during the import: server ` +
+    `${((cpuAfter.server - cpuBefore.server) / 1000).toFixed(1)} s, watchers ${(watchersCpu / 1000).toFixed(1)} s ` +
+    `(load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores: other work shares them)`);
   watcher.close();
   await Promise.all(exited);
   await server.stop();
