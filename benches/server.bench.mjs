@@ -15,8 +15,10 @@
 // BENCH_WATCHERS=10000 node benches/server.bench.mjs runs only the watchers at scale: N sockets
 // (websocket, with a token) join one import's session; it prints the server's RSS before and
 // after them, the KiB each costs, and emit-to-receipt p50/p99 of that import's progress events
-// delivered to all N. The watchers are spread over BENCH_WORKERS threads (default 4), each with
-// its own event loop, so that one loop's queue does not stand for the server's delivery time.
+// delivered to all N, with the CPU the server and the watchers used meanwhile and the machine's
+// load (delays mean little on a machine busy with other work). The watchers are spread over
+// BENCH_WORKERS threads (default 4, or one a core where there are more), each with its own event
+// loop, so that one loop's queue does not stand for the server's delivery time.
 // Every socket is a file descriptor in this process and one in the server (which inherits the
 // limit): `ulimit -n` must exceed N by a margin (say `ulimit -n 20000` for 10,000), and
 // loopback needs N ephemeral ports (net.ipv4.ip_local_port_range gives about 28,000).
