@@ -11,24 +11,42 @@
 //   identifies the caller) against the public health check, a sign-in's time, and 1,000
 //   authenticated sockets connecting (against 1,000 unauthenticated ones on a server built before
 //   sign-in existed, when VULNIMPORT_BASELINE_BIN names one).
+//
+// BENCH_WATCHERS=10000 node benches/server.bench.mjs runs only the watchers at scale: N sockets
+// (websocket, with a token) join one import's session; it prints the server's RSS before and
+// after them, the KiB each costs, and emit-to-receipt p50/p99 of that import's progress events
+// delivered to all N, with the CPU the server and the watchers used meanwhile and the machine's
+// load (delays mean little on a machine busy with other work). The watchers are spread over
+// BENCH_WORKERS threads (default 4, or one a core where there are more), each with its own event
+// loop, so that one loop's queue does not stand for the server's delivery time.
+// Every socket is a file descriptor in this process and one in the server (which inherits the
+// limit): `ulimit -n` must exceed N by a margin (say `ulimit -n 20000` for 10,000), and
+// loopback needs N ephemeral ports (net.ipv4.ip_local_port_range gives about 28,000).
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import { readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { io } from 'socket.io-client';
 
 process.env.VULNIMPORT_BIN ??= join(process.env.CARGO_TARGET_DIR ?? 'target', 'release', 'vulnimport');
 const { ADMIN, startServer, generateExport, tokenFor, BIN } = await import('../tests/support/server.mjs');
 
 const RUNS = 3;
-const work = mkdtempSync(join(tmpdir(), 'vulnimport-bench-'));
-const file = generateExport(work, 100_000);
+// The watchers' threads (see `watchersAtScale`) only connect and listen.
+const work = isMainThread ? mkdtempSync(join(tmpdir(), 'vulnimport-bench-')) : null;
+const file = isMainThread ? generateExport(work, 100_000) : null;
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 const rssKb = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
+/** CPU time (user and system) a process has used, in ms (clock ticks of 10 ms). */
+const cpuMs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
 
 function connect(url, auth = { token: tokenFor(url) }) {
   const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
@@ -233,16 +251,116 @@ async function authentication() {
   await server.stop();
 }
 
-try {
-  console.log(`file: ${(statSync(file).size / 1e6).toFixed(1)} MB, 100,000 rows`);
-  if (process.argv.includes('--auth-only')) {
-    await authentication();
-  } else {
-    await uploadPath();
-    await watcherOverhead();
-    await latencyAndMemory();
-    await authentication();
+/**
+ * A share of `watchersAtScale`'s watchers, in a thread of its own: connects `count` sockets,
+ * joins them to `sessionId`, says `ready`, then records each progress event's delay (receipt
+ * minus the event's `timestamp`) until told to finish, when every socket has seen the import's
+ * end; answers with the delays and closes the sockets.
+ */
+async function watcherThread({ url, token, count, sessionId }) {
+  const sockets = await connectMany(url, count, { token });
+  for (let start = 0; start < count; start += 100) {
+    await Promise.all(sockets.slice(start, start + 100)
+      .map((s) => s.timeout(30_000).emitWithAck('joinSession', sessionId)));
   }
-} finally {
-  rmSync(work, { recursive: true, force: true });
+  const delays = [];
+  let ended = 0;
+  let whenAllEnded;
+  const allEnded = new Promise((resolve) => { whenAllEnded = resolve; });
+  for (const socket of sockets) {
+    socket.on('progress', (event) => {
+      delays.push(Date.now() - event.timestamp);
+      if (event.type === 'complete' && ++ended === count) whenAllEnded();
+    });
+  }
+  let disconnected = 0;
+  sockets.forEach((s) => s.on('disconnect', () => { disconnected++; }));
+  parentPort.postMessage({ ready: true });
+  await new Promise((resolve) => parentPort.once('message', resolve));
+  await Promise.race([allEnded, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+  parentPort.postMessage({ delays, ended, disconnected });
+  sockets.forEach((s) => s.close());
+}
+
+/** The soft limit on open files of this process. */
+function openFilesLimit() {
+  const limit = readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\S+)/)[1];
+  return limit === 'unlimited' ? Infinity : Number(limit);
+}
+
+/** RSS per connected, joined watcher and delivery delays with `count` of them (see the header). */
+async function watchersAtScale(count) {
+  if (openFilesLimit() < count + 1000) {
+    throw new Error(`${count} watchers need more open files than ulimit -n allows (${openFilesLimit()})`);
+  }
+  const threads = Number(process.env.BENCH_WORKERS ?? Math.max(4, availableParallelism()));
+  const server = await startServer();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const before = rssKb(server.process.pid);
+  const sessionId = crypto.randomUUID();
+  const started = performance.now();
+  const workers = Array.from({ length: threads }, (_, i) => {
+    const share = Math.floor(count / threads) + (i < count % threads ? 1 : 0);
+    return new Worker(new URL(import.meta.url), {
+      workerData: { url: server.url, token: server.admin.token, count: share, sessionId },
+    });
+  });
+  const exited = workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
+  const answer = (worker) => new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await Promise.all(workers.map(answer));
+  const connectedIn = performance.now() - started;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const after = rssKb(server.process.pid);
+  console.log(`${count.toLocaleString('en')} watchers connected and joined in ${(connectedIn / 1000).toFixed(1)} s ` +
+    `(${threads} threads); server RSS ${(before / 1024).toFixed(1)} → ${(after / 1024).toFixed(1)} MiB: ` +
+    `${((after - before) / count).toFixed(1)} KiB per watcher`);
+
+  // CPU time during the import, of the server and of this process (the watchers' threads), to
+  // tell whether a delay comes from either being short of a core.
+  const cpu = () => ({ server: cpuMs(server.process.pid), here: process.cpuUsage() });
+  const watcher = await connect(server.url);
+  const cpuBefore = cpu();
+  const { serverMs } = await importThrough(server.url, watcher, sessionId);
+  const cpuAfter = cpu();
+  const watchersCpu = (cpuAfter.here.user + cpuAfter.here.system - cpuBefore.here.user - cpuBefore.here.system) / 1000;
+  const results = await Promise.all(workers.map((worker) => {
+    const result = answer(worker);
+    worker.postMessage('finish');
+    return result;
+  }));
+  const delays = results.flatMap((result) => result.delays).sort((a, b) => a - b);
+  const ended = results.reduce((sum, result) => sum + result.ended, 0);
+  const disconnected = results.reduce((sum, result) => sum + result.disconnected, 0);
+  console.log(`emit → receipt with ${count.toLocaleString('en')} watchers: p50 ${percentile(delays, 0.5)} ms, ` +
+    `p99 ${percentile(delays, 0.99)} ms, max ${delays.at(-1)} ms over ${delays.length} deliveries ` +
+    `(${delays.length / count} events each; import ${serverMs} ms); ${ended} saw the end, ${disconnected} disconnected; ` +
+    `server RSS ${(rssKb(server.process.pid) / 1024).toFixed(1)} MiB; CPU during the import: server ` +
+    `${((cpuAfter.server - cpuBefore.server) / 1000).toFixed(1)} s, watchers ${(watchersCpu / 1000).toFixed(1)} s ` +
+    `(load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores: other work shares them)`);
+  watcher.close();
+  await Promise.all(exited);
+  await server.stop();
+}
+
+if (!isMainThread) {
+  await watcherThread(workerData);
+} else {
+  try {
+    console.log(`file: ${(statSync(file).size / 1e6).toFixed(1)} MB, 100,000 rows`);
+    if (process.env.BENCH_WATCHERS) {
+      await watchersAtScale(Number(process.env.BENCH_WATCHERS));
+    } else if (process.argv.includes('--auth-only')) {
+      await authentication();
+    } else {
+      await uploadPath();
+      await watcherOverhead();
+      await latencyAndMemory();
+      await authentication();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

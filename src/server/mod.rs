@@ -453,6 +453,10 @@ pub async fn serve(
     };
     let sockets = SocketIo::builder()
         .max_buffer_size(realtime::BUFFER)
+        // Watchers send only small events (joinSession and the like); each connected socket keeps
+        // its read buffer, so the default 4 KiB would cost 3 KiB more per watcher for nothing. A
+        // larger message still arrives whole, read in more pieces.
+        .ws_read_buffer_size(1024)
         .with_state(app.clone());
     match adapter {
         None => {
