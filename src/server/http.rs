@@ -453,13 +453,12 @@ pub(super) async fn queue_accepted(
     let session_id = accepted.session_id;
     let upload_dir = app.config.upload_dir();
     let description = accepted.clone();
-    let accepted_import = accepted.clone();
     spooled = tokio::task::spawn_blocking(move || spooled.accept(&description).map(|()| spooled))
         .await
         .map_err(|error| ApiError::Internal(format!("upload spool task: {error}")))?
         .map_err(|error| spool_error(error, &upload_dir))?;
     if let Some(cluster) = &app.cluster {
-        match cluster.ledger.enqueue(&accepted_import, owner).await {
+        match cluster.ledger.enqueue(&accepted, owner).await {
             Ok(true) => {}
             Ok(false) => return Err(session_taken(session_id)),
             // Refused before anyone watches it; the upload is deleted with the request.

@@ -262,8 +262,8 @@ impl App {
     ) -> Result<(), CancelRefused> {
         match self.queue.authorize_cancel(session_id, by) {
             Ok(()) => {}
-            Err(CancelRefused::Unknown) if self.cluster.is_some() => {
-                return self.request_cancel_elsewhere(session_id, by).await;
+            Err(CancelRefused::Unknown) if let Some(cluster) = &self.cluster => {
+                return self.request_cancel_elsewhere(cluster, session_id, by).await;
             }
             Err(CancelRefused::Unknown) => {
                 return match self.tracker.latest(session_id) {
@@ -293,12 +293,10 @@ impl App {
     /// Relays a cancel to the instance holding the import, if `by` may cancel it.
     async fn request_cancel_elsewhere(
         &self,
+        cluster: &Cluster,
         session_id: Uuid,
         by: &Identity,
     ) -> Result<(), CancelRefused> {
-        let Some(cluster) = &self.cluster else {
-            return Err(CancelRefused::Unknown);
-        };
         let entry = match cluster.ledger.entry(session_id).await {
             Ok(Some(entry)) => entry,
             Ok(None) => {
@@ -368,6 +366,7 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    cluster::check_database(&config)?;
     let url = config.database_url.clone();
     let (store, users) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
         let store = store::open(&url)?;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Mutex;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
@@ -76,6 +77,11 @@ impl Ledger {
         Ok(opened)
     }
 
+    /// Runs one statement; returns how many rows it changed.
+    async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, LedgerError> {
+        Ok(self.client().await?.execute(sql, params).await?)
+    }
+
     /// Takes (or renews) this instance's lease. Returns false when the lease had run out and
     /// another instance may have taken up this one's imports.
     pub async fn renew(&self, address: &str) -> Result<bool, LedgerError> {
@@ -100,9 +106,7 @@ impl Ledger {
 
     /// Gives up this instance's lease (at shutdown, once its imports have ended).
     pub async fn leave(&self) -> Result<(), LedgerError> {
-        self.client()
-            .await?
-            .execute("DELETE FROM instances WHERE id = $1", &[&self.instance])
+        self.execute("DELETE FROM instances WHERE id = $1", &[&self.instance])
             .await?;
         Ok(())
     }
@@ -112,8 +116,6 @@ impl Ledger {
     pub async fn enqueue(&self, import: &NewImport, owner: i64) -> Result<bool, LedgerError> {
         let description = serde_json::to_value(import)?;
         let added = self
-            .client()
-            .await?
             .execute(
                 "INSERT INTO import_queue (session_id, instance, owner, import)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO NOTHING",
@@ -130,25 +132,21 @@ impl Ledger {
 
     /// Notes that an import of this instance has begun to run.
     pub async fn started(&self, session_id: Uuid) -> Result<(), LedgerError> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE import_queue SET started_at = now() WHERE session_id = $1",
-                &[&session_id.to_string()],
-            )
-            .await?;
+        self.execute(
+            "UPDATE import_queue SET started_at = now() WHERE session_id = $1",
+            &[&session_id.to_string()],
+        )
+        .await?;
         Ok(())
     }
 
     /// Takes an import that ended (or never ran) out of the queue.
     pub async fn remove(&self, session_id: Uuid) -> Result<(), LedgerError> {
-        self.client()
-            .await?
-            .execute(
-                "DELETE FROM import_queue WHERE session_id = $1",
-                &[&session_id.to_string()],
-            )
-            .await?;
+        self.execute(
+            "DELETE FROM import_queue WHERE session_id = $1",
+            &[&session_id.to_string()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -157,15 +155,12 @@ impl Ledger {
     /// minute stay: an upload is written here before this instance's queue holds it.
     pub async fn forget_all_but(&self, held: &[Uuid]) -> Result<u64, LedgerError> {
         let held: Vec<String> = held.iter().map(Uuid::to_string).collect();
-        Ok(self
-            .client()
-            .await?
-            .execute(
-                "DELETE FROM import_queue WHERE instance = $1 AND session_id <> ALL($2)
-                   AND enqueued_at < now() - interval '1 minute'",
-                &[&self.instance, &held],
-            )
-            .await?)
+        self.execute(
+            "DELETE FROM import_queue WHERE instance = $1 AND session_id <> ALL($2)
+               AND enqueued_at < now() - interval '1 minute'",
+            &[&self.instance, &held],
+        )
+        .await
     }
 
     /// The places of this instance's queued imports.

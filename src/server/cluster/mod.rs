@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use super::realtime::Outbound;
 use super::{App, ImportStatus};
+use crate::config::ServeConfig;
 use crate::domain::Outcome;
 use crate::progress::{Phase, ProgressEvent};
 use crate::store::postgres::import_application_name;
@@ -65,17 +66,22 @@ pub struct ClusterConfig<'a> {
     pub address: String,
 }
 
+/// Refuses `REDIS_URL` with a SQLite database, before anything is opened.
+pub fn check_database(config: &ServeConfig) -> anyhow::Result<()> {
+    if config.redis_url.is_some() && !store::is_postgres(&config.database_url) {
+        anyhow::bail!(
+            "REDIS_URL needs a PostgreSQL database (--database postgres://…): instances share their queue through it; a SQLite database serves one instance"
+        );
+    }
+    Ok(())
+}
+
 impl Cluster {
     /// Connects to Redis and takes this instance's lease. Returns the client for the Socket.IO
     /// adapter beside it. Fails, saying why, when either answers no.
     pub async fn join(
         config: ClusterConfig<'_>,
     ) -> anyhow::Result<(Arc<Cluster>, SubscriberClient)> {
-        if !store::is_postgres(config.database_url) {
-            anyhow::bail!(
-                "REDIS_URL needs a PostgreSQL database (--database postgres://…): instances share their queue through it; a SQLite database serves one instance"
-            );
-        }
         let redis_url = crate::config::redacted_url(config.redis_url);
         let adapter = shared::client(config.redis_url)
             .with_context(|| format!("REDIS_URL {redis_url} is not a Redis URL"))?;
