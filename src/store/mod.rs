@@ -13,6 +13,7 @@
 //! trends: the open findings after each completed import ([`Store::import_trends`]).
 
 pub mod accounts;
+mod list_index;
 mod pool;
 pub mod postgres;
 pub mod sqlite;
@@ -407,11 +408,26 @@ pub trait ImportRun: Send {
 /// The embedded default: a SQLite file under `./data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/vulnimport.db";
 
+/// Where lists of findings are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lists {
+    /// An index in memory of every finding's listed columns, loaded in the background when the
+    /// database has changed; until it is there, the findings table.
+    Indexed,
+    /// The findings table only.
+    FromDatabase,
+}
+
 /// Opens the store a database URL names (`sqlite://PATH`, `sqlite:PATH` or a plain path, or
 /// `postgres://…` / `postgresql://…`).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, Lists::Indexed)
+}
+
+/// [`open`], with lists read as `lists` says.
+pub fn open_with(url: &str, lists: Lists) -> Result<Arc<dyn Store>, StoreError> {
     if is_postgres(url) {
-        return Ok(Arc::new(postgres::PostgresStore::open(url)?));
+        return Ok(Arc::new(postgres::PostgresStore::open_with(url, lists)?));
     }
     let path = if let Some(path) = url
         .strip_prefix("sqlite://")
@@ -423,7 +439,7 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else {
         PathBuf::from(url)
     };
-    Ok(Arc::new(sqlite::SqliteStore::open(&path)?))
+    Ok(Arc::new(sqlite::SqliteStore::open_with(&path, lists)?))
 }
 
 /// Whether a database URL names a PostgreSQL database.

@@ -6,7 +6,8 @@
 //! [`Store::list_findings`] answers is compared with a reference written as plainly as possible:
 //! one query of the findings joined to their definitions, filtered in Rust by the query's filters,
 //! sorted in Rust by the documented order ([`FindingSort`]) and sliced into the page. The page's
-//! ids, in order, and the total must be equal. [`Store::finding_stats`] is checked against plain
+//! ids, in order, and the total must be equal, both for lists answered by the index in memory
+//! and for lists read from the findings table ([`store::Lists`]). [`Store::finding_stats`] is checked against plain
 //! counts. Every list is compared on its first and last page, and by turns on other pages.
 //!
 //! A mismatch names the query, the first position that differs and the sort values there. The
@@ -221,7 +222,10 @@ const IMPORTS: [Export; 5] = [
 /// The seeded database, its imports and its findings.
 struct Seeded {
     database: Database,
+    /// Lists from the index in memory (the default).
     store: Arc<dyn Store>,
+    /// Lists from the findings table alone: what a read answers while the index loads.
+    from_database: Arc<dyn Store>,
     imports: Vec<Import>,
     /// Every finding as the reference reads it, by id (to describe a mismatch).
     all: HashMap<i64, Row>,
@@ -296,9 +300,11 @@ impl Seeded {
             .into_iter()
             .map(|row| (row.id, row))
             .collect();
+        let from_database = store::open_with(&database.url(), store::Lists::FromDatabase).unwrap();
         let seeded = Seeded {
             database,
             store,
+            from_database,
             imports,
             all,
         };
@@ -596,15 +602,19 @@ impl Seeded {
                         ..filters.clone()
                     };
                     let start = ((page - 1) * PER_PAGE) as usize;
-                    let want = expected.iter().skip(start).take(PER_PAGE as usize);
-                    let got = self
-                        .store
-                        .list_findings(&query, &CancellationToken::new())
-                        .unwrap();
-                    if let Some(mismatch) =
-                        self.compare(&query, want.copied().collect(), total, &got)
-                    {
-                        mismatches.push(mismatch);
+                    let want: Vec<&Row> = expected
+                        .iter()
+                        .skip(start)
+                        .take(PER_PAGE as usize)
+                        .copied()
+                        .collect();
+                    for (lists, store) in [("index", &self.store), ("table", &self.from_database)] {
+                        let got = store
+                            .list_findings(&query, &CancellationToken::new())
+                            .unwrap();
+                        if let Some(mismatch) = self.compare(&query, want.clone(), total, &got) {
+                            mismatches.push(format!("lists from the {lists}: {mismatch}"));
+                        }
                     }
                 }
             }

@@ -32,10 +32,11 @@ use tokio::runtime::RuntimeFlavor;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::list_index::ListIndexes;
 use super::pool::{PooledConnection, ReadPool};
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, INTERRUPTED, ImportCounts, ImportRecord,
-    ImportReport, ImportRun, NewImport, Page, PhaseTimings, Problems, RATE_HISTORY, Store,
+    ImportReport, ImportRun, Lists, NewImport, Page, PhaseTimings, Problems, RATE_HISTORY, Store,
     StoreError, TrendPoint, duration_ms, json, now, past_import,
 };
 use crate::domain::{Outcome, Record, Scope, key_hash};
@@ -77,6 +78,8 @@ pub struct PostgresStore {
     url: String,
     /// Always there until the store is dropped (see its `Drop`).
     connections: Option<Connections>,
+    /// The findings lists' index, unless lists read the findings table only.
+    lists: Option<Arc<ListIndexes>>,
 }
 
 /// The store's own connections.
@@ -100,6 +103,11 @@ impl Drop for PostgresStore {
 impl PostgresStore {
     /// Connects to the database at `url` and migrates it.
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, Lists::Indexed)
+    }
+
+    /// [`PostgresStore::open`], with lists read as `lists` says.
+    pub fn open_with(url: &str, lists: Lists) -> Result<Self, StoreError> {
         let mut conn = connect(url)?;
         migrate(&mut conn)?;
         let mut stamps = connect(url)?;
@@ -116,6 +124,7 @@ impl PostgresStore {
                 account_changes: Mutex::new(connect(url)?),
                 stamps: Mutex::new(stamps),
             }),
+            lists: (lists == Lists::Indexed).then(Arc::default),
         })
     }
 
@@ -350,7 +359,13 @@ impl Store for PostgresStore {
         }
         let mut conn = self.reader()?;
         let watch = CancelWatch::new(&conn, cancel);
-        let page = queries::list_findings(&mut conn, query);
+        let page = queries::list_findings(&mut conn, query, |version| {
+            let lists = self.lists.as_ref()?;
+            let url = self.url.clone();
+            lists.at(version, move || {
+                queries::load_list_index(&mut connect(&url)?)
+            })
+        });
         watch.stop();
         page
     }

@@ -10,12 +10,16 @@
 //! - SQL text is assembled from fixed fragments chosen by the query's enums; every value, the
 //!   search text included, is a bound parameter.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, Row, Transaction};
 use tokio_util::sync::CancellationToken;
 
 use super::{IMPORT_COLUMNS, import_record};
 use crate::domain::Severity;
+use crate::store::list_index::{DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading};
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
     SeverityCounts, StateFilter, StoreError, TrendPoint,
@@ -24,6 +28,8 @@ use crate::store::{
 const MAX_PER_PAGE: u32 = 500;
 /// Rows an export fetches from its portal at a time.
 const EXPORT_BATCH: i32 = 1_000;
+/// Rows the lists' index loads from its portal at a time.
+const LOAD_BATCH: i32 = 10_000;
 
 /// Severity as a number that orders by seriousness: info 0 … critical 4.
 const SEVERITY_RANK: &str = "CASE f.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3
@@ -33,14 +39,29 @@ const FINDING_COLUMNS: &str = "f.id, f.host, f.hostname, f.ip, f.asset_id, f.cve
     d.title, d.family, f.severity, f.vpr, f.cvss, f.port, f.protocol, f.os, f.state,
     f.first_seen, f.last_seen, f.resolved_date";
 
+/// A page of findings: from the lists' index when `index` has one at the snapshot's version,
+/// otherwise from the findings table.
 pub(super) fn list_findings(
     conn: &mut Client,
     query: &FindingQuery,
+    index: impl FnOnce(DataVersion) -> Option<Arc<ListIndex>>,
 ) -> Result<Page<FindingView>, StoreError> {
     let (page, per_page) = clamp_page(query.page, query.per_page);
     let filter = Filter::new(query);
     let offset = i64::from(page - 1) * i64::from(per_page);
     let mut tx = snapshot(conn)?;
+    let indexed = index(data_version(&mut tx)?)
+        .and_then(|index| index.page(query, offset as u64, per_page.into()));
+    if let Some((ids, total)) = indexed {
+        let items = findings_by_id(&mut tx, &ids)?;
+        tx.commit()?;
+        return Ok(Page {
+            items,
+            total,
+            page,
+            per_page,
+        });
+    }
     let total: i64 = if filter.counted {
         tx.query_one(
             &format!(
@@ -81,6 +102,81 @@ pub(super) fn list_findings(
         page,
         per_page,
     })
+}
+
+/// The committed state a snapshot sees (see [`DataVersion`]).
+fn data_version(tx: &mut Transaction<'_>) -> Result<DataVersion, StoreError> {
+    let row = tx.query_one(DATA_VERSION_SQL, &[])?;
+    Ok(DataVersion {
+        completed: row.try_get(0)?,
+        newest: row.try_get(1)?,
+    })
+}
+
+/// The findings with these ids, in this order.
+fn findings_by_id(tx: &mut Transaction<'_>, ids: &[i64]) -> Result<Vec<FindingView>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tx.query(
+        &format!(
+            "SELECT {FINDING_COLUMNS} FROM findings f
+             LEFT JOIN definitions d ON d.hash = f.definition
+             WHERE f.id = ANY($1)"
+        ),
+        &[&ids],
+    )?;
+    let mut found = HashMap::with_capacity(ids.len());
+    for row in &rows {
+        let finding = finding_view(row)?;
+        found.insert(finding.id, finding);
+    }
+    ids.iter()
+        .map(|id| {
+            found
+                .remove(id)
+                .ok_or_else(|| StoreError::Corrupt(format!("finding {id} is listed but missing")))
+        })
+        .collect()
+}
+
+/// The lists' index of the database's committed state, read in one snapshot.
+pub(super) fn load_list_index(conn: &mut Client) -> Result<ListIndex, StoreError> {
+    let mut tx = snapshot(conn)?;
+    let mut loading = Loading::new(data_version(&mut tx)?);
+    for row in tx.query("SELECT hash, title FROM definitions", &[])? {
+        loading.definition(row.try_get(0)?, row.try_get(1)?);
+    }
+    let portal = tx.bind(
+        "SELECT id, severity, state, vpr, cvss, to_char(first_seen, 'YYYY-MM-DD'),
+                to_char(last_seen, 'YYYY-MM-DD'), hostname, ip, asset_id, cve, definition
+         FROM findings ORDER BY id",
+        &[],
+    )?;
+    loop {
+        let rows = tx.query_portal(&portal, LOAD_BATCH)?;
+        for row in &rows {
+            loading.finding(ListedFinding {
+                id: row.try_get(0)?,
+                severity: row.try_get(1)?,
+                state: row.try_get(2)?,
+                vpr: row.try_get(3)?,
+                cvss: row.try_get(4)?,
+                first_seen: row.try_get(5)?,
+                last_seen: row.try_get(6)?,
+                hostname: row.try_get(7)?,
+                ip: row.try_get(8)?,
+                asset_id: row.try_get(9)?,
+                cve: row.try_get(10)?,
+                definition: row.try_get(11)?,
+            })?;
+        }
+        if rows.len() < LOAD_BATCH as usize {
+            break;
+        }
+    }
+    tx.commit()?;
+    Ok(loading.finish())
 }
 
 /// Every finding that passes the query's filters, in its order, from one snapshot: handed to

@@ -21,7 +21,7 @@ mod queries;
 use std::collections::HashSet;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -29,10 +29,11 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::list_index::ListIndexes;
 use super::pool::{PooledConnection, ReadPool};
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, INTERRUPTED, ImportCounts, ImportRecord,
-    ImportReport, ImportRun, NewImport, Page, PhaseTimings, Problems, RATE_HISTORY, Store,
+    ImportReport, ImportRun, Lists, NewImport, Page, PhaseTimings, Problems, RATE_HISTORY, Store,
     StoreError, TrendPoint, duration_ms, json, now, past_import,
 };
 use crate::domain::{Outcome, Record, Scope, key_hash};
@@ -78,11 +79,18 @@ pub struct SqliteStore {
     accounts: Mutex<Connection>,
     account_changes: Mutex<Connection>,
     stamps: Mutex<Connection>,
+    /// The findings lists' index, unless lists read the findings table only.
+    lists: Option<Arc<ListIndexes>>,
 }
 
 impl SqliteStore {
     /// Opens (creating it and its folder when missing) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Lists::Indexed)
+    }
+
+    /// [`SqliteStore::open`], with lists read as `lists` says.
+    pub fn open_with(path: &Path, lists: Lists) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
@@ -106,6 +114,7 @@ impl SqliteStore {
             accounts: Mutex::new(accounts),
             account_changes: Mutex::new(connect(path)?),
             stamps: Mutex::new(stamps),
+            lists: (lists == Lists::Indexed).then(Arc::default),
         })
     }
 
@@ -297,7 +306,13 @@ impl Store for SqliteStore {
         let mut conn = self.reader();
         let token = cancel.clone();
         conn.progress_handler(READ_CANCEL_STEPS, Some(move || token.is_cancelled()));
-        let page = queries::list_findings(&mut conn, query);
+        let page = queries::list_findings(&mut conn, query, |version| {
+            let lists = self.lists.as_ref()?;
+            let path = self.path.clone();
+            lists.at(version, move || {
+                queries::load_list_index(&mut connect(&path)?)
+            })
+        });
         conn.progress_handler(0, None::<fn() -> bool>);
         page.map_err(|error| classified(error, &self.path))
     }

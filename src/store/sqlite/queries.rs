@@ -18,12 +18,16 @@
 //! - No secondary index serves these reads: an index on `findings` costs every import far more
 //!   than its share (see docs/import-semantics.md, "Lists of findings").
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::NaiveDate;
-use rusqlite::types::{Type, Value};
+use rusqlite::types::{Type, Value, ValueRef};
 use rusqlite::{Connection, Row, ToSql};
 
 use super::{IMPORT_COLUMNS, RawImport};
 use crate::domain::Severity;
+use crate::store::list_index::{DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading};
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
     SeverityCounts, StateFilter, StoreError, TrendPoint,
@@ -56,15 +60,22 @@ const FINDING_COLUMNS: &str = "f.id, f.host, f.hostname, f.ip, f.asset_id, f.cve
 /// The column after [`FINDING_COLUMNS`] in a page's rows: the number of matching findings.
 const TOTAL_COLUMN: usize = 19;
 
+/// A page of findings: from the lists' index when `index` has one at the snapshot's version,
+/// otherwise from the findings table.
 pub(super) fn list_findings(
     conn: &mut Connection,
     query: &FindingQuery,
+    index: impl FnOnce(DataVersion) -> Option<Arc<ListIndex>>,
 ) -> Result<Page<FindingView>, StoreError> {
     let (page, per_page) = clamp_page(query.page, query.per_page);
     let filter = Filter::new(query);
     let offset = u64::from(page - 1) * u64::from(per_page);
     let (items, total) = in_one_snapshot(conn, |conn| {
-        if filter.is_counted() {
+        let indexed =
+            index(data_version(conn)?).and_then(|index| index.page(query, offset, per_page.into()));
+        if let Some((ids, total)) = indexed {
+            Ok((findings_by_id(conn, &ids)?, total))
+        } else if filter.is_counted() {
             let total = counted_total(conn, &filter)?;
             let items = counted_page(conn, query, &filter, offset, per_page.into(), total)?;
             Ok((items, total))
@@ -78,6 +89,102 @@ pub(super) fn list_findings(
         page,
         per_page,
     })
+}
+
+/// The committed state a snapshot sees (see [`DataVersion`]).
+fn data_version(conn: &Connection) -> Result<DataVersion, StoreError> {
+    Ok(conn
+        .prepare_cached(DATA_VERSION_SQL)?
+        .query_row([], |row| {
+            Ok(DataVersion {
+                completed: row.get(0)?,
+                newest: row.get(1)?,
+            })
+        })?)
+}
+
+/// The findings with these ids, in this order.
+fn findings_by_id(conn: &Connection, ids: &[i64]) -> Result<Vec<FindingView>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let places = vec!["?"; ids.len()].join(", ");
+    let mut statement = conn.prepare(&format!(
+        "SELECT {FINDING_COLUMNS} FROM findings f
+         LEFT JOIN definitions d ON d.hash = f.definition
+         WHERE f.id IN ({places})"
+    ))?;
+    let mut rows = statement.query(rusqlite::params_from_iter(ids))?;
+    let mut found = HashMap::with_capacity(ids.len());
+    while let Some(row) = rows.next()? {
+        let finding = finding_view(row)?;
+        found.insert(finding.id, finding);
+    }
+    ids.iter()
+        .map(|id| {
+            found
+                .remove(id)
+                .ok_or_else(|| StoreError::Corrupt(format!("finding {id} is listed but missing")))
+        })
+        .collect()
+}
+
+/// The lists' index of the database's committed state, read in one snapshot.
+pub(super) fn load_list_index(conn: &mut Connection) -> Result<ListIndex, StoreError> {
+    in_one_snapshot(conn, |conn| {
+        let mut loading = Loading::new(data_version(conn)?);
+        let mut definitions = conn.prepare("SELECT hash, title FROM definitions")?;
+        let mut rows = definitions.query([])?;
+        while let Some(row) = rows.next()? {
+            loading.definition(blob_at(row, 0)?, text_at(row, 1)?);
+        }
+        let mut findings = conn.prepare(
+            "SELECT id, severity, state, vpr, cvss, first_seen, last_seen, hostname, ip,
+                    asset_id, cve, definition
+             FROM findings ORDER BY id",
+        )?;
+        let mut rows = findings.query([])?;
+        while let Some(row) = rows.next()? {
+            let text = |index| {
+                text_at(row, index)?.ok_or_else(|| StoreError::Corrupt("a missing value".into()))
+            };
+            let optional = |index| text_at(row, index);
+            loading.finding(ListedFinding {
+                id: row.get(0)?,
+                severity: text(1)?,
+                state: text(2)?,
+                vpr: row.get(3)?,
+                cvss: row.get(4)?,
+                first_seen: text(5)?,
+                last_seen: text(6)?,
+                hostname: optional(7)?,
+                ip: optional(8)?,
+                asset_id: optional(9)?,
+                cve: optional(10)?,
+                definition: blob_at(row, 11)?,
+            })?;
+        }
+        Ok(loading.finish())
+    })
+}
+
+/// A text column's value, borrowed from its row.
+fn text_at<'r>(row: &'r Row<'_>, index: usize) -> Result<Option<&'r str>, StoreError> {
+    match row.get_ref(index)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("column {index}: text that is not UTF-8"))),
+        _ => Err(StoreError::Corrupt(format!("column {index}: not text"))),
+    }
+}
+
+/// A blob column's value, borrowed from its row.
+fn blob_at<'r>(row: &'r Row<'_>, index: usize) -> Result<&'r [u8], StoreError> {
+    match row.get_ref(index)? {
+        ValueRef::Blob(blob) => Ok(blob),
+        _ => Err(StoreError::Corrupt(format!("column {index}: not a blob"))),
+    }
 }
 
 /// The number of findings in the states and severities the filter keeps, from the counts each
@@ -1093,6 +1200,73 @@ mod tests {
         assert_eq!((far.items.len(), far.total), (0, 3));
         let none = db.page(&search("nothing"));
         assert_eq!((none.items.len(), none.total, none.page), (0, 0, 1));
+    }
+
+    #[test]
+    fn the_index_lists_what_the_findings_table_lists() {
+        let (db, _) = three_imports();
+        db.import(
+            &[EXCHANGE, SMTP, "ASSET-9,,,,1010,,info,,,,,"],
+            "2024-04-01",
+        );
+        let mut conn = super::super::connect(db.store.path()).unwrap();
+        let index = super::load_list_index(&mut conn).unwrap();
+        let sorts = [
+            FindingSort::Severity,
+            FindingSort::Vpr,
+            FindingSort::Cvss,
+            FindingSort::Host,
+            FindingSort::Cve,
+            FindingSort::Title,
+            FindingSort::FirstSeen,
+            FindingSort::LastSeen,
+            FindingSort::State,
+        ];
+        let states = [None, Some(StateFilter::Open), Some(StateFilter::Resolved)];
+        let severities = [None, Some(Severity::Critical), Some(Severity::Info)];
+        let texts = [
+            None,
+            Some("example"),
+            Some("CVE-2024"),
+            Some("  10.0.0.1 "),
+            Some("%"),
+        ];
+        for sort in sorts {
+            for descending in [false, true] {
+                for (state, severity, text) in every_combination(&states, &severities, &texts) {
+                    for (page, per_page) in [(1, 3), (2, 3), (3, 3), (4, 3), (1, 50)] {
+                        let query = FindingQuery {
+                            state,
+                            severity,
+                            text: text.map(String::from),
+                            sort,
+                            descending,
+                            page,
+                            per_page,
+                            changed_by: None,
+                        };
+                        let offset = u64::from((page - 1) * per_page);
+                        let (ids, total) = index.page(&query, offset, per_page.into()).unwrap();
+                        let table = super::list_findings(&mut conn, &query, |_| None).unwrap();
+                        let table_ids: Vec<i64> = table.items.iter().map(|f| f.id).collect();
+                        assert_eq!((ids, total), (table_ids, table.total), "{query:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every combination of one value from each of three lists.
+    fn every_combination<A: Copy, B: Copy, C: Copy>(a: &[A], b: &[B], c: &[C]) -> Vec<(A, B, C)> {
+        let mut all = Vec::new();
+        for &x in a {
+            for &y in b {
+                for &z in c {
+                    all.push((x, y, z));
+                }
+            }
+        }
+        all
     }
 
     #[test]
