@@ -396,6 +396,15 @@ pub async fn serve(
     })?);
     recover_uploads(&store, &kept, upload_dir).await;
     tokio::spawn(apply_retention(Arc::clone(&kept)));
+    // The first page asked for loads the lists' index; asking now has it ready sooner.
+    let warming = Arc::clone(&store);
+    tokio::task::spawn_blocking(move || {
+        let first = FindingQuery {
+            per_page: 1,
+            ..FindingQuery::default()
+        };
+        warming.list_findings(&first, &CancellationToken::new())
+    });
 
     let address = listener.local_addr()?;
     let (cluster, adapter) = match &config.redis_url {

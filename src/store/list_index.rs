@@ -43,6 +43,15 @@ pub(super) struct DataVersion {
 pub(super) const DATA_VERSION_SQL: &str =
     "SELECT count(*), coalesce(max(id), 0) FROM imports WHERE outcome = 'completed'";
 
+/// The findings an import changed in one way (see [`crate::store::Change`]), as a backend reads
+/// them in the snapshot of a list.
+pub(super) enum Changed {
+    /// The ids of those it resolved or reopened.
+    Ids(Vec<i64>),
+    /// The first and last id of those it added, if it added any.
+    Range(Option<(i64, i64)>),
+}
+
 /// One finding's listed columns, as a loader reads them (findings in ascending id order).
 pub(super) struct ListedFinding<'a> {
     pub id: i64,
@@ -393,18 +402,16 @@ impl Ranked<'_> {
 }
 
 impl ListIndex {
-    /// The ids of a page of `query`'s list, in order, and the number of findings it lists;
-    /// `None` for a list this index does not answer (an import's changes).
+    /// The ids of a page of `query`'s list, in order, and the number of findings it lists.
+    /// A list of an import's changes needs the findings it `changed`.
     pub(super) fn page(
         &self,
         query: &FindingQuery,
+        changed: Option<&Changed>,
         offset: u64,
         limit: u64,
-    ) -> Option<(Vec<i64>, u64)> {
-        if query.changed_by.is_some() {
-            return None;
-        }
-        let keeps = self.filter(query);
+    ) -> (Vec<i64>, u64) {
+        let keeps = self.filter(query, changed);
         let columns = self.sort_columns(query.sort);
         let descending = query.descending;
         let key_of = |finding: usize| sort_key(&columns, finding, descending);
@@ -419,7 +426,7 @@ impl ListIndex {
             }
         }
         if offset >= total {
-            return Some((Vec::new(), total));
+            return (Vec::new(), total);
         }
         let wanted = limit.min(total - offset);
         // The keys the page spans: it starts `skip` findings into `first_key`.
@@ -466,7 +473,7 @@ impl ListIndex {
             .take(wanted as usize)
             .map(|(_, id)| i64::from(id))
             .collect();
-        Some((ids, total))
+        (ids, total)
     }
 
     /// The sorted values of a list, most significant first (the id breaks the remaining ties).
@@ -507,7 +514,7 @@ impl ListIndex {
         }
     }
 
-    fn filter(&self, query: &FindingQuery) -> Keeps<'_> {
+    fn filter(&self, query: &FindingQuery, changed: Option<&Changed>) -> Keeps<'_> {
         let states: &[u8] = match query.state {
             None => &[0, 1, 2],
             Some(StateFilter::Active) => &[0],
@@ -538,11 +545,32 @@ impl ListIndex {
                         .collect(),
                 }
             });
+        let ids = &self.findings.ids;
+        let position = |id: i64| ids.partition_point(|&listed| i64::from(listed) < id);
+        let changed = changed.map(|changed| {
+            let mut kept = vec![false; ids.len()];
+            match changed {
+                Changed::Range(None) => {}
+                Changed::Range(Some((first, last))) => {
+                    kept[position(*first)..position(last + 1)].fill(true);
+                }
+                Changed::Ids(changed) => {
+                    for &id in changed {
+                        let at = position(id);
+                        if ids.get(at).is_some_and(|&listed| i64::from(listed) == id) {
+                            kept[at] = true;
+                        }
+                    }
+                }
+            }
+            kept
+        });
         Keeps {
             findings: &self.findings,
             state,
             severity: query.severity.map(severity_rank),
             text,
+            changed,
         }
     }
 }
@@ -572,6 +600,8 @@ struct Keeps<'a> {
     state: [bool; 3],
     severity: Option<u8>,
     text: Option<TextMatches>,
+    /// By position: the findings an import changed.
+    changed: Option<Vec<bool>>,
 }
 
 /// Which hosts, CVE ids and titles (by position) contain the searched text.
@@ -586,6 +616,7 @@ impl Keeps<'_> {
         let f = self.findings;
         self.state[f.state[finding] as usize]
             && self.severity.is_none_or(|s| f.severity[finding] == s)
+            && self.changed.as_ref().is_none_or(|changed| changed[finding])
             && self.text.as_ref().is_none_or(|text| {
                 text.hosts[f.host[finding] as usize]
                     || (f.cve[finding] != MISSING && text.cves[f.cve[finding] as usize])

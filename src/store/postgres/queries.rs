@@ -3,6 +3,9 @@
 //!
 //! - A page and its total, and the import history's page and total, run in one repeatable-read
 //!   snapshot, so they agree even while an import commits.
+//! - A list is answered from the lists' index in memory when it is as new as the snapshot
+//!   (see `store::list_index`); the statements here answer it from the findings table until it
+//!   is, and always for an import's change lists.
 //! - Lists filtered by state and severity only take their totals from `finding_counts`.
 //! - Missing values sort as SQLite's do: after the others where the order says so, otherwise
 //!   below every value (PostgreSQL's own default puts them above).
@@ -19,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{IMPORT_COLUMNS, import_record};
 use crate::domain::Severity;
-use crate::store::list_index::{DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading};
+use crate::store::list_index::{
+    Changed, DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading,
+};
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
     SeverityCounts, StateFilter, StoreError, TrendPoint,
@@ -50,9 +55,12 @@ pub(super) fn list_findings(
     let filter = Filter::new(query);
     let offset = i64::from(page - 1) * i64::from(per_page);
     let mut tx = snapshot(conn)?;
-    let indexed = index(data_version(&mut tx)?)
-        .and_then(|index| index.page(query, offset as u64, per_page.into()));
-    if let Some((ids, total)) = indexed {
+    if let Some(index) = index(data_version(&mut tx)?) {
+        let changed = query
+            .changed_by
+            .map(|(import, change)| changed_findings(&mut tx, import, change))
+            .transpose()?;
+        let (ids, total) = index.page(query, changed.as_ref(), offset as u64, per_page.into());
         let items = findings_by_id(&mut tx, &ids)?;
         tx.commit()?;
         return Ok(Page {
@@ -111,6 +119,38 @@ fn data_version(tx: &mut Transaction<'_>) -> Result<DataVersion, StoreError> {
         completed: row.try_get(0)?,
         newest: row.try_get(1)?,
     })
+}
+
+/// The findings an import changed in one way.
+fn changed_findings(
+    tx: &mut Transaction<'_>,
+    import: i64,
+    change: Change,
+) -> Result<Changed, StoreError> {
+    let change = match change {
+        Change::Added => {
+            let range = tx.query_opt(
+                "SELECT added_from_id, added_to_id FROM imports WHERE id = $1",
+                &[&import],
+            )?;
+            let range = match range {
+                Some(row) => row.try_get::<_, Option<i64>>(0)?.zip(row.try_get(1)?),
+                None => None,
+            };
+            return Ok(Changed::Range(range));
+        }
+        Change::Resolved => "resolved",
+        Change::Reopened => "reopened",
+    };
+    let ids = tx
+        .query(
+            "SELECT finding_id FROM import_changes WHERE import_id = $1 AND change = $2",
+            &[&import, &change],
+        )?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    Ok(Changed::Ids(ids))
 }
 
 /// The findings with these ids, in this order.

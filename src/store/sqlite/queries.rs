@@ -15,19 +15,24 @@
 //!   transaction, so they agree even while an import commits.
 //! - SQL text is assembled from fixed fragments chosen by the query's enums; every value, the
 //!   search text included, is a bound parameter.
-//! - No secondary index serves these reads: an index on `findings` costs every import far more
-//!   than its share (see docs/import-semantics.md, "Lists of findings").
+//! - A list is answered from the lists' index in memory when it is as new as the snapshot
+//!   (see `store::list_index`); the statements here answer it from the findings table until it
+//!   is, and always for an import's change lists. No secondary index serves them: an index on
+//!   `findings` costs every import far more than its share (see docs/import-semantics.md, "Lists
+//!   of findings").
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rusqlite::types::{Type, Value, ValueRef};
-use rusqlite::{Connection, Row, ToSql};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 
 use super::{IMPORT_COLUMNS, RawImport};
 use crate::domain::Severity;
-use crate::store::list_index::{DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading};
+use crate::store::list_index::{
+    Changed, DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading,
+};
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
     SeverityCounts, StateFilter, StoreError, TrendPoint,
@@ -71,9 +76,12 @@ pub(super) fn list_findings(
     let filter = Filter::new(query);
     let offset = u64::from(page - 1) * u64::from(per_page);
     let (items, total) = in_one_snapshot(conn, |conn| {
-        let indexed =
-            index(data_version(conn)?).and_then(|index| index.page(query, offset, per_page.into()));
-        if let Some((ids, total)) = indexed {
+        if let Some(index) = index(data_version(conn)?) {
+            let changed = query
+                .changed_by
+                .map(|(import, change)| changed_findings(conn, import, change))
+                .transpose()?;
+            let (ids, total) = index.page(query, changed.as_ref(), offset, per_page.into());
             Ok((findings_by_id(conn, &ids)?, total))
         } else if filter.is_counted() {
             let total = counted_total(conn, &filter)?;
@@ -101,6 +109,30 @@ fn data_version(conn: &Connection) -> Result<DataVersion, StoreError> {
                 newest: row.get(1)?,
             })
         })?)
+}
+
+/// The findings an import changed in one way.
+fn changed_findings(conn: &Connection, import: i64, change: Change) -> Result<Changed, StoreError> {
+    let change = match change {
+        Change::Added => {
+            let range = conn
+                .prepare_cached("SELECT added_from_id, added_to_id FROM imports WHERE id = ?1")?
+                .query_row([import], |row| {
+                    Ok(row.get::<_, Option<i64>>(0)?.zip(row.get(1)?))
+                })
+                .optional()?;
+            return Ok(Changed::Range(range.flatten()));
+        }
+        Change::Resolved => "resolved",
+        Change::Reopened => "reopened",
+    };
+    let mut statement = conn.prepare_cached(
+        "SELECT finding_id FROM import_changes WHERE import_id = ?1 AND change = ?2",
+    )?;
+    let ids = statement
+        .query_map(rusqlite::params![import, change], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Changed::Ids(ids))
 }
 
 /// The findings with these ids, in this order.
@@ -1204,7 +1236,7 @@ mod tests {
 
     #[test]
     fn the_index_lists_what_the_findings_table_lists() {
-        let (db, _) = three_imports();
+        let (db, imports) = three_imports();
         db.import(
             &[EXCHANGE, SMTP, "ASSET-9,,,,1010,,info,,,,,"],
             "2024-04-01",
@@ -1246,11 +1278,26 @@ mod tests {
                             changed_by: None,
                         };
                         let offset = u64::from((page - 1) * per_page);
-                        let (ids, total) = index.page(&query, offset, per_page.into()).unwrap();
+                        let (ids, total) = index.page(&query, None, offset, per_page.into());
                         let table = super::list_findings(&mut conn, &query, |_| None).unwrap();
                         let table_ids: Vec<i64> = table.items.iter().map(|f| f.id).collect();
                         assert_eq!((ids, total), (table_ids, table.total), "{query:?}");
                     }
+                }
+                for (import, change) in imports.iter().flat_map(|&import| {
+                    [Change::Added, Change::Resolved, Change::Reopened].map(|c| (import, c))
+                }) {
+                    let query = FindingQuery {
+                        sort,
+                        descending,
+                        changed_by: Some((import, change)),
+                        ..FindingQuery::default()
+                    };
+                    let changed = super::changed_findings(&conn, import, change).unwrap();
+                    let (ids, total) = index.page(&query, Some(&changed), 0, 50);
+                    let table = super::list_findings(&mut conn, &query, |_| None).unwrap();
+                    let table_ids: Vec<i64> = table.items.iter().map(|f| f.id).collect();
+                    assert_eq!((ids, total), (table_ids, table.total), "{query:?}");
                 }
             }
         }
