@@ -443,7 +443,7 @@ impl ListIndex {
         }
         // Each key's findings in id order (the list's direction): of the first key, those past
         // `skip`; of the others, as many as the page can hold.
-        let mut taken = vec![0u64; last_key - first_key + 1];
+        let mut taken = vec![0u32; last_key - first_key + 1];
         let mut page: Vec<(u64, u32)> = Vec::with_capacity(wanted as usize);
         let mut visit = |finding: usize| {
             let key = key_of(finding) as usize;
@@ -457,7 +457,7 @@ impl ListIndex {
             } else {
                 (0, wanted)
             };
-            if *seen > from && *seen <= to {
+            if u64::from(*seen) > from && u64::from(*seen) <= to {
                 page.push((key as u64, self.findings.ids[finding]));
             }
         };
@@ -474,6 +474,26 @@ impl ListIndex {
             .map(|(_, id)| i64::from(id))
             .collect();
         (ids, total)
+    }
+
+    /// About how much memory the index holds.
+    fn heap_bytes(&self) -> usize {
+        let f = &self.findings;
+        // Eight columns of `u32` and two of `u8`.
+        let per_finding = 8 * 4 + 2;
+        let text = |text: Option<&str>| text.map_or(0, |text| size_of::<Box<str>>() + text.len());
+        let hosts: usize = (self.hosts.iter())
+            .map(|h| {
+                size_of::<Host>()
+                    + [&h.hostname, &h.ip, &h.asset_id]
+                        .into_iter()
+                        .map(|t| text(t.as_deref()))
+                        .sum::<usize>()
+            })
+            .sum();
+        let cves: usize = self.cves.iter().map(|c| text(Some(c))).sum();
+        let titles: usize = self.titles.iter().map(|t| text(t.as_deref())).sum();
+        f.ids.len() * per_finding + hosts + cves + titles + self.host_ranks.len() * 4
     }
 
     /// The sorted values of a list, most significant first (the id breaks the remaining ties).
@@ -699,8 +719,9 @@ impl ListIndexes {
         slot.loading = false;
         match loaded {
             Ok(index) => {
-                tracing::debug!(
+                tracing::info!(
                     findings = index.findings.ids.len(),
+                    mib = index.heap_bytes() >> 20,
                     millis = started.elapsed().as_millis() as u64,
                     "lists' index loaded"
                 );

@@ -9,8 +9,9 @@
 //! Accounts (users, API tokens, web sessions) are part of every backend: [`Accounts`].
 //!
 //! Readers see committed state only: pages of findings ([`Store::list_findings`], filtered,
-//! ordered and counted by one [`FindingQuery`]), dashboard counts, the import history and the
-//! trends: the open findings after each completed import ([`Store::import_trends`]).
+//! ordered and counted by one [`FindingQuery`], answered from an index in memory as of the
+//! reader's snapshot: [`Lists`]), dashboard counts, the import history and the trends: the open
+//! findings after each completed import ([`Store::import_trends`]).
 
 pub mod accounts;
 mod list_index;
