@@ -24,7 +24,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::domain::Severity;
-use crate::store::{FindingQuery, FindingSort, StateFilter, StoreError};
+use crate::store::{FindingQuery, FindingSort, FindingView, StateFilter, StoreError};
 
 /// How long a read waits for an index being loaded before it reads the database itself.
 const LOAD_WAIT: Duration = Duration::from_secs(2);
@@ -50,6 +50,21 @@ pub(super) enum Changed {
     Ids(Vec<i64>),
     /// The first and last id of those it added, if it added any.
     Range(Option<(i64, i64)>),
+}
+
+/// The findings of a page, read by id in any order, put in the order of its `ids`.
+pub(super) fn in_listed_order(
+    ids: &[i64],
+    found: Vec<FindingView>,
+) -> Result<Vec<FindingView>, StoreError> {
+    let mut found: HashMap<i64, FindingView> = found.into_iter().map(|f| (f.id, f)).collect();
+    ids.iter()
+        .map(|id| {
+            found
+                .remove(id)
+                .ok_or_else(|| StoreError::Corrupt(format!("finding {id} is listed but missing")))
+        })
+        .collect()
 }
 
 /// One finding's listed columns, as a loader reads them (findings in ascending id order).

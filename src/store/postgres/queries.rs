@@ -13,7 +13,6 @@
 //! - SQL text is assembled from fixed fragments chosen by the query's enums; every value, the
 //!   search text included, is a bound parameter.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use postgres::types::ToSql;
@@ -23,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::{IMPORT_COLUMNS, import_record};
 use crate::domain::Severity;
 use crate::store::list_index::{
-    Changed, DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading,
+    Changed, DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading, in_listed_order,
 };
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
@@ -166,18 +165,8 @@ fn findings_by_id(tx: &mut Transaction<'_>, ids: &[i64]) -> Result<Vec<FindingVi
         ),
         &[&ids],
     )?;
-    let mut found = HashMap::with_capacity(ids.len());
-    for row in &rows {
-        let finding = finding_view(row)?;
-        found.insert(finding.id, finding);
-    }
-    ids.iter()
-        .map(|id| {
-            found
-                .remove(id)
-                .ok_or_else(|| StoreError::Corrupt(format!("finding {id} is listed but missing")))
-        })
-        .collect()
+    let found = rows.iter().map(finding_view).collect::<Result<_, _>>()?;
+    in_listed_order(ids, found)
 }
 
 /// The lists' index of the database's committed state, read in one snapshot.

@@ -21,7 +21,6 @@
 //!   `findings` costs every import far more than its share (see docs/import-semantics.md, "Lists
 //!   of findings").
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -31,7 +30,7 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 use super::{IMPORT_COLUMNS, RawImport};
 use crate::domain::Severity;
 use crate::store::list_index::{
-    Changed, DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading,
+    Changed, DATA_VERSION_SQL, DataVersion, ListIndex, ListedFinding, Loading, in_listed_order,
 };
 use crate::store::{
     Change, FindingQuery, FindingSort, FindingStats, FindingView, ImportRecord, Page,
@@ -147,18 +146,11 @@ fn findings_by_id(conn: &Connection, ids: &[i64]) -> Result<Vec<FindingView>, St
          WHERE f.id IN ({places})"
     ))?;
     let mut rows = statement.query(rusqlite::params_from_iter(ids))?;
-    let mut found = HashMap::with_capacity(ids.len());
+    let mut found = Vec::with_capacity(ids.len());
     while let Some(row) = rows.next()? {
-        let finding = finding_view(row)?;
-        found.insert(finding.id, finding);
+        found.push(finding_view(row)?);
     }
-    ids.iter()
-        .map(|id| {
-            found
-                .remove(id)
-                .ok_or_else(|| StoreError::Corrupt(format!("finding {id} is listed but missing")))
-        })
-        .collect()
+    in_listed_order(ids, found)
 }
 
 /// The lists' index of the database's committed state, read in one snapshot.
