@@ -26,6 +26,7 @@ pub mod http;
 mod kept;
 mod metrics;
 mod queue;
+mod read_threads;
 mod realtime;
 mod retry;
 mod spool;
@@ -64,10 +65,13 @@ use cluster::{CancelRequest, Cluster, ClusterConfig};
 use kept::{KeptUploads, Retention};
 use metrics::Metrics;
 use queue::ImportQueue;
+use read_threads::ReadThreads;
 use realtime::{CancelRefused, Outbound, SocketSink};
 
 /// How long shutdown waits for a running import to roll back.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Threads answering lists of findings at once (as many as a store has read connections).
+const READ_THREADS: usize = 4;
 /// How often idle web sessions are deleted.
 const SESSION_PURGE_EVERY: Duration = Duration::from_secs(60 * 60);
 
@@ -96,6 +100,8 @@ pub struct App {
     stopping: CancellationToken,
     /// The other instances sharing the database, with `REDIS_URL`.
     cluster: Option<Arc<Cluster>>,
+    /// Where lists of findings are read, below the imports' priority.
+    reads: Arc<ReadThreads>,
 }
 
 /// An import's status as the API reports it: its newest progress event (the same JSON the
@@ -354,8 +360,11 @@ impl App {
     async fn findings(&self, query: FindingQuery) -> Result<Page<FindingView>, StoreError> {
         let cancel = CancellationToken::new();
         let _stop_when_dropped = cancel.clone().drop_guard();
-        self.blocking(move |store| store.list_findings(&query, &cancel))
+        let store = Arc::clone(&self.store);
+        self.reads
+            .run(move || store.list_findings(&query, &cancel))
             .await
+            .ok_or_else(|| StoreError::Corrupt("the read threads have stopped".into()))?
     }
 }
 
@@ -458,6 +467,7 @@ pub async fn serve(
         recheck_sockets: Arc::default(),
         stopping: CancellationToken::new(),
         cluster,
+        reads: Arc::new(ReadThreads::start(READ_THREADS).context("cannot start the read threads")?),
     };
     let sockets = SocketIo::builder()
         .max_buffer_size(realtime::BUFFER)

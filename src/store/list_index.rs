@@ -26,8 +26,12 @@ use std::time::{Duration, Instant};
 use crate::domain::Severity;
 use crate::store::{FindingQuery, FindingSort, FindingView, StateFilter, StoreError};
 
-/// How long a read waits for an index being loaded before it reads the database itself.
-const LOAD_WAIT: Duration = Duration::from_secs(2);
+/// How long a read waits for an index being loaded before it reads the database itself: about
+/// what loading a few million findings takes on a busy machine, and less than what listing them
+/// from the findings table takes.
+const LOAD_WAIT: Duration = Duration::from_secs(5);
+/// How many answered pages an index keeps (a few KiB each at most); past that it starts over.
+const ANSWERS_KEPT: usize = 1024;
 /// The rank of a missing value.
 const MISSING: u32 = u32::MAX;
 
@@ -291,6 +295,7 @@ impl Loading {
         let title_ranks = missing_where(title_ranks, titles.iter().map(Option::is_none));
         ListIndex {
             version,
+            answered: Mutex::default(),
             values: Values {
                 scores: distinct(&score_ranks),
                 dates: dates.len() as u64,
@@ -378,6 +383,9 @@ struct Values {
 /// Every finding's listed columns as of one [`DataVersion`].
 pub(super) struct ListIndex {
     version: DataVersion,
+    /// Pages answered already: until the database changes, the same question has the same
+    /// answer, so a list many people open (the default one, after an import) is worked out once.
+    answered: Mutex<HashMap<String, (Vec<i64>, u64)>>,
     values: Values,
     findings: Findings,
     hosts: Vec<Host>,
@@ -420,6 +428,27 @@ impl ListIndex {
     /// The ids of a page of `query`'s list, in order, and the number of findings it lists.
     /// A list of an import's changes needs the findings it `changed`.
     pub(super) fn page(
+        &self,
+        query: &FindingQuery,
+        changed: Option<&Changed>,
+        offset: u64,
+        limit: u64,
+    ) -> (Vec<i64>, u64) {
+        let question = format!("{query:?} {offset} {limit}");
+        if let Some(answer) = crate::lock(&self.answered).get(&question) {
+            return answer.clone();
+        }
+        let answer = self.work_out(query, changed, offset, limit);
+        let mut answered = crate::lock(&self.answered);
+        if answered.len() >= ANSWERS_KEPT {
+            answered.clear();
+        }
+        answered.insert(question, answer.clone());
+        answer
+    }
+
+    /// [`ListIndex::page`], worked out from the arrays.
+    fn work_out(
         &self,
         query: &FindingQuery,
         changed: Option<&Changed>,
@@ -703,13 +732,7 @@ impl ListIndexes {
             return Some(index);
         }
         if !slot.loading && slot.failed != Some(version) {
-            slot.loading = true;
-            let indexes = Arc::clone(self);
-            std::thread::Builder::new()
-                .name("list index".into())
-                .spawn(move || indexes.load(version, load))
-                .map_err(|error| tracing::warn!("the lists' index cannot load: {error}"))
-                .ok()?;
+            self.start_loading(&mut slot, Some(version), load);
         }
         let deadline = Instant::now() + LOAD_WAIT;
         while slot.loading {
@@ -726,8 +749,42 @@ impl ListIndexes {
         current(&slot)
     }
 
-    /// Loads an index; `asked` is the version of the read that asked for it.
-    fn load(&self, asked: DataVersion, load: impl FnOnce() -> Result<ListIndex, StoreError>) {
+    /// Loads the database's state again after an import changed it, when an index is held (a
+    /// server's store; a command-line import never loads one) and no load is under way: the
+    /// reads that follow find it ready sooner, rather than being the ones to start it.
+    pub(super) fn reload(
+        self: &Arc<Self>,
+        load: impl FnOnce() -> Result<ListIndex, StoreError> + Send + 'static,
+    ) {
+        let mut slot = crate::lock(&self.slot);
+        if slot.index.is_some() && !slot.loading {
+            self.start_loading(&mut slot, None, load);
+        }
+    }
+
+    /// Starts loading on a thread of its own; `asked` is the version of the read that asked
+    /// for it, if one did.
+    fn start_loading(
+        self: &Arc<Self>,
+        slot: &mut Slot,
+        asked: Option<DataVersion>,
+        load: impl FnOnce() -> Result<ListIndex, StoreError> + Send + 'static,
+    ) {
+        let indexes = Arc::clone(self);
+        let started = std::thread::Builder::new()
+            .name("list index".into())
+            .spawn(move || indexes.load(asked, load));
+        match started {
+            Ok(_) => slot.loading = true,
+            Err(error) => tracing::warn!("the lists' index cannot load: {error}"),
+        }
+    }
+
+    fn load(
+        &self,
+        asked: Option<DataVersion>,
+        load: impl FnOnce() -> Result<ListIndex, StoreError>,
+    ) {
         let started = Instant::now();
         let loaded = load();
         let mut slot = crate::lock(&self.slot);
@@ -745,7 +802,7 @@ impl ListIndexes {
             }
             Err(error) => {
                 tracing::warn!("the lists' index cannot load, lists read the database: {error}");
-                slot.failed = Some(asked);
+                slot.failed = asked.or(slot.failed);
             }
         }
         self.loaded.notify_all();

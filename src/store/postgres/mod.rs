@@ -32,7 +32,7 @@ use tokio::runtime::RuntimeFlavor;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::list_index::ListIndexes;
+use super::list_index::{ListIndex, ListIndexes};
 use super::pool::{PooledConnection, ReadPool};
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, INTERRUPTED, ImportCounts, ImportRecord,
@@ -243,6 +243,7 @@ impl Store for PostgresStore {
             staged_definitions: HashSet::new(),
             key_prefixes: HashSet::new(),
             maybe_repeated: HashSet::new(),
+            lists: self.lists.clone(),
             definitions_copy: CopyBuffer::new(
                 "COPY staging_definitions (hash, plugin_id, title, description, solution, family,
                                            published) FROM STDIN BINARY",
@@ -360,11 +361,7 @@ impl Store for PostgresStore {
         let mut conn = self.reader()?;
         let watch = CancelWatch::new(&conn, cancel);
         let page = queries::list_findings(&mut conn, query, |version| {
-            let lists = self.lists.as_ref()?;
-            let url = self.url.clone();
-            lists.at(version, move || {
-                queries::load_list_index(&mut connect(&url)?)
-            })
+            self.lists.as_ref()?.at(version, loader(&self.url))
         });
         watch.stop();
         page
@@ -417,6 +414,12 @@ fn blocking<T: Send>(work: impl FnOnce() -> T + Send) -> T {
         }),
         Err(_) => work(),
     }
+}
+
+/// Loads the lists' index of the database at `url`, on a connection of its own.
+fn loader(url: &str) -> impl FnOnce() -> Result<ListIndex, StoreError> + Send + 'static {
+    let url = url.to_owned();
+    move || queries::load_list_index(&mut connect(&url)?)
 }
 
 /// Asks the server to cancel whatever a connection runs once a token is cancelled, until stopped.
@@ -492,6 +495,8 @@ struct PostgresRun {
     definitions_copy: CopyBuffer,
     records_copy: CopyBuffer,
     in_transaction: bool,
+    /// The store's lists' index, loaded again once the import is committed.
+    lists: Option<Arc<ListIndexes>>,
     /// The ids the apply's additions lie in; none when it added none.
     applied_id_range: Option<(i64, i64)>,
 }
@@ -580,6 +585,7 @@ impl ImportRun for PostgresRun {
         on_progress(1, 2, "Committing the changes");
         let Err(error) = self.conn.batch_execute("COMMIT") else {
             self.in_transaction = false;
+            self.reload_lists();
             return Ok(());
         };
         if !self.conn.is_closed() {
@@ -596,6 +602,7 @@ impl ImportRun for PostgresRun {
             .get(0);
         if outcome == Outcome::Completed.as_str() {
             tracing::warn!(%error, "the commit reported an error but the import is committed");
+            self.reload_lists();
             Ok(())
         } else {
             Err(error.into())
@@ -659,6 +666,12 @@ impl ImportRun for PostgresRun {
 }
 
 impl PostgresRun {
+    fn reload_lists(&self) {
+        if let Some(lists) = &self.lists {
+            lists.reload(loader(&self.url));
+        }
+    }
+
     /// The apply's steps, in units of an upserted row, as SQLite's backend counts them.
     fn apply_inner(
         &mut self,

@@ -29,7 +29,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::list_index::ListIndexes;
+use super::list_index::{ListIndex, ListIndexes};
 use super::pool::{PooledConnection, ReadPool};
 use super::{
     Applied, FindingQuery, FindingStats, FindingView, INTERRUPTED, ImportCounts, ImportRecord,
@@ -216,6 +216,7 @@ impl Store for SqliteStore {
             scope: import.scope,
             staged_definitions: HashSet::new(),
             applied_id_range: None,
+            lists: self.lists.clone(),
         }))
     }
 
@@ -307,11 +308,7 @@ impl Store for SqliteStore {
         let token = cancel.clone();
         conn.progress_handler(READ_CANCEL_STEPS, Some(move || token.is_cancelled()));
         let page = queries::list_findings(&mut conn, query, |version| {
-            let lists = self.lists.as_ref()?;
-            let path = self.path.clone();
-            lists.at(version, move || {
-                queries::load_list_index(&mut connect(&path)?)
-            })
+            self.lists.as_ref()?.at(version, loader(&self.path))
         });
         conn.progress_handler(0, None::<fn() -> bool>);
         page.map_err(|error| classified(error, &self.path))
@@ -367,6 +364,8 @@ struct SqliteRun {
     /// The ids the apply's additions lie in (every finding in the range is one); none when it
     /// added none.
     applied_id_range: Option<(i64, i64)>,
+    /// The store's lists' index, loaded again once the import is committed.
+    lists: Option<Arc<ListIndexes>>,
 }
 
 impl ImportRun for SqliteRun {
@@ -408,6 +407,7 @@ impl ImportRun for SqliteRun {
         let Err(error) = committed else {
             on_progress(2, 3, "Folding the write-ahead log into the database");
             fold_log(&self.conn);
+            self.reload_lists();
             return Ok(());
         };
         if !self.conn.is_autocommit() {
@@ -419,6 +419,7 @@ impl ImportRun for SqliteRun {
             Ok(Outcome::Completed) => {
                 tracing::warn!(%error, "the commit reported an error but the import is committed");
                 fold_log(&self.conn);
+                self.reload_lists();
                 Ok(())
             }
             _ => Err(classify(error, &self.path)),
@@ -460,6 +461,12 @@ impl ImportRun for SqliteRun {
 }
 
 impl SqliteRun {
+    fn reload_lists(&self) {
+        if let Some(lists) = &self.lists {
+            lists.reload(loader(&self.path));
+        }
+    }
+
     fn stage_inner(&mut self, records: &[Record]) -> rusqlite::Result<()> {
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO temp.staging (key_hash, tier, host, asset_id, hostname, ip, cve, plugin_id,
@@ -875,6 +882,12 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA cache_size = -{CACHE_KIB};"
     ))?;
     Ok(conn)
+}
+
+/// Loads the lists' index of the database at `path`, on a connection of its own.
+fn loader(path: &Path) -> impl FnOnce() -> Result<ListIndex, StoreError> + Send + 'static {
+    let path = path.to_owned();
+    move || queries::load_list_index(&mut connect(&path)?)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,0 +1,106 @@
+//! The threads that answer lists of findings, at a lower scheduling priority than the rest of
+//! the server (nice 10 on Linux): when people page through findings while an import runs on a
+//! busy machine, the import keeps most of the processor and the reads share what is left.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
+
+/// The read threads' priority, from 0 (lowest) to 99: on Linux, niceness 10, about a tenth of a
+/// normal thread's share of a core both want.
+const PRIORITY: u8 = 23;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of low-priority threads running jobs in arrival order.
+pub(super) struct ReadThreads {
+    jobs: Mutex<Sender<Job>>,
+}
+
+impl ReadThreads {
+    /// Starts `count` threads.
+    pub(super) fn start(count: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for number in 0..count {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("reads {number}"))
+                .spawn(move || run(&queue))?;
+        }
+        Ok(ReadThreads {
+            jobs: Mutex::new(jobs),
+        })
+    }
+
+    /// Runs `work` on a read thread; `None` when the threads are gone.
+    pub(super) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // Nobody waits any more when the request went away.
+            let _ = answer.send(work());
+        });
+        crate::lock(&self.jobs).send(job).ok()?;
+        answered.await.ok()
+    }
+}
+
+fn run(queue: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let job = crate::lock(queue).recv();
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Lowers the calling thread's priority (best effort: a system that refuses leaves it as is).
+fn lower_priority() {
+    let lower = ThreadPriorityValue::try_from(PRIORITY)
+        .map_err(|error| error.to_string())
+        .and_then(|value| {
+            set_current_thread_priority(ThreadPriority::Crossplatform(value))
+                .map_err(|error| format!("{error:?}"))
+        });
+    if let Err(error) = lower {
+        tracing::debug!("read threads keep their priority: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadThreads;
+
+    #[tokio::test]
+    async fn work_runs_on_the_read_threads_and_answers() {
+        let threads = ReadThreads::start(2).unwrap();
+        let name = threads
+            .run(|| std::thread::current().name().map(String::from))
+            .await
+            .unwrap();
+        assert!(name.is_some_and(|name| name.starts_with("reads ")));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn read_threads_run_below_the_normal_priority() {
+        let threads = ReadThreads::start(1).unwrap();
+        let niceness = |stat: String| -> i32 {
+            // The fields after the thread's name, which ends with the last ')'.
+            let fields = &stat[stat.rfind(')').unwrap() + 1..];
+            fields.split_whitespace().nth(16).unwrap().parse().unwrap()
+        };
+        let own = niceness(std::fs::read_to_string("/proc/thread-self/stat").unwrap());
+        let reads = threads
+            .run(|| std::fs::read_to_string("/proc/thread-self/stat").unwrap())
+            .await
+            .unwrap();
+        assert!(niceness(reads) > own);
+    }
+}
