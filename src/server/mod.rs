@@ -362,7 +362,9 @@ impl App {
         let _stop_when_dropped = cancel.clone().drop_guard();
         let store = Arc::clone(&self.store);
         self.reads
-            .run(move || store.list_findings(&query, &cancel))
+            .run(self.queue.is_running(), move || {
+                store.list_findings(&query, &cancel)
+            })
             .await
             .ok_or_else(|| StoreError::Corrupt("the read threads have stopped".into()))?
     }

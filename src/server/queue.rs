@@ -129,6 +129,11 @@ impl ImportQueue {
         !self.inner.closed.load(Ordering::Acquire)
     }
 
+    /// Whether this instance is running an import.
+    pub fn is_running(&self) -> bool {
+        lock(&self.inner.running).is_some()
+    }
+
     /// Whether an import waits in the queue.
     pub fn is_waiting(&self, session_id: Uuid) -> bool {
         lock(&self.inner.waiting)

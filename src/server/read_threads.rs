@@ -1,9 +1,17 @@
 //! The threads that answer lists of findings, at a lower scheduling priority than the rest of
 //! the server (nice 10 on Linux): when people page through findings while an import runs on a
 //! busy machine, the import keeps most of the processor and the reads share what is left.
+//!
+//! While an import runs, reads also start at most [`PACED_PER_CORE`] a second per core: a page
+//! costs its reader and the server about a millisecond of processor even when it is answered
+//! from memory, and a flood of them (a script polling, many people at once) would otherwise take
+//! the import's share.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
 
@@ -11,11 +19,18 @@ use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_pr
 /// normal thread's share of a core both want.
 const PRIORITY: u8 = 23;
 
+/// Reads that start in a second, per core, while an import runs.
+const PACED_PER_CORE: u32 = 130;
+
 type Job = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of low-priority threads running jobs in arrival order.
 pub(super) struct ReadThreads {
     jobs: Mutex<Sender<Job>>,
+    /// The time between two reads' starts while an import runs.
+    spacing: Duration,
+    /// When the next paced read may start.
+    next_start: Mutex<Instant>,
 }
 
 impl ReadThreads {
@@ -29,16 +44,30 @@ impl ReadThreads {
                 .name(format!("reads {number}"))
                 .spawn(move || run(&queue))?;
         }
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         Ok(ReadThreads {
             jobs: Mutex::new(jobs),
+            spacing: Duration::from_secs(1) / (PACED_PER_CORE * cores as u32),
+            next_start: Mutex::new(Instant::now()),
         })
     }
 
-    /// Runs `work` on a read thread; `None` when the threads are gone.
+    /// Runs `work` on a read thread, paced when `paced` (an import is running); `None` when
+    /// the threads are gone.
     pub(super) async fn run<T: Send + 'static>(
         &self,
+        paced: bool,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
+        if paced {
+            let start = {
+                let mut next = crate::lock(&self.next_start);
+                let start = (*next).max(Instant::now());
+                *next = start + self.spacing;
+                start
+            };
+            tokio::time::sleep_until(start).await;
+        }
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             // Nobody waits any more when the request went away.
@@ -75,13 +104,30 @@ fn lower_priority() {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
     use super::ReadThreads;
+
+    #[tokio::test]
+    async fn paced_reads_start_no_closer_than_their_spacing() {
+        let threads = Arc::new(ReadThreads::start(2).unwrap());
+        let started = Instant::now();
+        let mut reads = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let threads = Arc::clone(&threads);
+            reads.spawn(async move { threads.run(true, Instant::now).await.unwrap() });
+        }
+        let mut starts = reads.join_all().await;
+        starts.sort();
+        assert!(starts[19] - started >= threads.spacing * 19);
+    }
 
     #[tokio::test]
     async fn work_runs_on_the_read_threads_and_answers() {
         let threads = ReadThreads::start(2).unwrap();
         let name = threads
-            .run(|| std::thread::current().name().map(String::from))
+            .run(false, || std::thread::current().name().map(String::from))
             .await
             .unwrap();
         assert!(name.is_some_and(|name| name.starts_with("reads ")));
@@ -98,7 +144,9 @@ mod tests {
         };
         let own = niceness(std::fs::read_to_string("/proc/thread-self/stat").unwrap());
         let reads = threads
-            .run(|| std::fs::read_to_string("/proc/thread-self/stat").unwrap())
+            .run(false, || {
+                std::fs::read_to_string("/proc/thread-self/stat").unwrap()
+            })
             .await
             .unwrap();
         assert!(niceness(reads) > own);
