@@ -732,6 +732,15 @@ impl ListIndexes {
             return Some(index);
         }
         if !slot.loading && slot.failed != Some(version) {
+            // An index older than this read's snapshot serves no read to come: it goes now
+            // rather than stay beside the new one while that loads.
+            if slot
+                .index
+                .as_ref()
+                .is_some_and(|index| index.version.completed < version.completed)
+            {
+                slot.index = None;
+            }
             self.start_loading(&mut slot, Some(version), load);
         }
         let deadline = Instant::now() + LOAD_WAIT;
@@ -758,6 +767,8 @@ impl ListIndexes {
     ) {
         let mut slot = crate::lock(&self.slot);
         if slot.index.is_some() && !slot.loading {
+            // The import made it out of date: it goes now rather than stay beside the new one.
+            slot.index = None;
             self.start_loading(&mut slot, None, load);
         }
     }
