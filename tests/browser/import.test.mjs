@@ -74,7 +74,8 @@ test('imports show live progress and a summary, then the tables list the finding
   assert.equal(await page.inputValue('#scan-date'), today);
   await recordProgress(page);
   await recordTexts(page, 'announce');
-  await startImport(page, generateExport(server.dir, 60_000));
+  // Large enough to run past 2 s on a fast machine: several progress events to show.
+  await startImport(page, generateExport(server.dir, 150_000));
   await page.waitForFunction(
     () => Number(document.querySelector('#progress-modal [data-part=bar]').getAttribute('aria-valuenow')) >= 20,
     null,

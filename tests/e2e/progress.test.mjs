@@ -38,7 +38,7 @@ async function watchedImport(t, server, rows, seed = 1) {
 
 test('events come in phase order, with the schema\'s types and fields only', TIMEOUT, async (t) => {
   const server = await startServerFor(t);
-  const { sessionId, events } = await watchedImport(t, server, 60_000);
+  const { sessionId, events } = await watchedImport(t, server, 150_000);
 
   for (const event of events) {
     assertProgressEvent(event, sessionId);
@@ -65,7 +65,7 @@ test('events come in phase order, with the schema\'s types and fields only', TIM
 
 test('progress is an integer that only grows from 0 to 100, inside each phase\'s share', TIMEOUT, async (t) => {
   const server = await startServerFor(t);
-  const { sessionId, events } = await watchedImport(t, server, 60_000);
+  const { sessionId, events } = await watchedImport(t, server, 150_000);
 
   assert.ok(events.length >= 4, `enough events to judge (${events.length})`);
   for (const event of events) {
