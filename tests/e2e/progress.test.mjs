@@ -164,7 +164,8 @@ test('two imports never see each other\'s events', TIMEOUT, async (t) => {
   assert.equal((await b.join(second)).ok, true);
   assert.equal((await other.join(randomUUID())).ok, true);
 
-  const files = [generateExport(server.dir, 40_000, 1), generateExport(server.dir, 20_000, 2)];
+  // Each long enough for three events or more on a fast machine.
+  const files = [generateExport(server.dir, 60_000, 1), generateExport(server.dir, 60_000, 2)];
   const uploads = await Promise.all([
     upload(server.url, files[0], { sessionId: first }),
     upload(server.url, files[1], { sessionId: second }),
