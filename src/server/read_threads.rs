@@ -26,7 +26,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of low-priority threads running jobs in arrival order.
 pub(super) struct ReadThreads {
-    jobs: Mutex<Sender<Job>>,
+    jobs: Sender<Job>,
     /// The time between two reads' starts while an import runs.
     spacing: Duration,
     /// When the next paced read may start.
@@ -46,7 +46,7 @@ impl ReadThreads {
         }
         let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
         Ok(ReadThreads {
-            jobs: Mutex::new(jobs),
+            jobs,
             spacing: Duration::from_secs(1) / (PACED_PER_CORE * cores as u32),
             next_start: Mutex::new(Instant::now()),
         })
@@ -73,7 +73,7 @@ impl ReadThreads {
             // Nobody waits any more when the request went away.
             let _ = answer.send(work());
         });
-        crate::lock(&self.jobs).send(job).ok()?;
+        self.jobs.send(job).ok()?;
         answered.await.ok()
     }
 }

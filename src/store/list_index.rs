@@ -426,25 +426,26 @@ impl Ranked<'_> {
 
 impl ListIndex {
     /// The ids of a page of `query`'s list, in order, and the number of findings it lists.
-    /// A list of an import's changes needs the findings it `changed`.
+    /// A list of an import's changes needs the findings it changed: `changed` reads them, and
+    /// is called only when the page is not among those answered already.
     pub(super) fn page(
         &self,
         query: &FindingQuery,
-        changed: Option<&Changed>,
+        changed: impl FnOnce() -> Result<Option<Changed>, StoreError>,
         offset: u64,
         limit: u64,
-    ) -> (Vec<i64>, u64) {
+    ) -> Result<(Vec<i64>, u64), StoreError> {
         let question = format!("{query:?} {offset} {limit}");
         if let Some(answer) = crate::lock(&self.answered).get(&question) {
-            return answer.clone();
+            return Ok(answer.clone());
         }
-        let answer = self.work_out(query, changed, offset, limit);
+        let answer = self.work_out(query, changed()?.as_ref(), offset, limit);
         let mut answered = crate::lock(&self.answered);
         if answered.len() >= ANSWERS_KEPT {
             answered.clear();
         }
         answered.insert(question, answer.clone());
-        answer
+        Ok(answer)
     }
 
     /// [`ListIndex::page`], worked out from the arrays.

@@ -55,11 +55,12 @@ pub(super) fn list_findings(
     let offset = i64::from(page - 1) * i64::from(per_page);
     let mut tx = snapshot(conn)?;
     if let Some(index) = index(data_version(&mut tx)?) {
-        let changed = query
-            .changed_by
-            .map(|(import, change)| changed_findings(&mut tx, import, change))
-            .transpose()?;
-        let (ids, total) = index.page(query, changed.as_ref(), offset as u64, per_page.into());
+        let changed = || {
+            (query.changed_by)
+                .map(|(import, change)| changed_findings(&mut tx, import, change))
+                .transpose()
+        };
+        let (ids, total) = index.page(query, changed, offset as u64, per_page.into())?;
         let items = findings_by_id(&mut tx, &ids)?;
         tx.commit()?;
         return Ok(Page {

@@ -76,11 +76,12 @@ pub(super) fn list_findings(
     let offset = u64::from(page - 1) * u64::from(per_page);
     let (items, total) = in_one_snapshot(conn, |conn| {
         if let Some(index) = index(data_version(conn)?) {
-            let changed = query
-                .changed_by
-                .map(|(import, change)| changed_findings(conn, import, change))
-                .transpose()?;
-            let (ids, total) = index.page(query, changed.as_ref(), offset, per_page.into());
+            let changed = || {
+                (query.changed_by)
+                    .map(|(import, change)| changed_findings(conn, import, change))
+                    .transpose()
+            };
+            let (ids, total) = index.page(query, changed, offset, per_page.into())?;
             Ok((findings_by_id(conn, &ids)?, total))
         } else if filter.is_counted() {
             let total = counted_total(conn, &filter)?;
@@ -1270,7 +1271,9 @@ mod tests {
                             changed_by: None,
                         };
                         let offset = u64::from((page - 1) * per_page);
-                        let (ids, total) = index.page(&query, None, offset, per_page.into());
+                        let (ids, total) = index
+                            .page(&query, || Ok(None), offset, per_page.into())
+                            .unwrap();
                         let table = super::list_findings(&mut conn, &query, |_| None).unwrap();
                         let table_ids: Vec<i64> = table.items.iter().map(|f| f.id).collect();
                         assert_eq!((ids, total), (table_ids, table.total), "{query:?}");
@@ -1286,7 +1289,7 @@ mod tests {
                         ..FindingQuery::default()
                     };
                     let changed = super::changed_findings(&conn, import, change).unwrap();
-                    let (ids, total) = index.page(&query, Some(&changed), 0, 50);
+                    let (ids, total) = index.page(&query, || Ok(Some(changed)), 0, 50).unwrap();
                     let table = super::list_findings(&mut conn, &query, |_| None).unwrap();
                     let table_ids: Vec<i64> = table.items.iter().map(|f| f.id).collect();
                     assert_eq!((ids, total), (table_ids, table.total), "{query:?}");
