@@ -334,7 +334,8 @@ impl Server {
             .args(["--database", database])
             .arg("--upload-dir")
             .arg(&uploads)
-            .env("RUST_LOG", "warn")
+            // Warnings, and the lists' index loads with their times.
+            .env("RUST_LOG", "warn,vulnimport::store::list_index=info")
             .stdout(Stdio::piped())
             .spawn()
             .expect("vulnimport serve");
@@ -645,7 +646,9 @@ async fn server_import(api: &Api, export: &Path, scan_date: &str) -> (Duration, 
     let started = Instant::now();
     let file = tokio::fs::File::open(export).await.expect("export");
     let size = file.metadata().await.expect("export size").len();
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+    // In 64 KiB chunks, as a browser sends a file.
+    let chunks = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+    let body = reqwest::Body::wrap_stream(chunks);
     let form = Form::new().text("scanDate", scan_date.to_owned()).part(
         "file",
         Part::stream_with_length(body, size).file_name("scan.csv"),

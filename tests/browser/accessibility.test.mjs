@@ -16,14 +16,16 @@ const AXE = new URL('../../node_modules/axe-core/axe.min.js', import.meta.url).p
 
 /**
  * The serious and critical violations axe finds on the page as it is, each with its elements, once
- * no colour or fade is half-way through a transition (axe would read the colours mid-way).
+ * no table is dimmed while it fetches rows and no colour or fade is half-way through a transition
+ * (axe would read the colours mid-way).
  */
 async function violations(page) {
   if (!(await page.evaluate(() => 'axe' in window))) {
     await page.addScriptTag({ path: AXE });
   }
   await page.waitForFunction(
-    () => document.getAnimations().every((animation) => !(animation instanceof CSSTransition)),
+    () => !document.querySelector('[aria-busy=true]')
+      && document.getAnimations().every((animation) => !(animation instanceof CSSTransition)),
     null,
     { timeout: SHORT },
   );
