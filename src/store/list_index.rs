@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 use crate::domain::Severity;
 use crate::store::{FindingQuery, FindingSort, FindingView, StateFilter, StoreError};
 
-/// How long a read waits for an index being loaded before it reads the database itself: about
-/// what loading a few million findings takes on a busy machine, and less than what listing them
-/// from the findings table takes.
-const LOAD_WAIT: Duration = Duration::from_secs(5);
+/// How long a read waits for an index being loaded before it reads the database itself: more
+/// than loading a few million findings takes on a busy machine. Reading the table sooner would
+/// take as long for a sorted list, and slow the load and any import down meanwhile.
+const LOAD_WAIT: Duration = Duration::from_secs(30);
 /// How many answered pages an index keeps (a few KiB each at most); past that it starts over.
 const ANSWERS_KEPT: usize = 1024;
 /// The rank of a missing value.

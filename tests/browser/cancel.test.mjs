@@ -24,11 +24,13 @@ test('cancelling a large import midway changes nothing', async (t) => {
   const large = generateExport(server.dir, 150_000);
   await recordProgress(page);
   await startImport(page, large);
-  // Midway: the server is loading rows.
+  // Midway: the server is loading rows, and the bar has moved at least twice on the way.
   await page.waitForFunction(
     () => {
       const modal = document.getElementById('progress-modal');
-      return modal.dataset.state === 'running' && Number(modal.querySelector('[data-part=bar]').getAttribute('aria-valuenow')) >= 10;
+      const midway = new Set(window.progressLog.filter((entry) => entry.percent > 0 && entry.percent < 100).map((entry) => entry.percent));
+      return modal.dataset.state === 'running' && midway.size >= 2
+        && Number(modal.querySelector('[data-part=bar]').getAttribute('aria-valuenow')) >= 10;
     },
     null,
     { timeout: LONG },
