@@ -20,7 +20,7 @@ use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_pr
 const PRIORITY: u8 = 23;
 
 /// Reads that start in a second, per core, while an import runs.
-const PACED_PER_CORE: u32 = 130;
+const PACED_PER_CORE: u32 = 50;
 
 type Job = Box<dyn FnOnce() + Send>;
 

@@ -104,11 +104,73 @@ impl Host {
             .or(self.asset_id.as_deref())
     }
 
-    fn contains(&self, needle: &str) -> bool {
+    /// Its names as one text to search, each apart (see [`SearchedTexts`]).
+    fn searched(&self) -> String {
         [&self.hostname, &self.ip, &self.asset_id]
             .into_iter()
             .flatten()
-            .any(|text| folded_contains(text, needle))
+            .map(|name| &**name)
+            .collect::<Vec<_>>()
+            .join(SEPARATOR)
+    }
+}
+
+/// Texts searched all at once: each in ASCII lower case, one after the other with a separator,
+/// so that one pass of a vectorised substring search (`memchr::memmem`) over millions of them
+/// finds those containing a needle.
+struct SearchedTexts {
+    text: Vec<u8>,
+    /// Where each text ends in `text`.
+    ends: Vec<usize>,
+}
+
+/// What separates two texts (and a host's names) in [`SearchedTexts`].
+const SEPARATOR: &str = "\0";
+
+impl SearchedTexts {
+    /// A missing text is an empty one: it contains no needle.
+    fn new<T: AsRef<str>>(texts: impl IntoIterator<Item = Option<T>>) -> Self {
+        let mut searched = SearchedTexts {
+            text: Vec::new(),
+            ends: Vec::new(),
+        };
+        for text in texts {
+            if !searched.ends.is_empty() {
+                searched.text.extend_from_slice(SEPARATOR.as_bytes());
+            }
+            if let Some(text) = text {
+                let text = text.as_ref().as_bytes();
+                searched
+                    .text
+                    .extend(text.iter().map(u8::to_ascii_lowercase));
+            }
+            searched.ends.push(searched.text.len());
+        }
+        searched
+    }
+
+    /// For each text, whether it contains `needle` (not empty, in lower case), folding ASCII
+    /// letters only.
+    fn containing(&self, needle: &str) -> Vec<bool> {
+        let mut found = vec![false; self.ends.len()];
+        if needle.contains(SEPARATOR) {
+            // Found across two texts, it would be in neither: each is searched alone.
+            let mut start = 0;
+            for (text, &end) in self.ends.iter().enumerate() {
+                found[text] =
+                    memchr::memmem::find(&self.text[start..end], needle.as_bytes()).is_some();
+                start = end + SEPARATOR.len();
+            }
+            return found;
+        }
+        for at in memchr::memmem::find_iter(&self.text, needle.as_bytes()) {
+            found[self.ends.partition_point(|&end| end <= at)] = true;
+        }
+        found
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.len() + self.ends.len() * size_of::<usize>()
     }
 }
 
@@ -304,10 +366,10 @@ impl Loading {
                 titles: distinct(&title_ranks),
             },
             findings,
-            hosts,
+            hosts: SearchedTexts::new(hosts.iter().map(|host| Some(host.searched()))),
             host_ranks,
-            cves,
-            titles,
+            cves: SearchedTexts::new(cves.iter().map(Some)),
+            titles: SearchedTexts::new(titles.iter().map(Option::as_deref)),
             title_ranks,
         }
     }
@@ -388,13 +450,14 @@ pub(super) struct ListIndex {
     answered: Mutex<HashMap<String, (Vec<i64>, u64)>>,
     values: Values,
     findings: Findings,
-    hosts: Vec<Host>,
+    /// Each host's names, by position.
+    hosts: SearchedTexts,
     /// The rank of each host's shown name.
     host_ranks: Vec<u32>,
     /// The distinct CVE ids, sorted (a finding's CVE rank is its place here).
-    cves: Vec<Box<str>>,
+    cves: SearchedTexts,
     /// Each definition's title, by position.
-    titles: Vec<Option<Box<str>>>,
+    titles: SearchedTexts,
     title_ranks: Vec<u32>,
 }
 
@@ -526,19 +589,8 @@ impl ListIndex {
         let f = &self.findings;
         // Eight columns of `u32` and two of `u8`.
         let per_finding = 8 * 4 + 2;
-        let text = |text: Option<&str>| text.map_or(0, |text| size_of::<Box<str>>() + text.len());
-        let hosts: usize = (self.hosts.iter())
-            .map(|h| {
-                size_of::<Host>()
-                    + [&h.hostname, &h.ip, &h.asset_id]
-                        .into_iter()
-                        .map(|t| text(t.as_deref()))
-                        .sum::<usize>()
-            })
-            .sum();
-        let cves: usize = self.cves.iter().map(|c| text(Some(c))).sum();
-        let titles: usize = self.titles.iter().map(|t| text(t.as_deref())).sum();
-        f.ids.len() * per_finding + hosts + cves + titles + self.host_ranks.len() * 4
+        let texts = [&self.hosts, &self.cves, &self.titles].map(SearchedTexts::heap_bytes);
+        f.ids.len() * per_finding + texts.iter().sum::<usize>() + self.host_ranks.len() * 4
     }
 
     /// The sorted values of a list, most significant first (the id breaks the remaining ties).
@@ -599,15 +651,9 @@ impl ListIndex {
             .map(|text| {
                 let needle = text.to_ascii_lowercase();
                 TextMatches {
-                    hosts: self.hosts.iter().map(|h| h.contains(&needle)).collect(),
-                    cves: self
-                        .cves
-                        .iter()
-                        .map(|c| folded_contains(c, &needle))
-                        .collect(),
-                    titles: (self.titles.iter())
-                        .map(|t| t.as_deref().is_some_and(|t| folded_contains(t, &needle)))
-                        .collect(),
+                    hosts: self.hosts.containing(&needle),
+                    cves: self.cves.containing(&needle),
+                    titles: self.titles.containing(&needle),
                 }
             });
         let ids = &self.findings.ids;
@@ -688,15 +734,6 @@ impl Keeps<'_> {
                     || text.titles[f.definition[finding] as usize]
             })
     }
-}
-
-/// Whether `text` contains `needle` (already in lower case), folding ASCII letters only.
-fn folded_contains(text: &str, needle: &str) -> bool {
-    let (text, needle) = (text.as_bytes(), needle.as_bytes());
-    needle.is_empty()
-        || text
-            .windows(needle.len())
-            .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// A store's newest [`ListIndex`], loaded again in the background when the database moves on.
@@ -818,5 +855,29 @@ impl ListIndexes {
             }
         }
         self.loaded.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SearchedTexts;
+
+    #[test]
+    fn a_text_is_found_in_the_texts_that_contain_it_and_never_across_two() {
+        let texts = SearchedTexts::new([
+            Some("CVE-2024-7206"),
+            None,
+            Some("Apache HTTP Server"),
+            Some("ab"),
+            Some("cd"),
+            Some(""),
+        ]);
+        let containing = |needle: &str| texts.containing(needle);
+        assert_eq!(containing("cve-2024"), [true, false, false, false, false, false]);
+        assert_eq!(containing("http s"), [false, false, true, false, false, false]);
+        assert_eq!(containing("a"), [false, false, true, true, false, false]);
+        assert_eq!(containing("bc"), [false; 6]);
+        assert_eq!(containing("b\0c"), [false; 6]);
+        assert_eq!(containing("d"), [false, false, false, false, true, false]);
     }
 }
