@@ -451,6 +451,7 @@ pub async fn serve(
         None
     };
     let redis_prefix = config.redis_prefix.clone();
+    let postgres = store::is_postgres(&config.database_url);
     let app = App {
         auth: Authenticator::new(Arc::clone(&store), config.session_idle_timeout),
         store,
@@ -469,7 +470,10 @@ pub async fn serve(
         recheck_sockets: Arc::default(),
         stopping: CancellationToken::new(),
         cluster,
-        reads: Arc::new(ReadThreads::start(READ_THREADS).context("cannot start the read threads")?),
+        reads: Arc::new(
+            ReadThreads::start(READ_THREADS, read_threads::paced_per_core(postgres))
+                .context("cannot start the read threads")?,
+        ),
     };
     let sockets = SocketIo::builder()
         .max_buffer_size(realtime::BUFFER)

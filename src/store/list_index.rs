@@ -873,8 +873,14 @@ mod tests {
             Some(""),
         ]);
         let containing = |needle: &str| texts.containing(needle);
-        assert_eq!(containing("cve-2024"), [true, false, false, false, false, false]);
-        assert_eq!(containing("http s"), [false, false, true, false, false, false]);
+        assert_eq!(
+            containing("cve-2024"),
+            [true, false, false, false, false, false]
+        );
+        assert_eq!(
+            containing("http s"),
+            [false, false, true, false, false, false]
+        );
         assert_eq!(containing("a"), [false, false, true, true, false, false]);
         assert_eq!(containing("bc"), [false; 6]);
         assert_eq!(containing("b\0c"), [false; 6]);
