@@ -35,6 +35,10 @@ use vulnimport::progress::{
 };
 use vulnimport::store::{self};
 
+#[path = "support/database.rs"]
+mod database;
+use database::BenchDatabase;
+
 /// The same allocator as the `vulnimport` binary, so in-process runs compare with CLI runs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -219,55 +223,11 @@ fn bare_copy(server: &str, file: &Path) -> f64 {
     sink.finish().expect("finish");
     started.elapsed().as_secs_f64()
 }
-
-/// A database for one run: a SQLite file, or a PostgreSQL database dropped afterwards.
-enum BenchDatabase {
-    Sqlite(tempfile::TempDir),
-    Postgres { server: String, name: String },
-}
-
-impl BenchDatabase {
-    fn sqlite() -> Self {
-        BenchDatabase::Sqlite(tempfile::tempdir().expect("temp dir"))
-    }
-
-    fn postgres(server: &str) -> Self {
-        let name = format!("vi_bench_{}", Uuid::new_v4().simple());
-        postgres::Client::connect(server, postgres::NoTls)
-            .and_then(|mut admin| admin.batch_execute(&format!("CREATE DATABASE {name}")))
-            .expect("a PostgreSQL server at BENCH_DATABASE_URL");
-        BenchDatabase::Postgres {
-            server: server.to_owned(),
-            name,
-        }
-    }
-
-    fn url(&self) -> String {
-        match self {
-            BenchDatabase::Sqlite(dir) => {
-                format!("sqlite://{}", dir.path().join("bench.db").display())
-            }
-            BenchDatabase::Postgres { server, name } => {
-                let (base, _) = server.rsplit_once('/').expect("a URL with a database");
-                format!("{base}/{name}")
-            }
-        }
-    }
-}
-
-impl Drop for BenchDatabase {
-    fn drop(&mut self) {
-        if let BenchDatabase::Postgres { server, name } = self
-            && let Ok(mut admin) = postgres::Client::connect(server, postgres::NoTls)
-        {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
-    }
-}
-
 /// Imports `file` into fresh SQLite databases through the CLI (see [`end_to_end_in`]).
 fn end_to_end(file: &Path, again: bool) -> Figures {
-    end_to_end_in(file, again, &BenchDatabase::sqlite)
+    end_to_end_in(file, again, &|| {
+        BenchDatabase::sqlite_in(&std::env::temp_dir())
+    })
 }
 
 /// Imports `file` into fresh databases through the CLI; with `again`, each database has the

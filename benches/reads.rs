@@ -49,6 +49,10 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use vulnimport::generate::{GenerateOptions, write_tenable_export};
 
+#[path = "support/database.rs"]
+mod database;
+use database::BenchDatabase;
+
 const BIN: &str = env!("CARGO_BIN_EXE_vulnimport");
 const WARM_UPS: usize = 2;
 const RUNS: usize = 20;
@@ -93,13 +97,11 @@ fn main() {
         .prefix("reads-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .expect("bench folder");
-    let postgres = std::env::var("BENCH_DATABASE_URL")
-        .ok()
-        .map(|server| Fresh::new(&server));
-    let database = match &postgres {
-        Some(fresh) => fresh.url.clone(),
-        None => format!("sqlite://{}", dir.path().join("reads.db").display()),
+    let bench_database = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(server) => BenchDatabase::postgres(&server),
+        Err(_) => BenchDatabase::sqlite_in(dir.path()),
     };
+    let database = bench_database.url();
 
     println!("## Building the database ({rows} rows)");
     let built = build(dir.path(), &database, rows);
@@ -136,43 +138,6 @@ struct Built {
     export: PathBuf,
     partial: String,
     rescan: String,
-}
-
-/// A PostgreSQL database of the run's own, dropped at its end.
-struct Fresh {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl Fresh {
-    fn new(server: &str) -> Fresh {
-        let name = format!("vi_bench_reads_{}", std::process::id());
-        postgres::Client::connect(server, postgres::NoTls)
-            .and_then(|mut admin| {
-                // Two statements: neither may run inside a transaction block.
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-                admin.batch_execute(&format!("CREATE DATABASE {name}"))
-            })
-            .expect("a PostgreSQL server at BENCH_DATABASE_URL");
-        let (base, _) = server.rsplit_once('/').expect("a URL with a database");
-        Fresh {
-            server: server.to_owned(),
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
 }
 
 fn build(dir: &Path, database: &str, rows: u64) -> Built {
